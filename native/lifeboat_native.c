@@ -1,0 +1,182 @@
+/* lifeboat_native: the few POSIX calls Node.js does not expose and a backup tool needs.
+ * - extended attributes on the entry itself (l*xattr, never following symlinks; POSIX ACLs live here)
+ * - utimensat with nanosecond precision (fs.utimes goes through a double and loses nanoseconds)
+ * - mknod for FIFOs and device nodes
+ * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  char code[32];
+  const char *name = err == ENOTSUP ? "ENOTSUP" : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES"
+    : err == EPERM ? "EPERM" : err == ENOSPC ? "ENOSPC" : err == ENODATA ? "ENODATA" : err == E2BIG ? "E2BIG"
+    : err == ERANGE ? "ERANGE" : err == EEXIST ? "EEXIST" : err == EDQUOT ? "EDQUOT" : NULL;
+  if (name) snprintf(code, sizeof code, "%s", name); else snprintf(code, sizeof code, "E%d", err);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s, %s", code, strerror(err), syscall);
+  napi_value ecode, emsg, error, errnoval;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &ecode);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &emsg);
+  napi_create_error(env, ecode, emsg, &error);
+  napi_create_int32(env, -err, &errnoval);
+  napi_set_named_property(env, error, "errno", errnoval);
+  napi_set_named_property(env, error, "code", ecode);
+  napi_throw(env, error);
+  return NULL;
+}
+
+/* Copies a Buffer argument into a NUL-terminated C string; caller frees. */
+static char *buffer_arg(napi_env env, napi_value v, size_t *len_out) {
+  void *data; size_t len;
+  if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a Buffer");
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  memcpy(s, data, len); s[len] = 0;
+  if (len_out) *len_out = len;
+  return s;
+}
+
+static napi_value list_xattrs(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = buffer_arg(env, argv[0], NULL);
+  if (!path) return NULL;
+  ssize_t size = llistxattr(path, NULL, 0);
+  char *names = NULL;
+  while (size > 0) {
+    names = realloc(names, size);
+    ssize_t got = llistxattr(path, names, size);
+    if (got >= 0) { size = got; break; }
+    if (errno != ERANGE) { size = -1; break; }
+    size = llistxattr(path, NULL, 0);
+  }
+  if (size < 0) {
+    int err = errno; free(path); free(names);
+    if (err == ENOTSUP) { napi_value empty; napi_create_array(env, &empty); return empty; }
+    return throw_errno(env, err, "llistxattr");
+  }
+  napi_value result; napi_create_array(env, &result);
+  uint32_t n = 0;
+  for (ssize_t i = 0; i < size;) {
+    size_t len = strlen(names + i);
+    napi_value name; void *copy;
+    napi_create_buffer_copy(env, len, names + i, &copy, &name);
+    napi_set_element(env, result, n++, name);
+    i += len + 1;
+  }
+  free(path); free(names);
+  return result;
+}
+
+static napi_value get_xattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = buffer_arg(env, argv[0], NULL);
+  if (!path) return NULL;
+  char *name = buffer_arg(env, argv[1], NULL);
+  if (!name) { free(path); return NULL; }
+  ssize_t size = lgetxattr(path, name, NULL, 0);
+  char *value = NULL;
+  while (size >= 0) {
+    value = realloc(value, size ? size : 1);
+    ssize_t got = lgetxattr(path, name, value, size);
+    if (got >= 0) { size = got; break; }
+    if (errno != ERANGE) { size = -1; break; }
+    size = lgetxattr(path, name, NULL, 0);
+  }
+  int err = errno;
+  free(path); free(name);
+  if (size < 0) { free(value); return throw_errno(env, err, "lgetxattr"); }
+  napi_value result; void *copy;
+  napi_create_buffer_copy(env, size, value, &copy, &result);
+  free(value);
+  return result;
+}
+
+static napi_value set_xattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = buffer_arg(env, argv[0], NULL);
+  if (!path) return NULL;
+  char *name = buffer_arg(env, argv[1], NULL);
+  if (!name) { free(path); return NULL; }
+  void *value; size_t len;
+  napi_get_buffer_info(env, argv[2], &value, &len);
+  int rc = lsetxattr(path, name, value, len, 0);
+  int err = errno;
+  free(path); free(name);
+  if (rc != 0) return throw_errno(env, err, "lsetxattr");
+  return NULL;
+}
+
+static int64_t int_arg(napi_env env, napi_value v) {
+  int64_t out = 0; napi_get_value_int64(env, v, &out); return out;
+}
+
+/* utimens(path, atimeSec, atimeNsec, mtimeSec, mtimeNsec): sets times on the entry itself (no follow). */
+static napi_value utimens(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = buffer_arg(env, argv[0], NULL);
+  if (!path) return NULL;
+  struct timespec ts[2];
+  ts[0].tv_sec = int_arg(env, argv[1]); ts[0].tv_nsec = int_arg(env, argv[2]);
+  ts[1].tv_sec = int_arg(env, argv[3]); ts[1].tv_nsec = int_arg(env, argv[4]);
+  int rc = utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+  int err = errno;
+  free(path);
+  if (rc != 0) return throw_errno(env, err, "utimensat");
+  return NULL;
+}
+
+/* mknod(path, mode, major, minor): mode includes the file type bits (S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK). */
+static napi_value do_mknod(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = buffer_arg(env, argv[0], NULL);
+  if (!path) return NULL;
+  int rc = mknod(path, (mode_t)int_arg(env, argv[1]),
+                 makedev((unsigned)int_arg(env, argv[2]), (unsigned)int_arg(env, argv[3])));
+  int err = errno;
+  free(path);
+  if (rc != 0) return throw_errno(env, err, "mknod");
+  return NULL;
+}
+
+/* devParts(rdev) -> [major, minor] with glibc's encoding. */
+static napi_value dev_parts(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  dev_t dev = (dev_t)int_arg(env, argv[0]);
+  napi_value result, a, b;
+  napi_create_array_with_length(env, 2, &result);
+  napi_create_uint32(env, major(dev), &a);
+  napi_create_uint32(env, minor(dev), &b);
+  napi_set_element(env, result, 0, a);
+  napi_set_element(env, result, 1, b);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"listXattrs", 0, list_xattrs, 0, 0, 0, napi_default, 0},
+    {"getXattr", 0, get_xattr, 0, 0, 0, napi_default, 0},
+    {"setXattr", 0, set_xattr, 0, 0, 0, napi_default, 0},
+    {"utimens", 0, utimens, 0, 0, 0, napi_default, 0},
+    {"mknod", 0, do_mknod, 0, 0, 0, napi_default, 0},
+    {"devParts", 0, dev_parts, 0, 0, 0, napi_default, 0},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
