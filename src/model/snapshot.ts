@@ -1,0 +1,44 @@
+// A snapshot: the root tree of one backup plus what it was, when, where and how it went.
+
+export interface BackupSummary {
+  filesNew: number;
+  filesChanged: number;
+  filesUnchanged: number;
+  dirsNew: number;
+  dirsChanged: number;
+  dirsUnchanged: number;
+  bytesRead: number;
+  bytesAdded: number;
+  bytesAddedStored: number;
+  blobsAdded: number;
+  totalFiles: number;
+  totalBytes: number;
+  errors: number;
+  durationMs: number;
+}
+
+export interface Snapshot {
+  /** Format of this record; readers refuse a newer one. */
+  version: 1;
+  time: string;
+  host: string;
+  username: string;
+  uid: number;
+  gid: number;
+  /** Absolute paths that were backed up (as given, resolved). */
+  paths: string[];
+  tags: string[];
+  /** Root tree blob id (hex). */
+  tree: string;
+  parent?: string;
+  /** True when some entries could not be read: the snapshot is usable but not complete. */
+  incomplete?: boolean;
+  errors?: string[];
+  program: string;
+  summary?: BackupSummary;
+}
+
+/** A snapshot together with its id (the name of its file). */
+export interface SnapshotRecord extends Snapshot {
+  id: string;
+}

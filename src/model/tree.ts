@@ -1,0 +1,68 @@
+// What a snapshot records about each entry of a tree. Shared by sources (which produce and
+// consume it) and the repository (which stores it as JSON tree blobs); see docs/repository-format.md.
+
+export const NODE_TYPES = ['file', 'dir', 'symlink', 'fifo', 'chardev', 'blockdev', 'socket'] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+export interface Xattr {
+  /** The attribute name, base64 of its raw bytes. */
+  name: string;
+  /** The value, base64. */
+  value: string;
+}
+
+export interface TreeNode {
+  /** The entry name when its bytes are valid UTF-8; otherwise a lossy display form. */
+  name: string;
+  /** Base64 of the name's raw bytes, present only when they are not valid UTF-8. */
+  nameRaw?: string;
+  type: NodeType;
+  /** Permission bits including setuid, setgid and sticky (st_mode & 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  user?: string;
+  group?: string;
+  /** Times as nanoseconds since the epoch, in decimal strings (they exceed 2^53). */
+  mtimeNs: string;
+  atimeNs: string;
+  ctimeNs: string;
+  inode: string;
+  device: string;
+  links: number;
+  size: number;
+  /** Blob ids (hex) of the content, in order. Files only. */
+  content?: string[];
+  /** The tree blob id (hex) of a directory. */
+  subtree?: string;
+  /** Symlink target, base64 of raw bytes. */
+  linkTarget?: string;
+  /** [major, minor] of a device node. */
+  rdev?: [number, number];
+  xattrs?: Xattr[];
+  /** The file had holes when it was read; restore recreates them. */
+  sparse?: boolean;
+  /** The file changed while it was read; its content may be inconsistent. */
+  changedWhileRead?: boolean;
+}
+
+export interface Tree {
+  nodes: TreeNode[];
+}
+
+/** The raw bytes of a node's name. */
+export function nodeNameBytes(node: TreeNode): Buffer {
+  return node.nameRaw !== undefined ? Buffer.from(node.nameRaw, 'base64') : Buffer.from(node.name, 'utf8');
+}
+
+/** Sets name/nameRaw from raw bytes, keeping non-UTF-8 names exact. */
+export function nameFields(raw: Buffer): { name: string; nameRaw?: string } {
+  const text = raw.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(raw)) return { name: text };
+  return { name: text, nameRaw: raw.toString('base64') };
+}
+
+/** Trees keep nodes sorted by raw name bytes so the same directory always encodes the same. */
+export function compareNodes(a: TreeNode, b: TreeNode): number {
+  return Buffer.compare(nodeNameBytes(a), nodeNameBytes(b));
+}

@@ -1,0 +1,144 @@
+// The in-memory blob index: where every blob lives. Held in typed arrays with open addressing
+// (about 60 bytes per blob) rather than a Map of objects, because this is the structure that
+// grows with the repository: 10 million blobs fit in well under 1 GiB.
+import type { BlobType } from './pack.ts';
+import { BLOB_TYPES } from './pack.ts';
+
+export interface PackRef {
+  id: Buffer;
+  salt: Buffer;
+}
+
+export interface BlobLocation {
+  pack: PackRef;
+  packIndex: number;
+  type: BlobType;
+  compression: number;
+  offset: number;
+  storedLength: number;
+  rawLength: number;
+}
+
+const EMPTY = -1;
+
+export class BlobIndex {
+  readonly packs: PackRef[] = [];
+  readonly #packByHex = new Map<string, number>();
+  #capacity = 0;
+  #count = 0;
+  #ids = new Uint8Array(0);
+  #pack = new Uint32Array(0);
+  #offset = new Uint32Array(0);
+  #stored = new Uint32Array(0);
+  #raw = new Uint32Array(0);
+  #flags = new Uint8Array(0);
+  #slots = new Int32Array(0);
+
+  constructor(initialCapacity = 1024) {
+    this.#grow(initialCapacity);
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  addPack(id: Buffer, salt: Buffer): number {
+    const hex = id.toString('hex');
+    const existing = this.#packByHex.get(hex);
+    if (existing !== undefined) return existing;
+    this.packs.push({ id, salt });
+    this.#packByHex.set(hex, this.packs.length - 1);
+    return this.packs.length - 1;
+  }
+
+  hasPack(idHex: string): boolean {
+    return this.#packByHex.has(idHex);
+  }
+
+  /** Adds a blob; a second location for the same id is ignored (the first one wins). */
+  add(id: Uint8Array, packIndex: number, type: BlobType, compression: number, offset: number, storedLength: number, rawLength: number): void {
+    if (this.#find(id) !== EMPTY) return;
+    if ((this.#count + 1) * 2 > this.#slots.length) this.#grow(this.#capacity * 2);
+    const i = this.#count++;
+    this.#ids.set(id.subarray(0, 32), i * 32);
+    this.#pack[i] = packIndex;
+    this.#offset[i] = offset;
+    this.#stored[i] = storedLength;
+    this.#raw[i] = rawLength;
+    this.#flags[i] = BLOB_TYPES.indexOf(type) | (compression << 4);
+    this.#insertSlot(i);
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.#find(id) !== EMPTY;
+  }
+
+  get(id: Uint8Array): BlobLocation | undefined {
+    const i = this.#find(id);
+    if (i === EMPTY) return undefined;
+    const packIndex = this.#pack[i];
+    return {
+      pack: this.packs[packIndex],
+      packIndex,
+      type: BLOB_TYPES[this.#flags[i] & 0x0f],
+      compression: this.#flags[i] >> 4,
+      offset: this.#offset[i],
+      storedLength: this.#stored[i],
+      rawLength: this.#raw[i],
+    };
+  }
+
+  /** Every blob id with its location; for check and index writing. */
+  *entries(): Generator<[Buffer, BlobLocation]> {
+    for (let i = 0; i < this.#count; i++) {
+      const id = Buffer.from(this.#ids.subarray(i * 32, i * 32 + 32));
+      yield [id, this.get(id)!];
+    }
+  }
+
+  #hash(id: Uint8Array): number {
+    // Ids are MAC outputs: any 4 bytes are uniformly distributed.
+    return (id[0] | (id[1] << 8) | (id[2] << 16) | (id[3] << 24)) >>> 0;
+  }
+
+  #find(id: Uint8Array): number {
+    const mask = this.#slots.length - 1;
+    let s = this.#hash(id) & mask;
+    for (;;) {
+      const i = this.#slots[s];
+      if (i === EMPTY) return EMPTY;
+      if (this.#idEquals(i, id)) return i;
+      s = (s + 1) & mask;
+    }
+  }
+
+  #idEquals(i: number, id: Uint8Array): boolean {
+    const base = i * 32;
+    for (let k = 0; k < 32; k++) if (this.#ids[base + k] !== id[k]) return false;
+    return true;
+  }
+
+  #insertSlot(i: number): void {
+    const mask = this.#slots.length - 1;
+    let s = this.#hash(this.#ids.subarray(i * 32, i * 32 + 4)) & mask;
+    while (this.#slots[s] !== EMPTY) s = (s + 1) & mask;
+    this.#slots[s] = i;
+  }
+
+  #grow(capacity: number): void {
+    const copy = <T extends Uint8Array | Uint32Array>(old: T, make: (n: number) => T, width = 1): T => {
+      const next = make(capacity * width);
+      next.set(old.subarray(0, this.#count * width));
+      return next;
+    };
+    this.#ids = copy(this.#ids, (n) => new Uint8Array(n), 32);
+    this.#pack = copy(this.#pack, (n) => new Uint32Array(n));
+    this.#offset = copy(this.#offset, (n) => new Uint32Array(n));
+    this.#stored = copy(this.#stored, (n) => new Uint32Array(n));
+    this.#raw = copy(this.#raw, (n) => new Uint32Array(n));
+    this.#flags = copy(this.#flags, (n) => new Uint8Array(n));
+    this.#capacity = capacity;
+    this.#slots = new Int32Array(capacity * 2).fill(EMPTY);
+    for (let i = 0; i < this.#count; i++) this.#insertSlot(i);
+  }
+}

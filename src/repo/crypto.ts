@@ -1,0 +1,84 @@
+// Encryption and content addressing. Every byte the repository stores (but small unencrypted
+// headers that name the format) is sealed with AES-256-GCM. Nonces never repeat by construction:
+// each file gets its own key, derived by HKDF from the master key and a fresh 256-bit salt, and
+// inside a file a nonce is (domain, byte offset of the sealed item), unique within that file.
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+
+export const KEY_BYTES = 32;
+export const SALT_BYTES = 32;
+export const TAG_BYTES = 16;
+
+/** Nonce domains: blobs and headers inside packs, and whole sealed files, never share a nonce. */
+export const NONCE_BLOB = 0;
+export const NONCE_PACK_HEADER = 1;
+export const NONCE_FILE = 2;
+
+export interface RepositoryKeys {
+  /** Input to per-file key derivation. */
+  encryption: Buffer;
+  /** HMAC-SHA256 key that names blobs by their plaintext. */
+  blobId: Buffer;
+  /** Seeds the chunker's gear table, so chunk boundaries do not reveal known files. */
+  chunker: Buffer;
+}
+
+export class AuthenticationError extends Error {
+  constructor(what: string) {
+    super(`${what}: authentication failed (wrong key, or the data is damaged)`);
+    this.name = 'AuthenticationError';
+  }
+}
+
+function hkdf(ikm: Uint8Array, salt: Uint8Array, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', ikm, salt, info, KEY_BYTES));
+}
+
+export function deriveRepositoryKeys(master: Uint8Array): RepositoryKeys {
+  const none = Buffer.alloc(0);
+  return {
+    encryption: hkdf(master, none, 'lifeboat/v1/encryption'),
+    blobId: hkdf(master, none, 'lifeboat/v1/blob-id'),
+    chunker: hkdf(master, none, 'lifeboat/v1/chunker'),
+  };
+}
+
+export function newSalt(): Buffer {
+  return randomBytes(SALT_BYTES);
+}
+
+export function fileKey(keys: RepositoryKeys, salt: Uint8Array): Buffer {
+  return hkdf(keys.encryption, salt, 'lifeboat/v1/file');
+}
+
+export function nonce(domain: number, offset: number): Buffer {
+  const n = Buffer.alloc(12);
+  n[0] = domain;
+  n.writeBigUInt64BE(BigInt(offset), 4);
+  return n;
+}
+
+export function seal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (aad) cipher.setAAD(aad);
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  return Buffer.concat([head, tail, cipher.getAuthTag()]);
+}
+
+export function unseal(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, what: string, aad?: Uint8Array): Buffer {
+  if (sealed.byteLength < TAG_BYTES) throw new AuthenticationError(what);
+  const body = sealed.subarray(0, sealed.byteLength - TAG_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', key, iv);
+  decipher.setAuthTag(sealed.subarray(sealed.byteLength - TAG_BYTES));
+  if (aad) decipher.setAAD(aad);
+  try {
+    return Buffer.concat([decipher.update(body), decipher.final()]);
+  } catch {
+    throw new AuthenticationError(what);
+  }
+}
+
+/** A blob's id: a keyed MAC of its plaintext, so storage cannot test for known content. */
+export function blobIdOf(keys: RepositoryKeys, data: Uint8Array): Buffer {
+  return createHmac('sha256', keys.blobId).update(data).digest();
+}

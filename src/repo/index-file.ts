@@ -1,0 +1,87 @@
+// Index files list which blobs each pack holds, so readers need not open every pack. Written only
+// after the packs they describe, so an index never points at a pack that is not there. Payload
+// (then sealed as an "LBIX" file):
+//   u32 pack count, then per pack: id (32) | salt (32) | u32 blob count | entries (46 bytes each:
+//   id 32 | type u8 | compression u8 | offset u32 | stored length u32 | raw length u32)
+//   u32 count of superseded index files, then their ids (32 each)  -- used by prune
+import type { RepositoryKeys } from './crypto.ts';
+import { BLOB_TYPES, type PackEntry } from './pack.ts';
+import { openSealedFile, sealFile, FileFormatError } from './sealed-file.ts';
+
+export const INDEX_MAGIC = 'LBIX';
+const ENTRY_BYTES = 46;
+
+export interface IndexedPack {
+  id: Buffer;
+  salt: Buffer;
+  entries: PackEntry[];
+}
+
+export interface IndexContent {
+  packs: IndexedPack[];
+  supersedes: Buffer[];
+}
+
+export function encodeIndex(keys: RepositoryKeys, content: IndexContent): { name: string; bytes: Buffer } {
+  let size = 4 + 4 + content.supersedes.length * 32;
+  for (const p of content.packs) size += 68 + p.entries.length * ENTRY_BYTES;
+  const buf = Buffer.alloc(size);
+  let at = buf.writeUInt32LE(content.packs.length, 0);
+  for (const p of content.packs) {
+    at += p.id.copy(buf, at);
+    at += p.salt.copy(buf, at);
+    at = buf.writeUInt32LE(p.entries.length, at);
+    for (const e of p.entries) {
+      at += e.id.copy(buf, at);
+      buf[at++] = BLOB_TYPES.indexOf(e.type);
+      buf[at++] = e.compression;
+      at = buf.writeUInt32LE(e.offset, at);
+      at = buf.writeUInt32LE(e.storedLength, at);
+      at = buf.writeUInt32LE(e.rawLength, at);
+    }
+  }
+  at = buf.writeUInt32LE(content.supersedes.length, at);
+  for (const s of content.supersedes) at += s.copy(buf, at);
+  return sealFile(keys, INDEX_MAGIC, buf);
+}
+
+export function decodeIndex(keys: RepositoryKeys, name: string, bytes: Buffer): IndexContent {
+  const buf = openSealedFile(keys, INDEX_MAGIC, name, bytes);
+  let at = 0;
+  const need = (n: number): void => {
+    if (at + n > buf.byteLength) throw new FileFormatError('index payload is truncated');
+  };
+  need(4);
+  const packCount = buf.readUInt32LE(at);
+  at += 4;
+  const packs: IndexedPack[] = [];
+  for (let p = 0; p < packCount; p++) {
+    need(68);
+    const id = Buffer.from(buf.subarray(at, at + 32));
+    const salt = Buffer.from(buf.subarray(at + 32, at + 64));
+    const count = buf.readUInt32LE(at + 64);
+    at += 68;
+    need(count * ENTRY_BYTES);
+    const entries: PackEntry[] = [];
+    for (let i = 0; i < count; i++, at += ENTRY_BYTES) {
+      const type = BLOB_TYPES[buf[at + 32]];
+      if (type === undefined) throw new FileFormatError('index has an unknown blob type');
+      entries.push({
+        id: Buffer.from(buf.subarray(at, at + 32)),
+        type,
+        compression: buf[at + 33],
+        offset: buf.readUInt32LE(at + 34),
+        storedLength: buf.readUInt32LE(at + 38),
+        rawLength: buf.readUInt32LE(at + 42),
+      });
+    }
+    packs.push({ id, salt, entries });
+  }
+  need(4);
+  const supersededCount = buf.readUInt32LE(at);
+  at += 4;
+  need(supersededCount * 32);
+  const supersedes: Buffer[] = [];
+  for (let i = 0; i < supersededCount; i++, at += 32) supersedes.push(Buffer.from(buf.subarray(at, at + 32)));
+  return { packs, supersedes };
+}

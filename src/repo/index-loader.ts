@@ -1,0 +1,62 @@
+// Loads every index file into one BlobIndex. A damaged index file does not make the repository
+// unreadable: it is reported, and the packs no surviving index describes are indexed from their
+// own (encrypted) headers instead.
+import type { Backend } from '../storage/open.ts';
+import type { RepositoryKeys } from './crypto.ts';
+import { BlobIndex } from './blob-index.ts';
+import { decodeIndex } from './index-file.ts';
+import { packSalt, packTailGuess, readPackHeader, type PackEntry } from './pack.ts';
+
+export interface IndexLoadResult {
+  index: BlobIndex;
+  indexFiles: string[];
+  damagedIndexFiles: Array<{ name: string; problem: string }>;
+  /** Packs that were indexed from their headers because no index file described them. */
+  recoveredPacks: string[];
+  unreadablePacks: Array<{ name: string; problem: string }>;
+}
+
+export function addPackToIndex(index: BlobIndex, id: Buffer, salt: Buffer, entries: PackEntry[]): void {
+  const p = index.addPack(id, salt);
+  for (const e of entries) index.add(e.id, p, e.type, e.compression, e.offset, e.storedLength, e.rawLength);
+}
+
+export async function loadIndex(backend: Backend, keys: RepositoryKeys): Promise<IndexLoadResult> {
+  const index = new BlobIndex(1 << 14);
+  const result: IndexLoadResult = { index, indexFiles: [], damagedIndexFiles: [], recoveredPacks: [], unreadablePacks: [] };
+  for await (const info of backend.list('index')) {
+    try {
+      const content = decodeIndex(keys, info.name, await backend.read('index', info.name));
+      for (const p of content.packs) addPackToIndex(index, p.id, p.salt, p.entries);
+      result.indexFiles.push(info.name);
+    } catch (err) {
+      result.damagedIndexFiles.push({ name: info.name, problem: (err as Error).message });
+    }
+  }
+  if (result.damagedIndexFiles.length > 0) {
+    for await (const pack of backend.list('packs')) {
+      if (index.hasPack(pack.name)) continue;
+      try {
+        const { salt, entries } = await readPackEntries(backend, keys, pack.name, pack.sizeBytes);
+        addPackToIndex(index, Buffer.from(pack.name, 'hex'), salt, entries);
+        result.recoveredPacks.push(pack.name);
+      } catch (err) {
+        result.unreadablePacks.push({ name: pack.name, problem: (err as Error).message });
+      }
+    }
+  }
+  return result;
+}
+
+/** Reads a pack's entry list with two small range reads (lead and tail), not the whole pack. */
+export async function readPackEntries(backend: Backend, keys: RepositoryKeys, name: string, sizeBytes: number): Promise<{ salt: Buffer; entries: PackEntry[] }> {
+  const lead = await backend.read('packs', name, { offset: 0, length: Math.min(40, sizeBytes) });
+  let tailLength = packTailGuess(sizeBytes);
+  let tail = await backend.read('packs', name, { offset: sizeBytes - tailLength, length: tailLength });
+  const needed = tail.readUInt32LE(tail.byteLength - 4) + 4;
+  if (needed > tailLength && needed <= sizeBytes) {
+    tailLength = needed;
+    tail = await backend.read('packs', name, { offset: sizeBytes - tailLength, length: tailLength });
+  }
+  return { salt: packSalt(lead), entries: readPackHeader(keys, lead, tail, sizeBytes) };
+}

@@ -1,0 +1,117 @@
+// Opening and creating a repository: find the config, try each password slot, check the format
+// version, and turn every way this can fail into a clear LifeboatError.
+import { randomBytes } from 'node:crypto';
+import { LifeboatError, errnoCode } from '../errors.ts';
+import { nowIso } from '../lib/clock.ts';
+import type { Backend } from '../storage/open.ts';
+import { CONFIG_NAME } from '../storage/open.ts';
+import { deriveRepositoryKeys, AuthenticationError, type RepositoryKeys } from './crypto.ts';
+import { checkConfigEnvelope, decodeConfig, encodeConfig, FormatVersionError, FORMAT_VERSION, type RepositoryConfig } from './config.ts';
+import { DEFAULT_CHUNKER } from './chunker.ts';
+import { createKeyFile, parseKeyFile, unwrapMasterKey, type KeyFile } from './keys.ts';
+import { FileFormatError } from './sealed-file.ts';
+
+export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
+
+export interface OpenedRepository {
+  config: RepositoryConfig;
+  keys: RepositoryKeys;
+  master: Buffer;
+  keyId: string;
+}
+
+export async function createRepository(backend: Backend, password: string): Promise<OpenedRepository> {
+  if (await backend.exists()) {
+    throw new LifeboatError('REPO_EXISTS', `Cannot create a repository at "${backend.location}": one already exists there`, {
+      hint: 'Use the existing repository, or choose an empty location.',
+    });
+  }
+  await backend.create();
+  const master = randomBytes(32);
+  const keys = deriveRepositoryKeys(master);
+  const config: RepositoryConfig = {
+    version: FORMAT_VERSION,
+    id: randomBytes(16).toString('hex'),
+    chunker: DEFAULT_CHUNKER,
+    packTargetBytes: DEFAULT_PACK_TARGET_BYTES,
+    created: nowIso(),
+  };
+  const key = await createKeyFile(master, password);
+  await backend.write('keys', key.name, key.bytes);
+  try {
+    await backend.write('config', CONFIG_NAME, encodeConfig(keys, config));
+  } catch (err) {
+    // Lost a race with another init: leave its repository as it is, remove only our own key.
+    await backend.delete('keys', key.name).catch(() => {});
+    if (errnoCode(err) === 'EEXIST') {
+      throw new LifeboatError('REPO_EXISTS', `Cannot create a repository at "${backend.location}": one already exists there`);
+    }
+    throw err;
+  }
+  return { config, keys, master, keyId: key.name };
+}
+
+export async function readConfigBytes(backend: Backend): Promise<Buffer> {
+  try {
+    return await backend.read('config', CONFIG_NAME);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
+      throw new LifeboatError('REPO_NOT_FOUND', `Cannot open repository "${backend.location}": no config file found`, {
+        hint: 'Check the location, or create a repository there with "lifeboat init".',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+export function configProblem(backend: Backend, err: unknown): LifeboatError {
+  if (err instanceof FormatVersionError) {
+    return new LifeboatError('REPO_VERSION', `Cannot open repository "${backend.location}": ${err.message}`, {
+      hint: 'Upgrade Lifeboat to a version that reads this repository.',
+    });
+  }
+  return new LifeboatError('REPO_CORRUPT', `Cannot open repository "${backend.location}": ${(err as Error).message}`, {
+    hint: 'The config file is damaged. Restore it from a copy of the repository; data files are untouched.',
+    cause: err,
+  });
+}
+
+export async function listKeyFiles(backend: Backend): Promise<Array<{ id: string; file?: KeyFile; problem?: string }>> {
+  const out: Array<{ id: string; file?: KeyFile; problem?: string }> = [];
+  for await (const info of backend.list('keys')) {
+    try {
+      out.push({ id: info.name, file: parseKeyFile(info.name, await backend.read('keys', info.name)) });
+    } catch (err) {
+      out.push({ id: info.name, problem: (err as Error).message });
+    }
+  }
+  return out;
+}
+
+export async function openWithPassword(backend: Backend, password: string): Promise<OpenedRepository> {
+  const configBytes = await readConfigBytes(backend);
+  try {
+    checkConfigEnvelope(configBytes);
+  } catch (err) {
+    throw configProblem(backend, err);
+  }
+  const slots = await listKeyFiles(backend);
+  const damaged = slots.filter((s) => s.problem);
+  for (const slot of slots) {
+    if (!slot.file) continue;
+    const master = await unwrapMasterKey(slot.file, password);
+    if (!master) continue;
+    const keys = deriveRepositoryKeys(master);
+    try {
+      return { config: decodeConfig(keys, configBytes), keys, master, keyId: slot.id };
+    } catch (err) {
+      if (err instanceof AuthenticationError || err instanceof FileFormatError || err instanceof SyntaxError) throw configProblem(backend, err);
+      throw err;
+    }
+  }
+  const note = damaged.length ? ` (${damaged.length} key file(s) are damaged: ${damaged.map((d) => `${d.id.slice(0, 8)}: ${d.problem}`).join('; ')})` : '';
+  throw new LifeboatError('WRONG_PASSWORD', `Cannot open repository "${backend.location}": wrong password, no key slot opens with it${note}`, {
+    hint: 'Check LIFEBOAT_PASSWORD or --password-file.',
+  });
+}

@@ -1,0 +1,129 @@
+// Pack files: many encrypted blobs in one storage file, so object stores see tens of MiB per
+// request rather than millions of tiny objects. Layout:
+//   "LBPK" | version u8 | 3 zero bytes | salt (32)                      -- 40-byte clear header
+//   blob* : AES-GCM(fileKey, nonce(BLOB, offset), stored bytes, aad = blob id)
+//   header: AES-GCM(fileKey, nonce(PACK_HEADER, offset), entries)      -- 46 bytes per blob
+//   u32 LE length of the sealed header
+// The pack's name is the SHA-256 of the whole file.
+import { createHash } from 'node:crypto';
+import { fileKey, newSalt, nonce, seal, unseal, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type RepositoryKeys } from './crypto.ts';
+import { FileFormatError } from './sealed-file.ts';
+
+export const PACK_HEADER_BYTES = 40;
+const ENTRY_BYTES = 46;
+const MAGIC = 'LBPK';
+
+export const BLOB_TYPES = ['data', 'tree'] as const;
+export type BlobType = (typeof BLOB_TYPES)[number];
+export const COMPRESSION_NONE = 0;
+export const COMPRESSION_ZSTD = 1;
+
+export interface PackEntry {
+  id: Buffer;
+  type: BlobType;
+  compression: number;
+  offset: number;
+  /** Length in the pack, including the GCM tag. */
+  storedLength: number;
+  /** Length of the plaintext after decompression. */
+  rawLength: number;
+}
+
+export class PackWriter {
+  readonly type: BlobType;
+  readonly salt: Buffer;
+  readonly entries: PackEntry[] = [];
+  readonly #key: Buffer;
+  readonly #parts: Buffer[] = [];
+  #size = PACK_HEADER_BYTES;
+
+  constructor(keys: RepositoryKeys, type: BlobType) {
+    this.type = type;
+    this.salt = newSalt();
+    this.#key = fileKey(keys, this.salt);
+  }
+
+  get sizeBytes(): number {
+    return this.#size;
+  }
+
+  /** Seals `stored` (already compressed or raw) at the end of the pack. */
+  add(id: Buffer, stored: Uint8Array, compression: number, rawLength: number): PackEntry {
+    const offset = this.#size;
+    const sealed = seal(this.#key, nonce(NONCE_BLOB, offset), stored, id);
+    const entry: PackEntry = { id, type: this.type, compression, offset, storedLength: sealed.byteLength, rawLength };
+    this.#parts.push(sealed);
+    this.entries.push(entry);
+    this.#size += sealed.byteLength;
+    return entry;
+  }
+
+  /** The complete pack file and its name. */
+  finish(): { name: string; bytes: Buffer } {
+    const header = Buffer.alloc(ENTRY_BYTES * this.entries.length);
+    this.entries.forEach((e, i) => writeEntry(header, i * ENTRY_BYTES, e));
+    const sealedHeader = seal(this.#key, nonce(NONCE_PACK_HEADER, this.#size), header);
+    const lead = Buffer.alloc(PACK_HEADER_BYTES);
+    lead.write(MAGIC, 0, 'latin1');
+    lead[4] = 1;
+    this.salt.copy(lead, 8);
+    const trailer = Buffer.alloc(4);
+    trailer.writeUInt32LE(sealedHeader.byteLength);
+    const bytes = Buffer.concat([lead, ...this.#parts, sealedHeader, trailer]);
+    return { name: createHash('sha256').update(bytes).digest('hex'), bytes };
+  }
+}
+
+function writeEntry(buf: Buffer, at: number, e: PackEntry): void {
+  e.id.copy(buf, at);
+  buf[at + 32] = BLOB_TYPES.indexOf(e.type);
+  buf[at + 33] = e.compression;
+  buf.writeUInt32LE(e.offset, at + 34);
+  buf.writeUInt32LE(e.storedLength, at + 38);
+  buf.writeUInt32LE(e.rawLength, at + 42);
+}
+
+function readEntry(buf: Buffer, at: number): PackEntry {
+  const type = BLOB_TYPES[buf[at + 32]];
+  if (type === undefined) throw new FileFormatError(`pack header has unknown blob type ${buf[at + 32]}`);
+  return {
+    id: Buffer.from(buf.subarray(at, at + 32)),
+    type,
+    compression: buf[at + 33],
+    offset: buf.readUInt32LE(at + 34),
+    storedLength: buf.readUInt32LE(at + 38),
+    rawLength: buf.readUInt32LE(at + 42),
+  };
+}
+
+export function packSalt(lead: Buffer): Buffer {
+  if (lead.byteLength < PACK_HEADER_BYTES || lead.toString('latin1', 0, 4) !== MAGIC) throw new FileFormatError('not a pack file');
+  if (lead[4] !== 1) throw new FileFormatError(`unknown pack format version ${lead[4]}`);
+  return Buffer.from(lead.subarray(8, 40));
+}
+
+/** Reads the entry list of a whole pack file (or its lead and tail, for a header-only read). */
+export function readPackHeader(keys: RepositoryKeys, lead: Buffer, tail: Buffer, packSizeBytes: number): PackEntry[] {
+  const salt = packSalt(lead);
+  const headerLength = tail.readUInt32LE(tail.byteLength - 4);
+  const headerOffset = packSizeBytes - 4 - headerLength;
+  if (headerLength < TAG_BYTES || headerOffset < PACK_HEADER_BYTES || headerLength + 4 > tail.byteLength) {
+    throw new FileFormatError('pack header length is out of range (truncated pack?)');
+  }
+  const sealed = tail.subarray(tail.byteLength - 4 - headerLength, tail.byteLength - 4);
+  const plain = unseal(fileKey(keys, salt), nonce(NONCE_PACK_HEADER, headerOffset), sealed, 'pack header');
+  if (plain.byteLength % ENTRY_BYTES !== 0) throw new FileFormatError('pack header has a partial entry');
+  const entries: PackEntry[] = [];
+  for (let at = 0; at < plain.byteLength; at += ENTRY_BYTES) entries.push(readEntry(plain, at));
+  return entries;
+}
+
+/** Decrypts one blob read from its pack at `offset` with the pack's file key (result still compressed). */
+export function openBlob(packKey: Uint8Array, id: Buffer, offset: number, sealed: Uint8Array): Buffer {
+  return unseal(packKey, nonce(NONCE_BLOB, offset), sealed, `blob ${id.toString('hex').slice(0, 16)}`, id);
+}
+
+/** How many bytes at the end of a pack to read to be likely to get the whole header in one go. */
+export function packTailGuess(packSizeBytes: number): number {
+  return Math.min(packSizeBytes, 64 * 1024);
+}

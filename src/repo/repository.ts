@@ -1,0 +1,231 @@
+// The repository's face: the engine speaks blobs, trees and snapshots here and never sees packs,
+// keys or encryption. Writes are ordered packs → index → snapshot, so a crash at any point leaves
+// a repository that passes check (at worst with unreferenced packs).
+import { promisify } from 'node:util';
+import { constants as zc, zstdCompress, zstdDecompress } from 'node:zlib';
+import { LifeboatError, errnoCode } from '../errors.ts';
+import { Limiter } from '../lib/limiter.ts';
+import type { Tree } from '../model/tree.ts';
+import type { Backend } from '../storage/open.ts';
+import { BlobIndex, type BlobLocation } from './blob-index.ts';
+import { Chunker, gearTable } from './chunker.ts';
+import type { RepositoryConfig } from './config.ts';
+import { blobIdOf, fileKey, AuthenticationError, type RepositoryKeys } from './crypto.ts';
+import { encodeIndex, type IndexedPack } from './index-file.ts';
+import { addPackToIndex, loadIndex, type IndexLoadResult } from './index-loader.ts';
+import { createRepository, openWithPassword, type OpenedRepository } from './open-repository.ts';
+import { openBlob, PackWriter, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
+import { SnapshotStore } from './snapshots.ts';
+
+export type { BlobType } from './pack.ts';
+export type { RepositoryConfig } from './config.ts';
+export type { RepositoryKeys } from './crypto.ts';
+export type { BlobLocation } from './blob-index.ts';
+export type { IndexLoadResult } from './index-loader.ts';
+export { Chunker, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
+export { blobIdOf } from './crypto.ts';
+export { listKeyFiles } from './open-repository.ts';
+
+const compress = promisify(zstdCompress);
+const decompress = promisify(zstdDecompress);
+const UPLOADS_IN_FLIGHT = 2;
+/** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
+const PACKS_PER_INDEX = 64;
+
+export interface SaveResult {
+  id: Buffer;
+  added: boolean;
+  storedBytes: number;
+}
+
+export class Repository {
+  readonly backend: Backend;
+  readonly config: RepositoryConfig;
+  readonly keys: RepositoryKeys;
+  readonly keyId: string;
+  readonly snapshots: SnapshotStore;
+  index: BlobIndex = new BlobIndex();
+  indexLoad: IndexLoadResult | undefined;
+  readonly #master: Buffer;
+  readonly #writers = new Map<BlobType, PackWriter>();
+  readonly #pending = new Set<string>();
+  readonly #uploads = new Limiter(UPLOADS_IN_FLIGHT);
+  readonly #inFlight = new Set<Promise<void>>();
+  #unindexed: IndexedPack[] = [];
+  #uploadError: unknown;
+  readonly #fileKeys = new Map<string, Buffer>();
+
+  private constructor(backend: Backend, opened: OpenedRepository) {
+    this.backend = backend;
+    this.config = opened.config;
+    this.keys = opened.keys;
+    this.keyId = opened.keyId;
+    this.#master = opened.master;
+    this.snapshots = new SnapshotStore(backend, opened.keys);
+  }
+
+  static async init(backend: Backend, password: string): Promise<Repository> {
+    return new Repository(backend, await createRepository(backend, password));
+  }
+
+  /** Opens the repository and loads its index (skip with `loadIndex: false` for key commands). */
+  static async open(backend: Backend, password: string, options: { loadIndex?: boolean } = {}): Promise<Repository> {
+    const repo = new Repository(backend, await openWithPassword(backend, password));
+    if (options.loadIndex !== false) await repo.reloadIndex();
+    return repo;
+  }
+
+  async reloadIndex(): Promise<IndexLoadResult> {
+    this.indexLoad = await loadIndex(this.backend, this.keys);
+    this.index = this.indexLoad.index;
+    return this.indexLoad;
+  }
+
+  /** The master key, only for adding a password slot. */
+  get masterKey(): Buffer {
+    return this.#master;
+  }
+
+  chunker(): Chunker {
+    return new Chunker(gearTable(this.keys.chunker), this.config.chunker);
+  }
+
+  blobId(data: Uint8Array): Buffer {
+    return blobIdOf(this.keys, data);
+  }
+
+  hasBlob(id: Uint8Array): boolean {
+    return this.index.has(id) || this.#pending.has(Buffer.from(id).toString('hex'));
+  }
+
+  /** Stores a blob unless the repository already has it. `id` may be passed when already computed. */
+  async saveBlob(type: BlobType, data: Uint8Array, id: Buffer = this.blobId(data)): Promise<SaveResult> {
+    this.#throwUploadError();
+    const hex = id.toString('hex');
+    if (this.index.has(id) || this.#pending.has(hex)) return { id, added: false, storedBytes: 0 };
+    this.#pending.add(hex);
+    let stored: Uint8Array = data;
+    let compression = COMPRESSION_NONE;
+    if (data.byteLength >= 128) {
+      const packed = await compress(data, { params: { [zc.ZSTD_c_compressionLevel]: 3 } });
+      if (packed.byteLength < data.byteLength - 64) {
+        stored = packed;
+        compression = COMPRESSION_ZSTD;
+      }
+    }
+    let writer = this.#writers.get(type);
+    if (!writer) this.#writers.set(type, (writer = new PackWriter(this.keys, type)));
+    const entry = writer.add(id, stored, compression, data.byteLength);
+    if (writer.sizeBytes >= this.config.packTargetBytes) await this.#finishPack(type);
+    return { id, added: true, storedBytes: entry.storedLength };
+  }
+
+  async loadBlob(id: Uint8Array): Promise<Buffer> {
+    const loc = this.index.get(id);
+    if (!loc) {
+      throw new LifeboatError('REPO_CORRUPT', `Blob ${Buffer.from(id).toString('hex')} is not in the index`, {
+        hint: 'Run "lifeboat check" to see what is damaged.',
+      });
+    }
+    return await this.loadBlobAt(Buffer.from(id), loc);
+  }
+
+  async loadBlobAt(id: Buffer, loc: BlobLocation): Promise<Buffer> {
+    const packName = loc.pack.id.toString('hex');
+    let sealed: Buffer;
+    try {
+      sealed = await this.backend.read('packs', packName, { offset: loc.offset, length: loc.storedLength });
+    } catch (err) {
+      const code = errnoCode(err);
+      const what = code === 'ENOENT' ? 'is missing' : code === 'ESHORT' ? 'is truncated' : `cannot be read (${(err as Error).message})`;
+      throw new LifeboatError(code === 'ENOENT' || code === 'ESHORT' ? 'REPO_CORRUPT' : 'IO', `Pack ${packName} ${what}; blob ${id.toString('hex').slice(0, 16)} is lost`, {
+        hint: 'Run "lifeboat check" to see which snapshots and files this touches.',
+        cause: err,
+      });
+    }
+    let plain: Buffer;
+    try {
+      plain = this.#openBlob(loc, id, sealed);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      throw new LifeboatError('REPO_CORRUPT', `Blob ${id.toString('hex').slice(0, 16)} in pack ${packName} is damaged`, {
+        hint: 'Run "lifeboat check --read-data" to see which snapshots and files this touches.',
+      });
+    }
+    return loc.compression === COMPRESSION_ZSTD ? await decompress(plain) : plain;
+  }
+
+  #openBlob(loc: BlobLocation, id: Buffer, sealed: Buffer): Buffer {
+    const saltHex = loc.pack.salt.toString('hex');
+    let key = this.#fileKeys.get(saltHex);
+    if (!key) {
+      if (this.#fileKeys.size > 4096) this.#fileKeys.clear();
+      this.#fileKeys.set(saltHex, (key = fileKey(this.keys, loc.pack.salt)));
+    }
+    return openBlob(key, id, loc.offset, sealed);
+  }
+
+  async saveTree(tree: Tree): Promise<string> {
+    const { id } = await this.saveBlob('tree', Buffer.from(JSON.stringify(tree)));
+    return id.toString('hex');
+  }
+
+  async loadTree(idHex: string): Promise<Tree> {
+    const bytes = await this.loadBlob(Buffer.from(idHex, 'hex'));
+    try {
+      return JSON.parse(bytes.toString('utf8')) as Tree;
+    } catch (err) {
+      throw new LifeboatError('REPO_CORRUPT', `Tree ${idHex.slice(0, 16)} is not valid JSON`, { cause: err });
+    }
+  }
+
+  /** Writes every open pack, waits for all uploads, then writes the index for them. */
+  async flush(): Promise<void> {
+    for (const type of [...this.#writers.keys()]) await this.#finishPack(type);
+    await Promise.all(this.#inFlight);
+    this.#throwUploadError();
+    await this.#writeIndex();
+  }
+
+  async #finishPack(type: BlobType): Promise<void> {
+    const writer = this.#writers.get(type);
+    if (!writer || writer.entries.length === 0) return;
+    this.#writers.delete(type);
+    await this.#uploads.acquire();
+    const upload = (async () => {
+      try {
+        const { name, bytes } = writer.finish();
+        await this.backend.write('packs', name, bytes).catch((err) => {
+          if (errnoCode(err) !== 'EEXIST') throw err; // the same bytes are already there
+        });
+        const id = Buffer.from(name, 'hex');
+        addPackToIndex(this.index, id, writer.salt, writer.entries);
+        for (const e of writer.entries) this.#pending.delete(e.id.toString('hex'));
+        this.#unindexed.push({ id, salt: writer.salt, entries: writer.entries });
+      } catch (err) {
+        this.#uploadError ??= err;
+      } finally {
+        this.#uploads.release();
+      }
+    })();
+    this.#inFlight.add(upload);
+    void upload.finally(() => this.#inFlight.delete(upload));
+    if (this.#unindexed.length >= PACKS_PER_INDEX) await this.#writeIndex();
+  }
+
+  async #writeIndex(): Promise<void> {
+    if (this.#unindexed.length === 0) return;
+    const packs = this.#unindexed;
+    this.#unindexed = [];
+    const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: [] });
+    await this.backend.write('index', name, bytes);
+  }
+
+  #throwUploadError(): void {
+    if (this.#uploadError !== undefined) throw this.#uploadError;
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}

@@ -1,0 +1,44 @@
+// Index and snapshot files: a 4-byte magic naming the kind, a format byte, a 32-byte salt, then
+// the zstd-compressed payload sealed with the file's own key. The file name is the SHA-256 of all
+// of it, so damage is found without the key.
+import { createHash } from 'node:crypto';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { fileKey, newSalt, nonce, seal, unseal, NONCE_FILE, SALT_BYTES, type RepositoryKeys } from './crypto.ts';
+
+const HEADER_BYTES = 4 + 1 + SALT_BYTES;
+export const SEALED_FILE_VERSION = 1;
+
+export class FileFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FileFormatError';
+  }
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function sealFile(keys: RepositoryKeys, magic: string, payload: Uint8Array): { name: string; bytes: Buffer } {
+  const salt = newSalt();
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.write(magic, 0, 'latin1');
+  header[4] = SEALED_FILE_VERSION;
+  salt.copy(header, 5);
+  const body = seal(fileKey(keys, salt), nonce(NONCE_FILE, 0), zstdCompressSync(payload), header);
+  const bytes = Buffer.concat([header, body]);
+  return { name: sha256Hex(bytes), bytes };
+}
+
+/** Opens a sealed file; `name` is checked against the content hash first. */
+export function openSealedFile(keys: RepositoryKeys, magic: string, name: string, bytes: Buffer): Buffer {
+  if (sha256Hex(bytes) !== name) throw new FileFormatError(`content does not match its name (hash mismatch)`);
+  if (bytes.byteLength < HEADER_BYTES || bytes.toString('latin1', 0, 4) !== magic) {
+    throw new FileFormatError(`not a ${magic} file`);
+  }
+  if (bytes[4] !== SEALED_FILE_VERSION) throw new FileFormatError(`unknown ${magic} format version ${bytes[4]}`);
+  const header = bytes.subarray(0, HEADER_BYTES);
+  const salt = bytes.subarray(5, HEADER_BYTES);
+  const compressed = unseal(fileKey(keys, salt), nonce(NONCE_FILE, 0), bytes.subarray(HEADER_BYTES), magic, header);
+  return zstdDecompressSync(compressed);
+}

@@ -1,0 +1,130 @@
+// A repository in a local directory (or a mounted disk). A write goes to a temporary name, is
+// fsynced, then hard-linked to its final name (link fails if the name exists: write-once) and
+// the directory is fsynced, so after a crash a file is either whole or absent.
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rm, stat, link, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FILE_KINDS, CONFIG_NAME, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
+
+export class LocalBackend implements Backend {
+  readonly location: string;
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = root;
+    this.location = `local:${root}`;
+  }
+
+  #dir(kind: FileKind, name: string): string {
+    if (kind === 'config') return this.#root;
+    // Packs are spread over 256 subdirectories so no directory grows to millions of entries.
+    if (kind === 'packs') return join(this.#root, 'packs', name.slice(0, 2));
+    return join(this.#root, kind);
+  }
+
+  #path(kind: FileKind, name: string): string {
+    if (kind === 'config') return join(this.#root, CONFIG_NAME);
+    return join(this.#dir(kind, name), name);
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      await stat(join(this.#root, CONFIG_NAME));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async create(): Promise<void> {
+    await mkdir(this.#root, { recursive: true });
+    for (const kind of FILE_KINDS) if (kind !== 'config') await mkdir(join(this.#root, kind), { recursive: true });
+    const hex = '0123456789abcdef';
+    for (const a of hex) for (const b of hex) await mkdir(join(this.#root, 'packs', a + b), { recursive: true });
+  }
+
+  async *list(kind: FileKind): AsyncIterable<FileInfo> {
+    if (kind === 'config') {
+      if (await this.exists()) yield await this.stat('config', CONFIG_NAME);
+      return;
+    }
+    const dirs = kind === 'packs' ? (await readdirOrEmpty(join(this.#root, 'packs'))).map((d) => join(this.#root, 'packs', d)) : [join(this.#root, kind)];
+    for (const dir of dirs) {
+      for (const entry of await readdirOrEmpty(dir)) {
+        if (entry.startsWith('.tmp-')) continue;
+        const st = await stat(join(dir, entry));
+        if (st.isFile()) yield { name: entry, sizeBytes: st.size };
+      }
+    }
+  }
+
+  async read(kind: FileKind, name: string, range?: ReadRange): Promise<Buffer> {
+    const fh = await open(this.#path(kind, name), 'r');
+    try {
+      if (!range) return await fh.readFile();
+      const buf = Buffer.allocUnsafe(range.length);
+      let done = 0;
+      while (done < range.length) {
+        const { bytesRead } = await fh.read(buf, done, range.length - done, range.offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      if (done < range.length) {
+        throw Object.assign(new Error(`short read of ${kind}/${name}: ${done} of ${range.length} bytes at ${range.offset}`), { code: 'ESHORT' });
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async write(kind: FileKind, name: string, data: Uint8Array): Promise<void> {
+    const dir = this.#dir(kind, name);
+    const tmp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    try {
+      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
+      try {
+        let done = 0;
+        while (done < data.byteLength) done += (await fh.write(data, done, data.byteLength - done)).bytesWritten;
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await link(tmp, this.#path(kind, name));
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+    await syncDir(dir);
+  }
+
+  async stat(kind: FileKind, name: string): Promise<FileInfo> {
+    const st = await stat(this.#path(kind, name));
+    return { name, sizeBytes: st.size };
+  }
+
+  async delete(kind: FileKind, name: string): Promise<void> {
+    await rm(this.#path(kind, name));
+    await syncDir(this.#dir(kind, name));
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
