@@ -25,7 +25,6 @@ export interface TreeNode {
   group?: string;
   /** Times as nanoseconds since the epoch, in decimal strings (they exceed 2^53). */
   mtimeNs: string;
-  atimeNs: string;
   ctimeNs: string;
   inode: string;
   device: string;

@@ -2,7 +2,7 @@
 // keys or encryption. Writes are ordered packs → index → snapshot, so a crash at any point leaves
 // a repository that passes check (at worst with unreferenced packs).
 import { promisify } from 'node:util';
-import { constants as zc, zstdCompress, zstdDecompress } from 'node:zlib';
+import { constants as zc, zstdCompressSync, zstdDecompress } from 'node:zlib';
 import { LifeboatError, errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { Tree } from '../model/tree.ts';
@@ -22,11 +22,12 @@ export type { RepositoryConfig } from './config.ts';
 export type { RepositoryKeys } from './crypto.ts';
 export type { BlobLocation } from './blob-index.ts';
 export type { IndexLoadResult } from './index-loader.ts';
+export { COMPRESSION_NONE, COMPRESSION_ZSTD } from './pack.ts';
 export { Chunker, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
 export { blobIdOf } from './crypto.ts';
 export { listKeyFiles } from './open-repository.ts';
 
-const compress = promisify(zstdCompress);
+const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 3 } };
 const decompress = promisify(zstdDecompress);
 const UPLOADS_IN_FLIGHT = 2;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
@@ -98,24 +99,34 @@ export class Repository {
     return this.index.has(id) || this.#pending.has(Buffer.from(id).toString('hex'));
   }
 
-  /** Stores a blob unless the repository already has it. `id` may be passed when already computed. */
-  async saveBlob(type: BlobType, data: Uint8Array, id: Buffer = this.blobId(data)): Promise<SaveResult> {
-    this.#throwUploadError();
-    const hex = id.toString('hex');
-    if (this.index.has(id) || this.#pending.has(hex)) return { id, added: false, storedBytes: 0 };
-    this.#pending.add(hex);
+  /** Stores a blob unless the repository already has it. */
+  async saveBlob(type: BlobType, data: Uint8Array): Promise<SaveResult> {
+    const id = this.blobId(data);
+    if (this.hasBlob(id)) return { id, added: false, storedBytes: 0 };
     let stored: Uint8Array = data;
     let compression = COMPRESSION_NONE;
     if (data.byteLength >= 128) {
-      const packed = await compress(data, { params: { [zc.ZSTD_c_compressionLevel]: 3 } });
+      const packed = zstdCompressSync(data, ZSTD_OPTIONS);
       if (packed.byteLength < data.byteLength - 64) {
         stored = packed;
         compression = COMPRESSION_ZSTD;
       }
     }
+    return await this.saveStoredBlob(type, id, stored, compression, data.byteLength);
+  }
+
+  /**
+   * Stores a blob that was already named and compressed (by a chunking worker) unless the
+   * repository already has it. `stored` is zstd data when `compression` is COMPRESSION_ZSTD.
+   */
+  async saveStoredBlob(type: BlobType, id: Buffer, stored: Uint8Array, compression: number, rawLength: number): Promise<SaveResult> {
+    this.#throwUploadError();
+    const hex = id.toString('hex');
+    if (this.index.has(id) || this.#pending.has(hex)) return { id, added: false, storedBytes: 0 };
+    this.#pending.add(hex);
     let writer = this.#writers.get(type);
     if (!writer) this.#writers.set(type, (writer = new PackWriter(this.keys, type)));
-    const entry = writer.add(id, stored, compression, data.byteLength);
+    const entry = writer.add(id, stored, compression, rawLength);
     if (writer.sizeBytes >= this.config.packTargetBytes) await this.#finishPack(type);
     return { id, added: true, storedBytes: entry.storedLength };
   }

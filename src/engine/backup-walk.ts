@@ -1,0 +1,253 @@
+// The backup walk: depth-first over directories, submitting changed files to the chunk pool.
+// The walk waits for a free file slot before submitting, so the number of files (and bytes) in
+// flight is bounded; a directory's tree is saved as soon as all of its entries are done.
+import type { BigIntStats } from 'node:fs';
+import { errnoCode } from '../errors.ts';
+import { Limiter } from '../lib/limiter.ts';
+import type { BackupSummary } from '../model/snapshot.ts';
+import { compareNodes, nodeNameBytes, type Tree, type TreeNode } from '../model/tree.ts';
+import type { Repository } from '../repo/repository.ts';
+import { describeEntry, joinPath, listDir, statEntry, unchangedSince } from '../sources/files.ts';
+import type { ChunkPool, PreparedChunk } from './chunk-pool.ts';
+import { PathMatcher } from './excludes.ts';
+
+export interface WalkOptions {
+  excludes?: string[];
+  excludeIfPresent?: string[];
+  excludeCaches?: boolean;
+  oneFileSystem?: boolean;
+  excludeLargerThanBytes?: number;
+  dryRun?: boolean;
+  onProgress?: (p: { files: number; bytes: number; currentPath?: string }) => void;
+}
+
+/** A result that arrives later, boxed so that async functions do not flatten it. */
+interface Later<T> {
+  later: Promise<T>;
+}
+
+function later<T>(promise: Promise<T>): Later<T> {
+  promise.catch(() => {}); // observed by whoever awaits `later`; avoids an early unhandled rejection
+  return { later: promise };
+}
+
+function now<T>(value: T): Later<T> {
+  return { later: Promise.resolve(value) };
+}
+
+const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
+const FILES_IN_FLIGHT = 32;
+
+export class TreeWalker {
+  readonly errors: string[] = [];
+  readonly warnings: string[] = [];
+  readonly #repo: Repository;
+  readonly #pool: ChunkPool;
+  readonly #summary: BackupSummary;
+  readonly #options: WalkOptions;
+  readonly #excludes: PathMatcher;
+  readonly #fileSlots = new Limiter(FILES_IN_FLIGHT);
+  #fatal: unknown;
+  #rootDevice: bigint | undefined;
+  #progress = { files: 0, bytes: 0 };
+
+  constructor(repo: Repository, pool: ChunkPool, summary: BackupSummary, options: WalkOptions) {
+    this.#repo = repo;
+    this.#pool = pool;
+    this.#summary = summary;
+    this.#options = options;
+    this.#excludes = new PathMatcher(options.excludes ?? []);
+  }
+
+  async loadTreeOrEmpty(id: string): Promise<Tree | undefined> {
+    try {
+      return await this.#repo.loadTree(id);
+    } catch (err) {
+      this.warnings.push(`parent snapshot tree ${id.slice(0, 12)} is unreadable, files below it are read again: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  async saveTree(tree: Tree): Promise<string> {
+    if (this.#options.dryRun) return this.#repo.blobId(Buffer.from(JSON.stringify(tree))).toString('hex');
+    return await this.#repo.saveTree(tree);
+  }
+
+  /** An intermediate directory above a backed-up path: its metadata only. */
+  async bareDirectory(path: Buffer, name: Buffer): Promise<TreeNode | undefined> {
+    try {
+      const { node, problems } = await describeEntry(path, name, await statEntry(path));
+      for (const p of problems) this.warnings.push(`${path}: ${p}`);
+      return node;
+    } catch (err) {
+      this.#error(path, err);
+      return undefined;
+    }
+  }
+
+  /** One path given on the command line, backed up in full. */
+  async topLevelEntry(path: Buffer, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const name = path.subarray(path.lastIndexOf(0x2f) + 1);
+    let st: BigIntStats;
+    try {
+      st = await statEntry(path);
+    } catch (err) {
+      this.#error(path, err);
+      return undefined;
+    }
+    this.#rootDevice = st.dev;
+    const pending = await this.#entry(path, name, st, previous);
+    return pending ? await pending.later : undefined;
+  }
+
+  /** Walks a directory; returns once every entry is submitted, with a promise of its tree id. */
+  async directoryTree(path: Buffer, previousTree: Tree | undefined): Promise<string> {
+    this.#rootDevice ??= (await statEntry(path)).dev;
+    return await (await this.#walkDirectory(path, previousTree)).later;
+  }
+
+  /** Resolves once every entry is submitted; `later` resolves with the saved tree's id. */
+  async #walkDirectory(path: Buffer, previousTree: Tree | undefined): Promise<Later<string>> {
+    let names: Buffer[];
+    try {
+      names = await listDir(path);
+    } catch (err) {
+      this.#error(path, err);
+      return now(await this.saveTree({ nodes: [] }));
+    }
+    const byName = new Map<string, TreeNode>();
+    for (const n of previousTree?.nodes ?? []) byName.set(nodeNameBytes(n).toString('latin1'), n);
+    const markers = new Set(names.map((n) => n.toString('utf8')));
+    let keepOnly: Buffer | undefined;
+    if ((this.#options.excludeIfPresent ?? []).some((m) => markers.has(m))) return now(await this.saveTree({ nodes: [] }));
+    if (this.#options.excludeCaches && markers.has('CACHEDIR.TAG') && (await this.#isCacheDir(path))) keepOnly = Buffer.from('CACHEDIR.TAG');
+    const pending: Array<Promise<TreeNode | undefined>> = [];
+    for (const name of names) {
+      if (keepOnly && !name.equals(keepOnly)) continue;
+      const child = joinPath(path, name);
+      let st: BigIntStats;
+      try {
+        st = await statEntry(child);
+      } catch (err) {
+        this.#error(child, err);
+        continue;
+      }
+      if (!this.#excludes.empty && this.#excludes.matches(child.toString('utf8'), st.isDirectory())) continue;
+      const p = await this.#entry(child, name, st, byName.get(name.toString('latin1')));
+      if (p) pending.push(p.later);
+    }
+    return later(
+      Promise.all(pending).then(async (nodes) => {
+        const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined).sort(compareNodes) };
+        return await this.saveTree(tree);
+      }),
+    );
+  }
+
+  async #isCacheDir(path: Buffer): Promise<boolean> {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      return (await readFile(joinPath(path, Buffer.from('CACHEDIR.TAG')))).toString('latin1').startsWith(CACHEDIR_SIGNATURE);
+    } catch {
+      return false;
+    }
+  }
+
+  async #entry(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<Later<TreeNode | undefined> | undefined> {
+    let described;
+    try {
+      described = await describeEntry(path, name, st);
+    } catch (err) {
+      this.#error(path, err);
+      return undefined;
+    }
+    const { node, problems } = described;
+    for (const p of problems) this.warnings.push(`${path}: ${p}`);
+    if (node.type === 'dir') {
+      if (this.#options.oneFileSystem && st.dev !== this.#rootDevice) {
+        node.subtree = await this.saveTree({ nodes: [] });
+        return now(node);
+      }
+      const previousTree = previous?.type === 'dir' && previous.subtree ? await this.loadTreeOrEmpty(previous.subtree) : undefined;
+      const subtree = await this.#walkDirectory(path, previousTree);
+      return later(
+        subtree.later.then((id) => {
+          node.subtree = id;
+          const counter = previous?.subtree === id ? 'dirsUnchanged' : previous ? 'dirsChanged' : 'dirsNew';
+          this.#summary[counter]++;
+          return node;
+        }),
+      );
+    }
+    if (node.type !== 'file') return now(node);
+    if (this.#options.excludeLargerThanBytes !== undefined && node.size > this.#options.excludeLargerThanBytes) return undefined;
+    this.#summary.totalFiles++;
+    this.#summary.totalBytes += node.size;
+    if (unchangedSince(previous, st) && previous!.content!.every((id) => this.#repo.hasBlob(Buffer.from(id, 'hex')))) {
+      node.content = previous!.content;
+      this.#summary.filesUnchanged++;
+      this.#tick(node.size);
+      return now(node);
+    }
+    await this.#fileSlots.acquire();
+    return later(this.#readFile(path, node, previous).finally(() => this.#fileSlots.release()));
+  }
+
+  async #readFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const content: string[] = [];
+    try {
+      const result = await this.#pool.chunkFile(path, async (chunk) => {
+        content[chunk.index] = chunk.id.toString('hex');
+        this.#summary.bytesRead += chunk.rawLength;
+        if (this.#fatal) throw this.#fatal;
+        try {
+          await this.#storeChunk(chunk);
+        } catch (err) {
+          this.#fatal ??= err;
+          throw err;
+        }
+      });
+      node.content = content;
+      node.size = result.bytesRead;
+      if (result.changed) {
+        node.changedWhileRead = true;
+        this.warnings.push(`${path}: changed while it was read; the stored copy may be inconsistent`);
+      }
+      this.#summary[previous?.type === 'file' ? 'filesChanged' : 'filesNew']++;
+      this.#tick(node.size, path);
+      return node;
+    } catch (err) {
+      if (this.#fatal) throw this.#fatal;
+      this.#error(path, err);
+      return undefined;
+    }
+  }
+
+  async #storeChunk(chunk: PreparedChunk): Promise<void> {
+    if (this.#options.dryRun) {
+      if (!this.#repo.hasBlob(chunk.id)) {
+        this.#summary.blobsAdded++;
+        this.#summary.bytesAdded += chunk.rawLength;
+      }
+      return;
+    }
+    const saved = await this.#repo.saveStoredBlob('data', chunk.id, chunk.stored, chunk.compression, chunk.rawLength);
+    if (saved.added) {
+      this.#summary.blobsAdded++;
+      this.#summary.bytesAdded += chunk.rawLength;
+      this.#summary.bytesAddedStored += saved.storedBytes;
+    }
+  }
+
+  #tick(bytes: number, path?: Buffer): void {
+    this.#progress.files++;
+    this.#progress.bytes += bytes;
+    this.#options.onProgress?.({ ...this.#progress, currentPath: path?.toString('utf8') });
+  }
+
+  #error(path: Buffer, err: unknown): void {
+    const code = errnoCode(err);
+    const reason = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'vanished before it could be read' : (err as Error).message;
+    this.errors.push(`${path.toString('utf8')}: ${reason}`);
+  }
+}

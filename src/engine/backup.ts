@@ -1,0 +1,164 @@
+// Backup of files and folders: walks the paths, reuses the parent snapshot's record of every
+// unchanged file (same size, mtime, ctime, inode: never read again), chunks changed files in
+// worker threads, stores new blobs, and writes trees bottom-up, then the snapshot.
+import { hostname, userInfo } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { LifeboatError, errnoCode, isNoSpace } from '../errors.ts';
+import { monotonicMs, nowIso } from '../lib/clock.ts';
+import type { BackupSummary, Snapshot, SnapshotRecord } from '../model/snapshot.ts';
+import { compareNodes, type Tree, type TreeNode } from '../model/tree.ts';
+import type { Repository } from '../repo/repository.ts';
+import { statEntry } from '../sources/files.ts';
+import { ChunkPool } from './chunk-pool.ts';
+import { TreeWalker, type WalkOptions } from './backup-walk.ts';
+
+export interface BackupOptions extends WalkOptions {
+  paths: string[];
+  host?: string;
+  tags?: string[];
+  /** A snapshot id to compare against; default: the latest of the same host and paths. */
+  parent?: SnapshotRecord | null;
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: BackupProgress) => void;
+}
+
+export interface BackupProgress {
+  files: number;
+  bytes: number;
+  currentPath?: string;
+}
+
+export interface BackupResult {
+  snapshotId?: string;
+  snapshot: Snapshot;
+  summary: BackupSummary;
+  errors: string[];
+  warnings: string[];
+}
+
+export function emptySummary(): BackupSummary {
+  return {
+    filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirsNew: 0, dirsChanged: 0, dirsUnchanged: 0,
+    bytesRead: 0, bytesAdded: 0, bytesAddedStored: 0, blobsAdded: 0, totalFiles: 0, totalBytes: 0, errors: 0, durationMs: 0,
+  };
+}
+
+export function programName(): string {
+  return `lifeboat ${process.env.npm_package_version ?? ''}`.trim();
+}
+
+export function snapshotOwner(): { username: string; uid: number; gid: number } {
+  let username = '';
+  try {
+    username = userInfo().username;
+  } catch {}
+  return { username, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
+/** The latest snapshot of the same host and exactly the same paths, to compare against. */
+export async function findParent(repo: Repository, host: string, paths: string[]): Promise<SnapshotRecord | undefined> {
+  const { snapshots } = await repo.snapshots.list({ hosts: [host] });
+  const key = [...paths].sort().join('\0');
+  return snapshots.filter((s) => [...s.paths].sort().join('\0') === key).at(-1);
+}
+
+/** Paths as a tree of components: intermediate directories hold only what was selected. */
+interface Selection {
+  children: Map<string, Selection>;
+  /** The absolute path backed up in full at this point. */
+  target?: string;
+}
+
+function selectionOf(paths: string[]): Selection {
+  const root: Selection = { children: new Map() };
+  for (const path of paths) {
+    let at = root;
+    for (const part of path.split('/').filter(Boolean)) {
+      if (at.target) break; // an ancestor is backed up in full already
+      let next = at.children.get(part);
+      if (!next) at.children.set(part, (next = { children: new Map() }));
+      at = next;
+    }
+    if (!at.target) {
+      at.target = path;
+      at.children.clear();
+    }
+  }
+  return root;
+}
+
+export async function backupPaths(repo: Repository, options: BackupOptions): Promise<BackupResult> {
+  const started = monotonicMs();
+  const paths = [...new Set(options.paths.map((p) => resolvePath(p)))].sort();
+  for (const path of paths) {
+    try {
+      await statEntry(Buffer.from(path));
+    } catch (err) {
+      throw new LifeboatError('SOURCE_NOT_FOUND', `Cannot back up "${path}": ${errnoCode(err) === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, {
+        hint: 'Check the path; nothing was written to the repository.',
+        cause: err,
+      });
+    }
+  }
+  const host = options.host ?? hostname();
+  const parent = options.parent === null ? undefined : (options.parent ?? (await findParent(repo, host, paths)));
+  const summary = emptySummary();
+  const pool = new ChunkPool(repo);
+  const walker = new TreeWalker(repo, pool, summary, options);
+  let rootTree: string;
+  try {
+    const parentRoot = parent ? await walker.loadTreeOrEmpty(parent.tree) : undefined;
+    rootTree = await saveSelection(walker, selectionOf(paths), '', parentRoot);
+    if (!options.dryRun) await repo.flush();
+  } finally {
+    await pool.close();
+  }
+  summary.durationMs = Math.round(monotonicMs() - started);
+  summary.errors = walker.errors.length;
+  const snapshot: Snapshot = {
+    version: 1,
+    time: nowIso(),
+    host,
+    ...snapshotOwner(),
+    paths,
+    tags: options.tags ?? [],
+    tree: rootTree,
+    program: programName(),
+    summary,
+  };
+  if (parent) snapshot.parent = parent.id;
+  if (walker.errors.length) {
+    snapshot.incomplete = true;
+    snapshot.errors = walker.errors.slice(0, 1000);
+  }
+  const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
+  return { snapshotId, snapshot, summary, errors: walker.errors, warnings: walker.warnings };
+}
+
+/** Saves the tree for one level of the selection and returns its id. */
+async function saveSelection(walker: TreeWalker, sel: Selection, dirPath: string, parentTree: Tree | undefined): Promise<string> {
+  if (sel.target !== undefined && dirPath === '') {
+    // Backing up "/" itself: the root tree is the root directory's tree.
+    return await walker.directoryTree(Buffer.from('/'), parentTree);
+  }
+  const nodes: TreeNode[] = [];
+  for (const [name, child] of sel.children) {
+    const path = `${dirPath}/${name}`;
+    const previous = parentTree?.nodes.find((n) => n.name === name && n.nameRaw === undefined);
+    if (child.target !== undefined) {
+      const node = await walker.topLevelEntry(Buffer.from(path), previous);
+      if (node) nodes.push(node);
+      continue;
+    }
+    const node = await walker.bareDirectory(Buffer.from(path), Buffer.from(name));
+    if (!node) continue;
+    const previousTree = previous?.subtree ? await walker.loadTreeOrEmpty(previous.subtree) : undefined;
+    node.subtree = await saveSelection(walker, child, path, previousTree);
+    nodes.push(node);
+  }
+  nodes.sort(compareNodes);
+  return await walker.saveTree({ nodes });
+}
+
+export { isNoSpace };

@@ -1,0 +1,110 @@
+// A pool of chunking workers. chunkFile() streams a file's chunks to `onChunk` in order of
+// arrival (each carries its index); the returned promise settles when the worker has read the
+// whole file and every onChunk call has finished.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Repository } from '../repo/repository.ts';
+import { gearTable } from '../repo/repository.ts';
+
+export interface ChunkedFile {
+  chunks: number;
+  bytesRead: number;
+  /** Size, mtime or ctime differed between the start and the end of reading. */
+  changed: boolean;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+/** A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1. */
+export interface PreparedChunk {
+  index: number;
+  id: Buffer;
+  stored: Buffer;
+  compression: number;
+  rawLength: number;
+}
+
+type OnChunk = (chunk: PreparedChunk) => Promise<void>;
+
+interface Job {
+  onChunk: OnChunk;
+  pending: Set<Promise<void>>;
+  failure?: unknown;
+  resolve: (r: ChunkedFile) => void;
+  reject: (e: unknown) => void;
+  worker: Worker;
+}
+
+export class ChunkPool {
+  readonly #workers: Worker[] = [];
+  readonly #load = new Map<Worker, number>();
+  readonly #jobs = new Map<number, Job>();
+  #nextJob = 1;
+
+  constructor(repo: Repository, workers = Math.max(1, Math.min(4, availableParallelism()))) {
+    const init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, blobIdKey: repo.keys.blobId };
+    for (let i = 0; i < workers; i++) {
+      const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: init });
+      worker.on('message', (msg) => this.#onMessage(worker, msg));
+      worker.on('error', (err) => this.#failWorker(worker, err));
+      this.#workers.push(worker);
+      this.#load.set(worker, 0);
+    }
+  }
+
+  chunkFile(path: Buffer, onChunk: OnChunk): Promise<ChunkedFile> {
+    const worker = this.#workers.reduce((a, b) => (this.#load.get(a)! <= this.#load.get(b)! ? a : b));
+    this.#load.set(worker, this.#load.get(worker)! + 1);
+    const job = this.#nextJob++;
+    return new Promise<ChunkedFile>((resolve, reject) => {
+      this.#jobs.set(job, { onChunk, pending: new Set(), resolve, reject, worker });
+      worker.postMessage({ type: 'file', job, path });
+    });
+  }
+
+  #onMessage(worker: Worker, msg: { type: string; job: number; [k: string]: unknown }): void {
+    const job = this.#jobs.get(msg.job);
+    if (!job) return;
+    if (msg.type === 'chunk') {
+      const data = msg.data as Uint8Array;
+      const chunk: PreparedChunk = {
+        index: msg.index as number,
+        id: Buffer.from(msg.id as Uint8Array),
+        stored: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        compression: msg.compression as number,
+        rawLength: msg.rawLength as number,
+      };
+      const p = job.onChunk(chunk)
+        .catch((err) => {
+          job.failure ??= err;
+        })
+        .finally(() => {
+          job.pending.delete(p);
+          worker.postMessage({ type: 'ack', job: msg.job });
+        });
+      job.pending.add(p);
+      return;
+    }
+    this.#jobs.delete(msg.job);
+    this.#load.set(worker, this.#load.get(worker)! - 1);
+    void Promise.all(job.pending).then(() => {
+      if (msg.error !== undefined) job.reject(Object.assign(new Error(msg.error as string), { code: msg.code }));
+      else if (job.failure !== undefined) job.reject(job.failure);
+      else job.resolve(msg as unknown as ChunkedFile);
+    });
+  }
+
+  #failWorker(worker: Worker, err: Error): void {
+    for (const [id, job] of this.#jobs) {
+      if (job.worker === worker) {
+        this.#jobs.delete(id);
+        job.reject(err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}

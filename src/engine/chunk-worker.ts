@@ -1,0 +1,119 @@
+// Worker thread: reads one file at a time, splits it with the repository's chunker, names each
+// chunk by its keyed MAC, compresses it, and hands it to the main thread (transferring the bytes).
+// Compressing here, before the main thread knows whether the blob is new, wastes work only on
+// changed files of an incremental backup; unchanged files are never read at all.
+// At most WINDOW chunks are in flight per file: the main thread acks each one it has stored,
+// which bounds memory whatever the file size.
+import { createHmac, createSecretKey } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { zstdCompressSync, constants as zc } from 'node:zlib';
+import { Chunker } from '../repo/repository.ts';
+
+interface Init {
+  gear: Uint32Array;
+  params: { minBytes: number; avgBytes: number; maxBytes: number };
+  blobIdKey: Uint8Array;
+}
+type Request = { type: 'file'; job: number; path: Uint8Array } | { type: 'ack'; job: number };
+
+const WINDOW = 4;
+const init = workerData as Init;
+const chunker = new Chunker(init.gear, init.params);
+const blobIdKey = createSecretKey(init.blobIdKey);
+const port = parentPort!;
+let credits = WINDOW;
+let wake: (() => void) | undefined;
+
+port.on('message', (msg: Request) => {
+  if (msg.type === 'ack') {
+    credits++;
+    wake?.();
+  } else {
+    void chunkFile(msg.job, Buffer.from(msg.path));
+  }
+});
+
+async function waitForCredit(): Promise<void> {
+  while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
+  credits--;
+}
+
+const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 3 } };
+
+function emit(job: number, index: number, data: Buffer): void {
+  const id = createHmac('sha256', blobIdKey).update(data).digest();
+  let stored: Uint8Array = data;
+  let compression = 0;
+  if (data.length >= 128) {
+    const packed = zstdCompressSync(data, ZSTD_OPTIONS);
+    if (packed.length < data.length - 64) {
+      stored = packed;
+      compression = 1;
+    }
+  }
+  // A fresh ArrayBuffer per chunk (small Buffers share a pool), so it can be transferred.
+  const copy = new Uint8Array(stored.length);
+  copy.set(stored);
+  port.postMessage({ type: 'chunk', job, index, id, data: copy, compression, rawLength: data.length }, [copy.buffer]);
+}
+
+// One read buffer per worker, reused for every file: room for two maximal chunks.
+const readBuffer = Buffer.allocUnsafe(Math.max(init.params.maxBytes * 2, 4 << 20));
+
+const queue: Array<() => Promise<void>> = [];
+let busy = false;
+
+function chunkFile(job: number, path: Buffer): Promise<void> {
+  // One file at a time per worker; the pool sends several only to keep the pipe full.
+  queue.push(() => processFile(job, path));
+  if (!busy) void drain();
+  return Promise.resolve();
+}
+
+async function drain(): Promise<void> {
+  busy = true;
+  while (queue.length) await queue.shift()!();
+  busy = false;
+}
+
+async function processFile(job: number, path: Buffer): Promise<void> {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const before = fstatSync(fd, { bigint: true });
+    const buf = readBuffer;
+    let len = 0;
+    let eof = false;
+    let index = 0;
+    let bytesRead = 0;
+    while (!eof || len > 0) {
+      while (!eof && len < buf.length) {
+        const n = readSync(fd, buf, len, buf.length - len, null);
+        if (n === 0) eof = true;
+        len += n;
+        bytesRead += n;
+      }
+      let start = 0;
+      for (;;) {
+        const cut = chunker.nextCut(buf, start, len, eof);
+        if (cut < 0 || cut === start) break;
+        await waitForCredit();
+        emit(job, index++, buf.subarray(start, cut));
+        start = cut;
+        if (start === len) break;
+      }
+      buf.copy(buf, 0, start, len);
+      len -= start;
+      if (eof && len === 0) break;
+    }
+    const after = fstatSync(fd, { bigint: true });
+    const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(bytesRead) !== after.size;
+    port.postMessage({ type: 'done', job, chunks: index, bytesRead, changed, size: Number(after.size), mtimeNs: after.mtimeNs.toString(), ctimeNs: after.ctimeNs.toString() });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    port.postMessage({ type: 'done', job, error: e.message, code: e.code });
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}

@@ -1,0 +1,92 @@
+// The files source: reads what a snapshot records about a filesystem entry (type, permission bits,
+// owner ids and names, nanosecond times, symlink target, device numbers, xattrs, sparseness).
+// Paths are Buffers throughout, so names that are not valid UTF-8 survive byte for byte.
+// Metadata calls are synchronous on purpose: lstat/readdir/readlink take microseconds on a local
+// disk, while their promise versions queue behind the thread pool and cost far more per entry.
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { nameFields, type NodeType, type TreeNode, type Xattr } from '../model/tree.ts';
+import { groupName, userName } from './ids.ts';
+import { nativeFs } from './native.ts';
+
+export const SLASH = Buffer.from('/');
+
+export function joinPath(dir: Buffer, name: Buffer): Buffer {
+  return dir.length === 1 && dir[0] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, SLASH, name]);
+}
+
+export function nodeType(st: BigIntStats): NodeType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'blockdev';
+  return 'socket';
+}
+
+export async function statEntry(path: Buffer): Promise<BigIntStats> {
+  return lstatSync(path, { bigint: true });
+}
+
+/** Names in a directory, sorted by their bytes (the order trees store them in). */
+export async function listDir(path: Buffer): Promise<Buffer[]> {
+  const names = readdirSync(path, { encoding: 'buffer' });
+  return names.sort(Buffer.compare);
+}
+
+export function readXattrs(path: Buffer): { xattrs?: Xattr[]; problem?: string } {
+  try {
+    const names = nativeFs.listXattrs(path);
+    if (names.length === 0) return {};
+    const xattrs = names.sort(Buffer.compare).map((name) => ({ name: name.toString('base64'), value: nativeFs.getXattr(path, name).toString('base64') }));
+    return { xattrs };
+  } catch (err) {
+    return { problem: `cannot read extended attributes: ${(err as Error).message}` };
+  }
+}
+
+/** Everything about an entry but its content (files) or subtree (directories). */
+export async function describeEntry(path: Buffer, name: Buffer, st: BigIntStats): Promise<{ node: TreeNode; problems: string[] }> {
+  const type = nodeType(st);
+  const uid = Number(st.uid);
+  const gid = Number(st.gid);
+  const node: TreeNode = {
+    ...nameFields(name),
+    type,
+    mode: Number(st.mode & 0o7777n),
+    uid,
+    gid,
+    mtimeNs: st.mtimeNs.toString(),
+    ctimeNs: st.ctimeNs.toString(),
+    inode: st.ino.toString(),
+    device: st.dev.toString(),
+    links: Number(st.nlink),
+    size: type === 'file' ? Number(st.size) : 0,
+  };
+  const user = userName(uid);
+  const group = groupName(gid);
+  if (user !== undefined) node.user = user;
+  if (group !== undefined) node.group = group;
+  const problems: string[] = [];
+  if (type === 'symlink') node.linkTarget = (readlinkSync(path, { encoding: 'buffer' })).toString('base64');
+  if (type === 'chardev' || type === 'blockdev') node.rdev = nativeFs.devParts(Number(st.rdev));
+  if (type === 'file' && st.blocks * 512n < st.size) node.sparse = true;
+  const { xattrs, problem } = readXattrs(path);
+  if (xattrs) node.xattrs = xattrs;
+  if (problem) problems.push(problem);
+  return { node, problems };
+}
+
+/** A parent-snapshot node can stand for this file without reading it again. */
+export function unchangedSince(previous: TreeNode | undefined, st: BigIntStats): boolean {
+  return (
+    previous !== undefined &&
+    previous.type === 'file' &&
+    previous.content !== undefined &&
+    previous.size === Number(st.size) &&
+    previous.mtimeNs === st.mtimeNs.toString() &&
+    previous.ctimeNs === st.ctimeNs.toString() &&
+    previous.inode === st.ino.toString()
+  );
+}
