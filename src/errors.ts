@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   COMMAND_FAILED: { exit: 20, http: 502, retryable: false },
   CHECK_FAILED: { exit: 21, http: 500, retryable: false },
   IO: { exit: 22, http: 500, retryable: true },
+  TARGET_NOT_WRITABLE: { exit: 23, http: 403, retryable: false },
   INTERRUPTED: { exit: 130, http: 499, retryable: true },
 } as const;
 
@@ -43,6 +44,7 @@ export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
   [20, 'the command given to --stdin-from-command failed'],
   [21, 'check found problems'],
   [22, 'an input/output error on the repository storage'],
+  [23, 'the restore target cannot be written (permission denied, read-only)'],
   [130, 'interrupted (Ctrl-C)'],
 ];
 

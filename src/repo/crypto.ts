@@ -2,7 +2,7 @@
 // headers that name the format) is sealed with AES-256-GCM. Nonces never repeat by construction:
 // each file gets its own key, derived by HKDF from the master key and a fresh 256-bit salt, and
 // inside a file a nonce is (domain, byte offset of the sealed item), unique within that file.
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
 export const KEY_BYTES = 32;
 export const SALT_BYTES = 32;
@@ -46,9 +46,12 @@ export function newSalt(): Buffer {
   return randomBytes(SALT_BYTES);
 }
 
-export function fileKey(keys: RepositoryKeys, salt: Uint8Array): Buffer {
-  return hkdf(keys.encryption, salt, 'lifeboat/v1/file');
+/** The key of one file. A KeyObject, because ciphers built from raw bytes re-import the key each time. */
+export function fileKey(keys: RepositoryKeys, salt: Uint8Array): KeyObject {
+  return createSecretKey(hkdf(keys.encryption, salt, 'lifeboat/v1/file'));
 }
+
+export type CipherKey = KeyObject | Uint8Array;
 
 export function nonce(domain: number, offset: number): Buffer {
   const n = Buffer.alloc(12);
@@ -57,7 +60,7 @@ export function nonce(domain: number, offset: number): Buffer {
   return n;
 }
 
-export function seal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+export function seal(key: CipherKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   if (aad) cipher.setAAD(aad);
   const head = cipher.update(plaintext);
@@ -65,7 +68,7 @@ export function seal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad
   return Buffer.concat([head, tail, cipher.getAuthTag()]);
 }
 
-export function unseal(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, what: string, aad?: Uint8Array): Buffer {
+export function unseal(key: CipherKey, iv: Uint8Array, sealed: Uint8Array, what: string, aad?: Uint8Array): Buffer {
   if (sealed.byteLength < TAG_BYTES) throw new AuthenticationError(what);
   const body = sealed.subarray(0, sealed.byteLength - TAG_BYTES);
   const decipher = createDecipheriv('aes-256-gcm', key, iv);

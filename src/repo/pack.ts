@@ -6,7 +6,7 @@
 //   u32 LE length of the sealed header
 // The pack's name is the SHA-256 of the whole file.
 import { createHash } from 'node:crypto';
-import { fileKey, newSalt, nonce, seal, unseal, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type RepositoryKeys } from './crypto.ts';
+import { fileKey, newSalt, nonce, seal, unseal, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { FileFormatError } from './sealed-file.ts';
 
 export const PACK_HEADER_BYTES = 40;
@@ -33,7 +33,7 @@ export class PackWriter {
   readonly type: BlobType;
   readonly salt: Buffer;
   readonly entries: PackEntry[] = [];
-  readonly #key: Buffer;
+  readonly #key: CipherKey;
   readonly #parts: Buffer[] = [];
   #size = PACK_HEADER_BYTES;
 
@@ -119,7 +119,7 @@ export function readPackHeader(keys: RepositoryKeys, lead: Buffer, tail: Buffer,
 }
 
 /** Decrypts one blob read from its pack at `offset` with the pack's file key (result still compressed). */
-export function openBlob(packKey: Uint8Array, id: Buffer, offset: number, sealed: Uint8Array): Buffer {
+export function openBlob(packKey: CipherKey, id: Buffer, offset: number, sealed: Uint8Array): Buffer {
   return unseal(packKey, nonce(NONCE_BLOB, offset), sealed, `blob ${id.toString('hex').slice(0, 16)}`, id);
 }
 

@@ -2,7 +2,7 @@
 // keys or encryption. Writes are ordered packs → index → snapshot, so a crash at any point leaves
 // a repository that passes check (at worst with unreferenced packs).
 import { promisify } from 'node:util';
-import { constants as zc, zstdCompressSync, zstdDecompress } from 'node:zlib';
+import { constants as zc, zstdCompressSync, zstdDecompress, zstdDecompressSync } from 'node:zlib';
 import { LifeboatError, errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { Tree } from '../model/tree.ts';
@@ -10,7 +10,7 @@ import type { Backend } from '../storage/open.ts';
 import { BlobIndex, type BlobLocation } from './blob-index.ts';
 import { Chunker, gearTable } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
-import { blobIdOf, fileKey, AuthenticationError, type RepositoryKeys } from './crypto.ts';
+import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { encodeIndex, type IndexedPack } from './index-file.ts';
 import { addPackToIndex, loadIndex, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type OpenedRepository } from './open-repository.ts';
@@ -54,7 +54,7 @@ export class Repository {
   readonly #inFlight = new Set<Promise<void>>();
   #unindexed: IndexedPack[] = [];
   #uploadError: unknown;
-  readonly #fileKeys = new Map<string, Buffer>();
+  readonly #fileKeys = new Map<string, CipherKey>();
 
   private constructor(backend: Backend, opened: OpenedRepository) {
     this.backend = backend;
@@ -163,7 +163,9 @@ export class Repository {
         hint: 'Run "lifeboat check --read-data" to see which snapshots and files this touches.',
       });
     }
-    return loc.compression === COMPRESSION_ZSTD ? await decompress(plain) : plain;
+    if (loc.compression !== COMPRESSION_ZSTD) return plain;
+    // The thread pool pays off for big blobs; for small ones its overhead exceeds the work.
+    return plain.byteLength > 256 * 1024 ? await decompress(plain) : zstdDecompressSync(plain);
   }
 
   #openBlob(loc: BlobLocation, id: Buffer, sealed: Buffer): Buffer {

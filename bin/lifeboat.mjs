@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// The lifeboat command. Plain JavaScript that any Node.js runs (20 included): it re-launches the
+// CLI on the Node.js 24 pinned by the npm package "node", which runs the TypeScript directly.
+import { spawn } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(realpathSync(fileURLToPath(import.meta.url))), '..');
+const main = join(root, 'src', 'cli', 'main.ts');
+const pinned = [join(root, 'node_modules', 'node', 'bin', 'node'), join(root, 'node_modules', '.bin', 'node')].find((p) => existsSync(p));
+const major = Number(process.versions.node.split('.')[0]);
+
+if (!pinned && major < 24) {
+  process.stderr.write(`lifeboat: Node.js 24 is needed (this is ${process.version}); run "npm ci" in ${root} to install it\n`);
+  process.exit(1);
+}
+const node = pinned ?? process.execPath;
+const child = spawn(node, ['--disable-warning=ExperimentalWarning', main, ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => {
+  if (signal) process.kill(process.pid, signal);
+  else process.exit(code ?? 1);
+});
+child.on('error', (err) => {
+  process.stderr.write(`lifeboat: cannot start ${node}: ${err.message}\n`);
+  process.exit(1);
+});
