@@ -11,9 +11,10 @@ import { BlobIndex, type BlobLocation } from './blob-index.ts';
 import { Chunker, gearTable } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
 import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type RepositoryKeys } from './crypto.ts';
-import { encodeIndex, type IndexedPack } from './index-file.ts';
-import { addPackToIndex, loadIndex, type IndexLoadResult } from './index-loader.ts';
+import { decodeIndex, encodeIndex, type IndexedPack } from './index-file.ts';
+import { addPackToIndex, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type OpenedRepository } from './open-repository.ts';
+import { createKeyFile } from './keys.ts';
 import { openBlob, PackWriter, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { SnapshotStore } from './snapshots.ts';
 
@@ -26,6 +27,7 @@ export { COMPRESSION_NONE, COMPRESSION_ZSTD } from './pack.ts';
 export { Chunker, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
 export { blobIdOf } from './crypto.ts';
 export { listKeyFiles } from './open-repository.ts';
+export { verifyPack, expectedPackSize, type PackProblem } from './pack-check.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 3 } };
 const decompress = promisify(zstdDecompress);
@@ -241,4 +243,53 @@ export class Repository {
   async close(): Promise<void> {
     await this.backend.close();
   }
+}
+
+/** Adds a password slot for the repository's master key; returns the new key file's id. */
+export async function addKeySlot(repo: Repository, password: string): Promise<string> {
+  const key = await createKeyFile(repo.masterKey, password);
+  await repo.backend.write('keys', key.name, key.bytes);
+  return key.name;
+}
+
+/** Decoded repository objects, for `lifeboat cat` (debugging): never the master key. */
+export async function describeObject(repo: Repository, kind: string, id: string): Promise<unknown> {
+  const find = async (fileKind: 'keys' | 'index' | 'packs' | 'snapshots'): Promise<string> => {
+    const names: string[] = [];
+    for await (const f of repo.backend.list(fileKind)) if (f.name.startsWith(id)) names.push(f.name);
+    if (names.length !== 1) throw new LifeboatError('USAGE', names.length ? `"${id}" matches ${names.length} ${fileKind} files` : `No ${fileKind} file starts with "${id}"`);
+    return names[0];
+  };
+  switch (kind) {
+    case 'config':
+      return repo.config;
+    case 'key': {
+      const name = await find('keys');
+      const file = JSON.parse((await repo.backend.read('keys', name)).toString('utf8'));
+      return { id: name, ...file, wrapped: '(encrypted master key)' };
+    }
+    case 'snapshot':
+      return await repo.snapshots.load(await find('snapshots'));
+    case 'index': {
+      const name = await find('index');
+      const content = decodeIndex(repo.keys, name, await repo.backend.read('index', name));
+      return { id: name, supersedes: content.supersedes.map((b) => b.toString('hex')), packs: content.packs.map(packJson) };
+    }
+    case 'pack': {
+      const name = await find('packs');
+      const size = (await repo.backend.stat('packs', name)).sizeBytes;
+      const { salt, entries } = await readPackEntries(repo.backend, repo.keys, name, size);
+      return packJson({ id: Buffer.from(name, 'hex'), salt, entries });
+    }
+    case 'tree':
+      return await repo.loadTree(id);
+    case 'blob':
+      return (await repo.loadBlob(Buffer.from(id, 'hex'))).toString('base64');
+    default:
+      throw new LifeboatError('USAGE', `cat knows config, key, snapshot, index, pack, tree and blob, not "${kind}"`);
+  }
+}
+
+function packJson(p: IndexedPack): unknown {
+  return { id: p.id.toString('hex'), blobs: p.entries.map((e) => ({ id: e.id.toString('hex'), type: e.type, compression: e.compression, offset: e.offset, storedLength: e.storedLength, rawLength: e.rawLength })) };
 }

@@ -1,0 +1,51 @@
+// What every command file exports, and the options every command accepts.
+import type { ParseArgsOptionDescriptor } from 'node:util';
+import type { Context } from './context.ts';
+
+export interface OptionSpec extends ParseArgsOptionDescriptor {
+  description: string;
+  /** Placeholder shown in help, e.g. "DIR". */
+  arg?: string;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Examples shown by `lifeboat help COMMAND`. */
+  examples: string[];
+  options: Record<string, OptionSpec>;
+  run(ctx: Context, args: ParsedArgs): Promise<number>;
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  /** Arguments after a bare "--". */
+  rest: string[];
+}
+
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  repo: { type: 'string', short: 'r', arg: 'LOCATION', description: 'repository location (default: $LIFEBOAT_REPOSITORY, else the default local repository)' },
+  'password-file': { type: 'string', arg: 'FILE', description: 'read the repository password from FILE (default: $LIFEBOAT_PASSWORD_FILE)' },
+  json: { type: 'boolean', description: 'print machine-readable JSON on stdout' },
+  progress: { type: 'boolean', description: 'show progress on stderr even when it is not a terminal' },
+  'no-progress': { type: 'boolean', description: 'never show progress' },
+  quiet: { type: 'boolean', short: 'q', description: 'print only errors' },
+  debug: { type: 'boolean', description: 'print stack traces of errors' },
+  help: { type: 'boolean', short: 'h', description: 'show help for the command' },
+};
+
+export function stringOption(args: ParsedArgs, name: string): string | undefined {
+  const v = args.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function listOption(args: ParsedArgs, name: string): string[] {
+  const v = args.values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}
+
+export function flag(args: ParsedArgs, name: string): boolean {
+  return args.values[name] === true;
+}

@@ -1,0 +1,138 @@
+// lifeboat backup: files and folders, a stream from stdin, or a program's output.
+import { readFileSync } from 'node:fs';
+import { LifeboatError } from '../../errors.ts';
+import { formatBytes, parseSize } from '../../lib/bytes.ts';
+import type { BackupResult } from '../../engine/backup.ts';
+import { backupPaths } from '../../engine/backup.ts';
+import { backupStream } from '../../engine/backup-stream.ts';
+import { scanTotals } from '../../engine/scan.ts';
+import type { Repository } from '../../repo/repository.ts';
+import { Repository as RepositoryClass } from '../../repo/repository.ts';
+import { commandSource, stdinSource } from '../../sources/stdin.ts';
+import { openBackend } from '../../storage/open.ts';
+import { flag, listOption, stringOption, type Command, type ParsedArgs } from '../command.ts';
+import type { Context } from '../context.ts';
+import { defaultPasswordFile, ensureDefaultPasswordFile } from '../defaults.ts';
+import { ProgressLine } from '../progress.ts';
+
+export const backup: Command = {
+  name: 'backup',
+  summary: 'Back up files and folders (or a stream) into a new snapshot. Unchanged files are not read again.',
+  usage: 'lifeboat backup [FLAGS] PATH...\n       lifeboat backup --stdin --stdin-filename NAME\n       lifeboat backup --stdin-from-command --stdin-filename NAME -- COMMAND [ARGS...]',
+  examples: [
+    'lifeboat backup ~/Documents',
+    'lifeboat backup --repo /mnt/usb/lifeboat --exclude "*.tmp" --exclude-caches --tag daily /srv /etc',
+    'pg_dump mydb | lifeboat backup --stdin --stdin-filename mydb.sql',
+    'lifeboat backup --stdin-from-command --stdin-filename mydb.sql -- pg_dump mydb',
+  ],
+  options: {
+    exclude: { type: 'string', multiple: true, short: 'e', arg: 'PATTERN', description: 'exclude paths matching a gitignore-like PATTERN' },
+    'exclude-file': { type: 'string', multiple: true, arg: 'FILE', description: 'read exclude patterns from FILE, one per line' },
+    'exclude-if-present': { type: 'string', multiple: true, arg: 'NAME', description: 'exclude a directory that contains a file called NAME' },
+    'exclude-caches': { type: 'boolean', description: 'exclude directories marked with a valid CACHEDIR.TAG (the tag file itself is kept)' },
+    'one-file-system': { type: 'boolean', short: 'x', description: 'do not cross filesystem boundaries' },
+    'exclude-larger-than': { type: 'string', arg: 'SIZE', description: 'skip files larger than SIZE (e.g. 500M, 2G)' },
+    tag: { type: 'string', multiple: true, arg: 'TAG', description: 'add TAG to the snapshot' },
+    host: { type: 'string', arg: 'NAME', description: 'record NAME as the host (default: this machine\'s name)' },
+    parent: { type: 'string', arg: 'SNAPSHOT', description: 'compare with SNAPSHOT instead of the latest of the same host and paths' },
+    force: { type: 'boolean', description: 'read every file, even those unchanged since the parent snapshot' },
+    'dry-run': { type: 'boolean', short: 'n', description: 'do everything but write to the repository' },
+    stdin: { type: 'boolean', description: 'back up standard input as one file' },
+    'stdin-filename': { type: 'string', arg: 'NAME', description: 'file name for --stdin and --stdin-from-command (default: stdin)' },
+    'stdin-from-command': { type: 'boolean', description: 'back up the output of the command given after "--"; fail if it exits non-zero' },
+  },
+  async run(ctx, args) {
+    const repo = await openOrCreate(ctx);
+    try {
+      const result = await runBackup(ctx, args, repo);
+      report(ctx, result, flag(args, 'dry-run'));
+      return result.snapshot.incomplete ? 3 : 0;
+    } finally {
+      await repo.close();
+    }
+  },
+};
+
+/** Opens the repository; with nothing configured, creates the default one on first use. */
+async function openOrCreate(ctx: Context): Promise<Repository> {
+  const { location, isDefault } = ctx.repositoryLocation();
+  if (isDefault) {
+    const backend = await openBackend(location);
+    if (!(await backend.exists())) {
+      const usesEnvPassword = Boolean(process.env.LIFEBOAT_PASSWORD || process.env.LIFEBOAT_PASSWORD_FILE || ctx.args.values['password-file']);
+      if (!usesEnvPassword) ensureDefaultPasswordFile();
+      const repo = await RepositoryClass.init(backend, await ctx.password({ isDefault: true }));
+      ctx.info(`Created the default repository at ${location}` + (usesEnvPassword ? '.' : `,\nwith its password in ${defaultPasswordFile()} (mode 0600). Keep a copy of that file somewhere safe: without it these backups cannot be read.`));
+      await repo.reloadIndex();
+      return repo;
+    }
+  }
+  return await ctx.openRepository();
+}
+
+async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Promise<BackupResult> {
+  const progress = new ProgressLine(ctx, 'backup');
+  const common = { host: stringOption(args, 'host'), tags: listOption(args, 'tag'), dryRun: flag(args, 'dry-run') };
+  const onProgress = (p: { files: number; bytes: number; currentPath?: string }): void => progress.update(p.files, p.bytes, p.currentPath);
+  try {
+    if (flag(args, 'stdin') || flag(args, 'stdin-from-command')) {
+      const filename = stringOption(args, 'stdin-filename') ?? 'stdin';
+      let source = stdinSource();
+      if (flag(args, 'stdin-from-command')) {
+        const [command, ...commandArgs] = args.rest;
+        if (!command) throw new LifeboatError('USAGE', '--stdin-from-command needs a command after "--"', { hint: 'lifeboat backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb' });
+        source = commandSource(command, commandArgs);
+      }
+      return await backupStream(repo, source, { ...common, filename, onProgress });
+    }
+    const paths = args.positionals;
+    if (paths.length === 0) throw new LifeboatError('USAGE', 'Nothing to back up: give one or more paths', { hint: 'lifeboat backup ~/Documents' });
+    const excludes = [...listOption(args, 'exclude')];
+    for (const file of listOption(args, 'exclude-file')) {
+      try {
+        excludes.push(...readFileSync(file, 'utf8').split('\n'));
+      } catch (err) {
+        throw new LifeboatError('USAGE', `Cannot read exclude file "${file}": ${(err as Error).message}`);
+      }
+    }
+    const sizeText = stringOption(args, 'exclude-larger-than');
+    const excludeLargerThanBytes = sizeText === undefined ? undefined : parseSize(sizeText);
+    if (sizeText !== undefined && excludeLargerThanBytes === undefined) throw new LifeboatError('USAGE', `"${sizeText}" is not a size (examples: 500K, 20M, 2G)`);
+    const parentRef = stringOption(args, 'parent');
+    const parent = flag(args, 'force') ? null : parentRef ? await repo.snapshots.resolve(parentRef) : undefined;
+    if (ctx.showProgress) void scanTotals(paths, excludes).then((t) => progress.setTotal(t.files, t.bytes)).catch(() => {});
+    return await backupPaths(repo, {
+      ...common, paths, parent, excludes, excludeLargerThanBytes,
+      excludeIfPresent: listOption(args, 'exclude-if-present'),
+      excludeCaches: flag(args, 'exclude-caches'),
+      oneFileSystem: flag(args, 'one-file-system'),
+      onProgress,
+    });
+  } finally {
+    progress.done();
+  }
+}
+
+function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
+  for (const w of r.warnings) ctx.warn(w);
+  for (const e of r.errors) ctx.error(e);
+  const s = r.summary;
+  if (ctx.json) {
+    ctx.emitJson({
+      snapshotId: r.snapshotId ?? null, dryRun, incomplete: r.snapshot.incomplete === true,
+      filesNew: s.filesNew, filesChanged: s.filesChanged, filesUnchanged: s.filesUnchanged,
+      dirsNew: s.dirsNew, dirsChanged: s.dirsChanged, dirsUnchanged: s.dirsUnchanged,
+      bytesRead: s.bytesRead, bytesAdded: s.bytesAdded, bytesAddedStored: s.bytesAddedStored,
+      totalFiles: s.totalFiles, totalBytes: s.totalBytes, durationMs: s.durationMs, errors: r.errors, warnings: r.warnings,
+    });
+    return;
+  }
+  if (ctx.quiet) return;
+  ctx.out(`Files:   ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged`);
+  ctx.out(`Dirs:    ${s.dirsNew} new, ${s.dirsChanged} changed, ${s.dirsUnchanged} unchanged`);
+  ctx.out(`Read ${formatBytes(s.bytesRead)}; added ${formatBytes(s.bytesAdded)} to the repository (${formatBytes(s.bytesAddedStored)} stored)`);
+  ctx.out(`Processed ${s.totalFiles} files, ${formatBytes(s.totalBytes)} in ${(s.durationMs / 1000).toFixed(1)} s`);
+  if (dryRun) ctx.out('Dry run: nothing was written.');
+  else if (r.snapshot.incomplete) ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved, but INCOMPLETE: ${r.errors.length} entries could not be read (listed above).`);
+  else ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved.`);
+}

@@ -1,0 +1,84 @@
+// Everything a command needs from its surroundings: where the repository is, its password, and
+// where to write (stdout for results, stderr for messages and progress). The one place, with the
+// renderers, that prints.
+import { LifeboatError } from '../errors.ts';
+import { Repository } from '../repo/repository.ts';
+import { openBackend } from '../storage/open.ts';
+import { flag, stringOption, type ParsedArgs } from './command.ts';
+import { defaultPasswordFile, defaultRepository } from './defaults.ts';
+import { passwordFromEnvironment, promptPassword, readPasswordFile } from './password.ts';
+import { existsSync } from 'node:fs';
+
+export class Context {
+  readonly args: ParsedArgs;
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly showProgress: boolean;
+
+  constructor(args: ParsedArgs) {
+    this.args = args;
+    this.json = flag(args, 'json');
+    this.quiet = flag(args, 'quiet');
+    this.showProgress = !flag(args, 'no-progress') && !this.quiet && (flag(args, 'progress') || process.stderr.isTTY === true);
+  }
+
+  /** The repository location, and whether it is the embedded default. */
+  repositoryLocation(): { location: string; isDefault: boolean } {
+    const given = stringOption(this.args, 'repo') ?? process.env.LIFEBOAT_REPOSITORY;
+    if (given) return { location: given, isDefault: false };
+    return { location: defaultRepository(), isDefault: true };
+  }
+
+  async password(options: { isDefault?: boolean; prompt?: string } = {}): Promise<string> {
+    const fromEnv = passwordFromEnvironment(stringOption(this.args, 'password-file'));
+    if (fromEnv !== undefined) return fromEnv;
+    if (options.isDefault && existsSync(defaultPasswordFile())) {
+      return readPasswordFile(defaultPasswordFile());
+    }
+    return await promptPassword(options.prompt ?? 'Repository password: ');
+  }
+
+  async openRepository(options: { loadIndex?: boolean } = {}): Promise<Repository> {
+    const { location, isDefault } = this.repositoryLocation();
+    const backend = await openBackend(location);
+    if (!(await backend.exists())) {
+      throw new LifeboatError('REPO_NOT_FOUND', `Cannot open repository "${backend.location}": no config file found`, {
+        hint: isDefault ? 'No repository is configured: give --repo or set LIFEBOAT_REPOSITORY, or run "lifeboat backup PATH" to create the default one.' : 'Check the location, or create a repository there with "lifeboat init".',
+      });
+    }
+    const repo = await Repository.open(backend, await this.password({ isDefault }), options);
+    const load = repo.indexLoad;
+    for (const d of load?.damagedIndexFiles ?? []) this.warn(`index file ${d.name.slice(0, 12)} is damaged (${d.problem}); using the headers of ${load!.recoveredPacks.length} pack(s) instead`);
+    return repo;
+  }
+
+  /** A result line for people (suppressed in --json mode). */
+  out(text: string): void {
+    if (!this.json) process.stdout.write(text + '\n');
+  }
+
+  /** Raw bytes to stdout (dump). */
+  async raw(data: Uint8Array): Promise<void> {
+    if (!process.stdout.write(data)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+  }
+
+  emitJson(value: unknown): void {
+    process.stdout.write(JSON.stringify(value) + '\n');
+  }
+
+  info(text: string): void {
+    if (!this.quiet && !this.json) process.stderr.write(text + '\n');
+  }
+
+  warn(text: string): void {
+    process.stderr.write(`warning: ${text}\n`);
+  }
+
+  error(text: string): void {
+    process.stderr.write(`error: ${text}\n`);
+  }
+
+  stderr(text: string): void {
+    process.stderr.write(text);
+  }
+}

@@ -1,0 +1,149 @@
+// check: verifies that the repository tells the truth. Structure: config and key files match
+// their checksums, every index file opens, every indexed pack exists with the size its entries
+// imply, every snapshot opens, and every tree and blob a snapshot references is indexed.
+// With readData, packs are read whole: the file hash, the header, and every blob's MAC.
+// Damage is reported with the snapshots and paths it touches.
+import { createHash } from 'node:crypto';
+import type { Repository } from '../repo/repository.ts';
+import { listKeyFiles, verifyPack, expectedPackSize, type PackProblem } from '../repo/repository.ts';
+
+export interface CheckOptions {
+  /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
+  readData?: { kind: 'all' } | { kind: 'group'; n: number; of: number } | { kind: 'percent'; percent: number };
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface CheckProblem {
+  /** config, key, index, pack, snapshot, tree, blob */
+  kind: string;
+  file: string;
+  message: string;
+}
+
+export interface AffectedEntry {
+  snapshot: string;
+  path: string;
+  reason: string;
+}
+
+export interface CheckReport {
+  problems: CheckProblem[];
+  affected: AffectedEntry[];
+  unreferencedPacks: string[];
+  stats: { snapshots: number; packs: number; packsRead: number; blobs: number; trees: number };
+}
+
+export async function checkRepository(repo: Repository, options: CheckOptions = {}): Promise<CheckReport> {
+  const report: CheckReport = { problems: [], affected: [], unreferencedPacks: [], stats: { snapshots: 0, packs: 0, packsRead: 0, blobs: 0, trees: 0 } };
+  const problem = (kind: string, file: string, message: string): void => {
+    report.problems.push({ kind, file, message });
+  };
+  await checkKeys(repo, problem);
+  const load = await repo.reloadIndex();
+  for (const d of load.damagedIndexFiles) problem('index', d.name, d.problem);
+  for (const u of load.unreadablePacks) problem('pack', u.name, `header unreadable: ${u.problem}`);
+
+  // Packs: present, and of the size the index says.
+  const sizes = new Map<string, number>();
+  for await (const f of repo.backend.list('packs')) sizes.set(f.name, f.sizeBytes);
+  const damagedBlobs = new Map<string, string>();
+  const byPack = new Map<number, Array<[Buffer, ReturnType<Repository['index']['get']> & object]>>();
+  for (const [id, loc] of repo.index.entries()) {
+    let list = byPack.get(loc.packIndex);
+    if (!list) byPack.set(loc.packIndex, (list = []));
+    list.push([id, loc]);
+  }
+  report.stats.packs = byPack.size;
+  report.stats.blobs = repo.index.size;
+  const selected = selectPacks([...byPack.keys()].map((i) => repo.index.packs[i].id.toString('hex')).sort(), options.readData);
+  let read = 0;
+  for (const [packIndex, blobs] of byPack) {
+    const name = repo.index.packs[packIndex].id.toString('hex');
+    const size = sizes.get(name);
+    const markAll = (why: string): void => {
+      for (const [id] of blobs) damagedBlobs.set(id.toString('hex'), why);
+    };
+    if (size === undefined) {
+      problem('pack', name, 'missing: the index lists it but it is not in the repository');
+      markAll(`pack ${name.slice(0, 12)} is missing`);
+      continue;
+    }
+    const expected = expectedPackSize(blobs.map(([, l]) => l));
+    if (size !== expected) {
+      problem('pack', name, `has ${size} bytes, the index implies ${expected} (${size < expected ? 'truncated' : 'extra data'})`);
+      markAll(`pack ${name.slice(0, 12)} is ${size < expected ? 'truncated' : 'damaged'}`);
+      continue;
+    }
+    if (!selected.has(name)) continue;
+    const issues: PackProblem[] = await verifyPack(repo.backend, repo.keys, name, blobs).catch((err) => [{ message: `cannot be read: ${(err as Error).message}` }]);
+    for (const issue of issues) {
+      problem('pack', name, issue.message);
+      if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}`);
+      else markAll(`pack ${name.slice(0, 12)} is damaged`);
+    }
+    report.stats.packsRead++;
+    options.onProgress?.(++read, selected.size);
+  }
+  for (const name of sizes.keys()) if (!repo.index.hasPack(name)) report.unreferencedPacks.push(name);
+
+  await checkSnapshots(repo, report, damagedBlobs, problem);
+  return report;
+}
+
+async function checkKeys(repo: Repository, problem: (k: string, f: string, m: string) => void): Promise<void> {
+  for (const k of await listKeyFiles(repo.backend)) if (k.problem) problem('key', k.id, k.problem);
+}
+
+/** Walks every snapshot's trees; reports unreadable trees and files whose blobs are missing or damaged. */
+async function checkSnapshots(repo: Repository, report: CheckReport, damaged: Map<string, string>, problem: (k: string, f: string, m: string) => void): Promise<void> {
+  const { snapshots, damaged: badSnapshots } = await repo.snapshots.list();
+  for (const d of badSnapshots) problem('snapshot', d.id, d.problem);
+  report.stats.snapshots = snapshots.length;
+  const treeVerdicts = new Map<string, AffectedEntry[] | string>();
+  const visitTree = async (id: string, path: string): Promise<Array<{ path: string; reason: string }>> => {
+    const known = treeVerdicts.get(id);
+    if (typeof known === 'string') return [{ path, reason: known }];
+    if (known) return known.map((a) => ({ path: path + a.path, reason: a.reason }));
+    const out: Array<{ path: string; reason: string }> = [];
+    let nodes;
+    try {
+      const why = damaged.get(id) ?? (repo.index.has(Buffer.from(id, 'hex')) ? undefined : 'tree blob is missing from the index');
+      if (why) throw new Error(why);
+      nodes = (await repo.loadTree(id)).nodes;
+      report.stats.trees++;
+    } catch (err) {
+      const reason = `directory listing unreadable: ${(err as Error).message}`;
+      problem('tree', id, reason);
+      treeVerdicts.set(id, reason);
+      return [{ path: path || '/', reason }];
+    }
+    for (const node of nodes) {
+      const child = `/${node.name}`;
+      if (node.type === 'dir' && node.subtree) out.push(...(await visitTree(node.subtree, child)));
+      for (const hex of node.content ?? []) {
+        const why = damaged.get(hex) ?? (repo.index.has(Buffer.from(hex, 'hex')) ? undefined : 'a content blob is missing from the index');
+        if (why) {
+          out.push({ path: child, reason: why });
+          break;
+        }
+      }
+    }
+    treeVerdicts.set(id, out.map((a) => ({ snapshot: '', ...a })));
+    return out.map((a) => ({ path: path + a.path, reason: a.reason }));
+  };
+  for (const s of snapshots) {
+    for (const a of await visitTree(s.tree, '')) report.affected.push({ snapshot: s.id, path: a.path, reason: a.reason });
+  }
+  const missing = new Set(report.affected.filter((a) => a.reason.includes('missing from the index')).map((a) => a.reason));
+  if (missing.size && !report.problems.some((p) => p.kind === 'blob')) problem('blob', '-', 'snapshots reference blobs that no index lists');
+}
+
+function selectPacks(names: string[], spec: CheckOptions['readData']): Set<string> {
+  if (!spec) return new Set();
+  if (spec.kind === 'all') return new Set(names);
+  if (spec.kind === 'group') return new Set(names.filter((n) => parseInt(n.slice(0, 8), 16) % spec.of === spec.n - 1));
+  const count = Math.max(1, Math.ceil((names.length * spec.percent) / 100));
+  const shuffled = names.map((n) => [createHash('sha256').update(n + Math.random()).digest('hex'), n] as const).sort();
+  return new Set(shuffled.slice(0, count).map(([, n]) => n));
+}
+

@@ -1,0 +1,54 @@
+// diff: what changed between two snapshots. Identical subtrees (same tree id) are skipped without
+// being loaded, so comparing two large snapshots costs what changed, not what they hold.
+import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
+import type { Repository } from '../repo/repository.ts';
+
+export type ChangeKind = 'added' | 'removed' | 'modified' | 'metadata';
+
+export interface Change {
+  kind: ChangeKind;
+  path: string;
+  type: string;
+}
+
+export async function diffTrees(repo: Repository, a: string | undefined, b: string | undefined, prefix = ''): Promise<Change[]> {
+  if (a === b) return [];
+  const left = a ? (await repo.loadTree(a)).nodes : [];
+  const right = b ? (await repo.loadTree(b)).nodes : [];
+  const byName = new Map(right.map((n) => [nodeNameBytes(n).toString('latin1'), n]));
+  const changes: Change[] = [];
+  for (const l of left) {
+    const key = nodeNameBytes(l).toString('latin1');
+    const r = byName.get(key);
+    byName.delete(key);
+    const path = `${prefix}/${l.name}`;
+    if (!r) {
+      changes.push({ kind: 'removed', path, type: l.type });
+      if (l.type === 'dir') changes.push(...(await diffTrees(repo, l.subtree, undefined, path)));
+      continue;
+    }
+    if (l.type !== r.type) {
+      changes.push({ kind: 'removed', path, type: l.type }, { kind: 'added', path, type: r.type });
+      continue;
+    }
+    if (l.type === 'dir') {
+      if (!sameMetadata(l, r)) changes.push({ kind: 'metadata', path, type: 'dir' });
+      changes.push(...(await diffTrees(repo, l.subtree, r.subtree, path)));
+    } else if (!sameContent(l, r)) changes.push({ kind: 'modified', path, type: l.type });
+    else if (!sameMetadata(l, r)) changes.push({ kind: 'metadata', path, type: l.type });
+  }
+  for (const r of byName.values()) {
+    const path = `${prefix}/${r.name}`;
+    changes.push({ kind: 'added', path, type: r.type });
+    if (r.type === 'dir') changes.push(...(await diffTrees(repo, undefined, r.subtree, path)));
+  }
+  return changes;
+}
+
+function sameContent(a: TreeNode, b: TreeNode): boolean {
+  return a.size === b.size && a.linkTarget === b.linkTarget && (a.content ?? []).join() === (b.content ?? []).join() && String(a.rdev) === String(b.rdev);
+}
+
+function sameMetadata(a: TreeNode, b: TreeNode): boolean {
+  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeNs === b.mtimeNs && JSON.stringify(a.xattrs ?? []) === JSON.stringify(b.xattrs ?? []);
+}

@@ -1,0 +1,49 @@
+// Reading one pack whole for check --read-data: its bytes must hash to its name, its header must
+// open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
+import { createHash, createHmac } from 'node:crypto';
+import { zstdDecompressSync } from 'node:zlib';
+import type { BlobLocation } from './blob-index.ts';
+import { fileKey, type RepositoryKeys } from './crypto.ts';
+import type { Backend } from '../storage/open.ts';
+import { openBlob, readPackHeader, COMPRESSION_ZSTD, PACK_HEADER_BYTES } from './pack.ts';
+
+export interface PackProblem {
+  message: string;
+  /** Set when the problem is one blob; otherwise the whole pack is suspect. */
+  blob?: string;
+}
+
+/** The size a pack must have: clear header, sealed blobs, sealed entry table, length trailer. */
+export function expectedPackSize(blobs: BlobLocation[]): number {
+  let end = PACK_HEADER_BYTES;
+  for (const b of blobs) end = Math.max(end, b.offset + b.storedLength);
+  return end + blobs.length * 46 + 16 + 4;
+}
+
+export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: string, blobs: Array<[Buffer, BlobLocation]>): Promise<PackProblem[]> {
+  const bytes = await backend.read('packs', name);
+  const problems: PackProblem[] = [];
+  if (createHash('sha256').update(bytes).digest('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged' });
+  try {
+    const entries = readPackHeader(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length);
+    const inHeader = new Set(entries.map((e) => e.id.toString('hex')));
+    const missing = blobs.filter(([id]) => !inHeader.has(id.toString('hex')));
+    if (missing.length) problems.push({ message: `header does not list ${missing.length} blob(s) the index places here` });
+  } catch (err) {
+    problems.push({ message: `header is damaged: ${(err as Error).message}` });
+  }
+  const salt = bytes.subarray(8, PACK_HEADER_BYTES);
+  const key = fileKey(keys, salt);
+  for (const [id, loc] of blobs) {
+    const hex = id.toString('hex');
+    try {
+      let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
+      if (loc.compression === COMPRESSION_ZSTD) plain = zstdDecompressSync(plain);
+      if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
+      if (!createHmac('sha256', keys.blobId).update(plain).digest().equals(id)) throw new Error('content does not match its id');
+    } catch (err) {
+      problems.push({ message: `blob ${hex.slice(0, 16)} is damaged: ${(err as Error).message}`, blob: hex });
+    }
+  }
+  return problems;
+}
