@@ -63,6 +63,8 @@ class Restorer {
   readonly #hardLinks = new Map<string, Promise<Buffer | undefined>>();
   readonly #written: Array<{ path: Buffer; node: TreeNode }> = [];
   readonly #created = new Set<string>();
+  /** An error that stops the whole restore (--existing fail); per-entry errors go to result.errors. */
+  #fatal: unknown;
 
   constructor(repo: Repository, options: RestoreOptions) {
     this.#repo = repo;
@@ -99,6 +101,7 @@ class Restorer {
 
   async #drain(): Promise<void> {
     while (this.#tasks.size) await Promise.all([...this.#tasks]);
+    if (this.#fatal) throw this.#fatal;
   }
 
   #wanted(path: string, isDir: boolean): boolean {
@@ -137,10 +140,15 @@ class Restorer {
     }
     if (!this.#include.empty && !this.#include.matches(snapshotPath, false)) return;
     await this.#files.acquire();
-    const task = this.#restoreLeaf(dest, node, snapshotPath, dir).finally(() => {
-      this.#files.release();
-      this.#tasks.delete(task);
-    });
+    if (this.#fatal) throw this.#fatal;
+    const task: Promise<void> = this.#restoreLeaf(dest, node, snapshotPath, dir)
+      .catch((err) => {
+        this.#fatal ??= err;
+      })
+      .finally(() => {
+        this.#files.release();
+        this.#tasks.delete(task);
+      });
     this.#tasks.add(task);
   }
 
@@ -250,9 +258,8 @@ class Restorer {
         blobs.map(({ id, offset: at }) =>
           window.run(async () => {
             const data = await this.#repo.loadBlob(id);
-            if (node.sparse && isAllZero(data)) return; // leave a hole
-            let done = 0;
-            while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, at + done);
+            if (node.sparse) writeSkippingZeros(fd, data, at);
+            else writeFully(fd, data, 0, data.byteLength, at);
             this.result.bytes += data.byteLength;
           }),
         ),
@@ -283,6 +290,30 @@ class Restorer {
       ),
     );
   }
+}
+
+function writeFully(fd: number, data: Buffer, from: number, to: number, position: number): void {
+  let done = from;
+  while (done < to) done += writeSync(fd, data, done, to - done, position + done - from);
+}
+
+const HOLE_BLOCK = 4096;
+
+/** Writes `data` at `position` but leaves every all-zero 4 KiB block (file-aligned) as a hole. */
+function writeSkippingZeros(fd: number, data: Buffer, position: number): void {
+  let runStart = -1;
+  let at = 0;
+  while (at < data.byteLength) {
+    const blockEnd = Math.min(data.byteLength, at + HOLE_BLOCK - ((position + at) % HOLE_BLOCK));
+    const zero = isAllZero(data.subarray(at, blockEnd));
+    if (!zero && runStart < 0) runStart = at;
+    if (zero && runStart >= 0) {
+      writeFully(fd, data, runStart, at, position + runStart);
+      runStart = -1;
+    }
+    at = blockEnd;
+  }
+  if (runStart >= 0) writeFully(fd, data, runStart, data.byteLength, position + runStart);
 }
 
 export function describe(err: unknown): string {

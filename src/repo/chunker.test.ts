@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { Chunker, gearTable } from './chunker.ts';
+
+const params = { minBytes: 64, avgBytes: 256, maxBytes: 1024 };
+const chunker = new Chunker(gearTable(Buffer.alloc(32, 7)), params);
+
+test('chunks cover the input exactly and respect min and max sizes', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 20000 }), (data) => {
+      const lengths = chunker.split(data);
+      assert.equal(lengths.reduce((a, b) => a + b, 0), data.length);
+      lengths.forEach((len, i) => {
+        assert.ok(len <= params.maxBytes, `chunk ${i} is ${len} bytes`);
+        if (i < lengths.length - 1) assert.ok(len >= params.minBytes, `chunk ${i} is ${len} bytes`);
+      });
+    }),
+  );
+});
+
+test('streaming cuts (nextCut on partial data) equal cuts on the whole buffer', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 8000 }), fc.integer({ min: 1, max: 3000 }), (data, window) => {
+      const whole = chunker.split(data);
+      const streamed: number[] = [];
+      let start = 0;
+      let available = Math.min(window, data.length);
+      while (start < data.length) {
+        const final = available === data.length;
+        const cut = chunker.nextCut(data, start, available, final);
+        if (cut < 0) {
+          available = Math.min(data.length, available + window);
+          continue;
+        }
+        streamed.push(cut - start);
+        start = cut;
+      }
+      assert.deepEqual(streamed, whole);
+    }),
+  );
+});
+
+test('an insertion only changes chunks near it (content-defined boundaries)', () => {
+  const data = randomBytes(200_000);
+  const edited = Buffer.concat([data.subarray(0, 100_000), Buffer.from('inserted bytes'), data.subarray(100_000)]);
+  const ends = (buf: Buffer): Set<string> => {
+    const set = new Set<string>();
+    let at = 0;
+    for (const len of chunker.split(buf)) {
+      set.add(buf.subarray(at, at + len).toString('hex'));
+      at += len;
+    }
+    return set;
+  };
+  const before = ends(data);
+  const after = ends(edited);
+  const shared = [...after].filter((c) => before.has(c)).length;
+  assert.ok(shared >= after.size - 3, `only ${shared} of ${after.size} chunks survived an insertion`);
+});
+
+test('the gear table depends on the repository key, so boundaries differ between repositories', () => {
+  const data = randomBytes(100_000);
+  const other = new Chunker(gearTable(Buffer.alloc(32, 8)), params);
+  assert.notDeepEqual(chunker.split(data), other.split(data));
+});
