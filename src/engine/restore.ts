@@ -76,7 +76,13 @@ class Restorer {
   async run(snapshot: SnapshotRecord): Promise<void> {
     const target = Buffer.from(this.#options.target);
     try {
-      mkdirSync(target, { recursive: true });
+      try {
+        mkdirSync(target, { recursive: true });
+      } catch (err) {
+        // A recursive mkdir reports ENOENT on a read-only filesystem; a plain one gives the real reason.
+        mkdirSync(target);
+        throw err;
+      }
       accessSync(target, constants.W_OK);
     } catch (err) {
       throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.target}": ${describe(err)}`, {
