@@ -1,6 +1,9 @@
 // What every command file exports, and the options every command accepts.
 import type { ParseArgsOptionDescriptor } from 'node:util';
 import type { Context } from './context.ts';
+import type { ParsedArgs } from './args.ts';
+
+export { flag, listOption, stringOption, type ParsedArgs } from './args.ts';
 
 export interface OptionSpec extends ParseArgsOptionDescriptor {
   description: string;
@@ -18,13 +21,6 @@ export interface Command {
   run(ctx: Context, args: ParsedArgs): Promise<number>;
 }
 
-export interface ParsedArgs {
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-  /** Arguments after a bare "--". */
-  rest: string[];
-}
-
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   repo: { type: 'string', short: 'r', arg: 'LOCATION', description: 'repository location (default: $LIFEBOAT_REPOSITORY, else the default local repository)' },
   'password-file': { type: 'string', arg: 'FILE', description: 'read the repository password from FILE (default: $LIFEBOAT_PASSWORD_FILE)' },
@@ -35,17 +31,3 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   debug: { type: 'boolean', description: 'print stack traces of errors' },
   help: { type: 'boolean', short: 'h', description: 'show help for the command' },
 };
-
-export function stringOption(args: ParsedArgs, name: string): string | undefined {
-  const v = args.values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function listOption(args: ParsedArgs, name: string): string[] {
-  const v = args.values[name];
-  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
-}
-
-export function flag(args: ParsedArgs, name: string): boolean {
-  return args.values[name] === true;
-}

@@ -4,7 +4,7 @@
 import { LifeboatError } from '../errors.ts';
 import { Repository } from '../repo/repository.ts';
 import { openBackend } from '../storage/open.ts';
-import { flag, stringOption, type ParsedArgs } from './command.ts';
+import { flag, stringOption, type ParsedArgs } from './args.ts';
 import { defaultPasswordFile, defaultRepository } from './defaults.ts';
 import { passwordFromEnvironment, promptPassword, readPasswordFile } from './password.ts';
 import { existsSync } from 'node:fs';
