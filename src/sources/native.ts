@@ -1,7 +1,8 @@
 // The native addon (native/lifeboat_native.c): extended attributes, utimensat with nanoseconds,
 // mknod. Node.js has none of these. Built by `npm ci` through node-gyp (Node-API, so it loads on
-// any Node version).
+// any Node version). Loaded on first use, so a missing build is reported as such.
 import { createRequire } from 'node:module';
+import { LifeboatError } from '../errors.ts';
 
 export interface NativeFs {
   listXattrs(path: Buffer): Buffer[];
@@ -12,4 +13,26 @@ export interface NativeFs {
   devParts(rdev: number): [number, number];
 }
 
-export const nativeFs: NativeFs = createRequire(import.meta.url)('../../build/Release/lifeboat_native.node') as NativeFs;
+let loaded: NativeFs | undefined;
+
+function load(): NativeFs {
+  if (loaded) return loaded;
+  try {
+    loaded = createRequire(import.meta.url)('../../build/Release/lifeboat_native.node') as NativeFs;
+    return loaded;
+  } catch (err) {
+    throw new LifeboatError('FATAL', `Lifeboat's native helper is not built: ${(err as Error).message}`, {
+      hint: 'Run "npm rebuild" (or "npm ci") in the Lifeboat directory; it needs python3, make and a C compiler.',
+      cause: err,
+    });
+  }
+}
+
+export const nativeFs: NativeFs = {
+  listXattrs: (path) => load().listXattrs(path),
+  getXattr: (path, name) => load().getXattr(path, name),
+  setXattr: (path, name, value) => load().setXattr(path, name, value),
+  utimens: (path, a, an, m, mn) => load().utimens(path, a, an, m, mn),
+  mknod: (path, mode, major, minor) => load().mknod(path, mode, major, minor),
+  devParts: (rdev) => load().devParts(rdev),
+};
