@@ -52,10 +52,10 @@ function emit(job: number, index: number, data: Buffer): void {
       compression = 1;
     }
   }
-  // A fresh ArrayBuffer per chunk (small Buffers share a pool), so it can be transferred.
-  const copy = new Uint8Array(stored.length);
-  copy.set(stored);
-  port.postMessage({ type: 'chunk', job, index, id, data: copy, compression, rawLength: data.length }, [copy.buffer]);
+  // Transfer, not copy: zstd's output owns its ArrayBuffer; raw chunks (views of the read buffer)
+  // and small pooled Buffers are copied into one that can be transferred.
+  const owned = stored.byteOffset === 0 && stored.buffer.byteLength === stored.byteLength && stored !== data ? stored : Uint8Array.prototype.slice.call(stored);
+  port.postMessage({ type: 'chunk', job, index, id, data: owned, compression, rawLength: data.length }, [owned.buffer as ArrayBuffer]);
 }
 
 // One read buffer per worker, reused for every file: room for two maximal chunks.

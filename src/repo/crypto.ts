@@ -61,11 +61,16 @@ export function nonce(domain: number, offset: number): Buffer {
 }
 
 export function seal(key: CipherKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  return Buffer.concat(sealParts(key, iv, plaintext, aad));
+}
+
+/** Ciphertext and tag as separate buffers, so large blobs are not copied once more to join them. */
+export function sealParts(key: CipherKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer[] {
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   if (aad) cipher.setAAD(aad);
-  const head = cipher.update(plaintext);
-  const tail = cipher.final();
-  return Buffer.concat([head, tail, cipher.getAuthTag()]);
+  const body = cipher.update(plaintext);
+  const tail = cipher.final(); // always empty for GCM
+  return tail.length ? [body, tail, cipher.getAuthTag()] : [body, cipher.getAuthTag()];
 }
 
 export function unseal(key: CipherKey, iv: Uint8Array, sealed: Uint8Array, what: string, aad?: Uint8Array): Buffer {
@@ -75,7 +80,9 @@ export function unseal(key: CipherKey, iv: Uint8Array, sealed: Uint8Array, what:
   decipher.setAuthTag(sealed.subarray(sealed.byteLength - TAG_BYTES));
   if (aad) decipher.setAAD(aad);
   try {
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    const plain = decipher.update(body);
+    const tail = decipher.final(); // always empty for GCM; checks the tag
+    return tail.length ? Buffer.concat([plain, tail]) : plain;
   } catch {
     throw new AuthenticationError(what);
   }

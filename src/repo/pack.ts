@@ -6,7 +6,7 @@
 //   u32 LE length of the sealed header
 // The pack's name is the SHA-256 of the whole file.
 import { createHash } from 'node:crypto';
-import { fileKey, newSalt, nonce, seal, unseal, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { fileKey, newSalt, nonce, seal, sealParts, unseal, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { FileFormatError } from './sealed-file.ts';
 
 export const PACK_HEADER_BYTES = 40;
@@ -50,12 +50,31 @@ export class PackWriter {
   /** Seals `stored` (already compressed or raw) at the end of the pack. */
   add(id: Buffer, stored: Uint8Array, compression: number, rawLength: number): PackEntry {
     const offset = this.#size;
-    const sealed = seal(this.#key, nonce(NONCE_BLOB, offset), stored, id);
-    const entry: PackEntry = { id, type: this.type, compression, offset, storedLength: sealed.byteLength, rawLength };
-    this.#parts.push(sealed);
+    const sealed = sealParts(this.#key, nonce(NONCE_BLOB, offset), stored, id);
+    let storedLength = 0;
+    for (const part of sealed) storedLength += part.byteLength;
+    const entry: PackEntry = { id, type: this.type, compression, offset, storedLength, rawLength };
+    this.#parts.push(...sealed);
     this.entries.push(entry);
-    this.#size += sealed.byteLength;
+    this.#size += storedLength;
     return entry;
+  }
+
+  /** The complete pack file as a list of pieces (not joined: packs are tens of MiB), and its name. */
+  finishParts(): { name: string; parts: Buffer[] } {
+    const header = Buffer.alloc(ENTRY_BYTES * this.entries.length);
+    this.entries.forEach((e, i) => writeEntry(header, i * ENTRY_BYTES, e));
+    const sealedHeader = seal(this.#key, nonce(NONCE_PACK_HEADER, this.#size), header);
+    const lead = Buffer.alloc(PACK_HEADER_BYTES);
+    lead.write(MAGIC, 0, 'latin1');
+    lead[4] = 1;
+    this.salt.copy(lead, 8);
+    const trailer = Buffer.alloc(4);
+    trailer.writeUInt32LE(sealedHeader.byteLength);
+    const parts = [lead, ...this.#parts, sealedHeader, trailer];
+    const hash = createHash('sha256');
+    for (const part of parts) hash.update(part);
+    return { name: hash.digest('hex'), parts };
   }
 
   /** The complete pack file and its name. */

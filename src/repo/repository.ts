@@ -209,8 +209,8 @@ export class Repository {
     await this.#uploads.acquire();
     const upload = (async () => {
       try {
-        const { name, bytes } = writer.finish();
-        await this.backend.write('packs', name, bytes).catch((err) => {
+        const { name, parts } = writer.finishParts();
+        await this.backend.write('packs', name, parts).catch((err) => {
           if (errnoCode(err) !== 'EEXIST') throw err; // the same bytes are already there
         });
         const id = Buffer.from(name, 'hex');

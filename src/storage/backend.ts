@@ -26,8 +26,11 @@ export interface Backend {
   list(kind: FileKind): AsyncIterable<FileInfo>;
   /** The whole file, or `range` of it. Fails with code ENOENT when the file does not exist. */
   read(kind: FileKind, name: string, range?: ReadRange): Promise<Buffer>;
-  /** Writes a new file atomically: it appears whole or not at all. Fails with EEXIST if present. */
-  write(kind: FileKind, name: string, data: Uint8Array): Promise<void>;
+  /**
+   * Writes a new file atomically: it appears whole or not at all. Fails with EEXIST if present.
+   * `data` may be a list of pieces, written in order (packs are not joined into one buffer).
+   */
+  write(kind: FileKind, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   stat(kind: FileKind, name: string): Promise<FileInfo>;
   delete(kind: FileKind, name: string): Promise<void>;
   close(): Promise<void>;

@@ -78,14 +78,14 @@ export class LocalBackend implements Backend {
     return buf;
   }
 
-  async write(kind: FileKind, name: string, data: Uint8Array): Promise<void> {
+  async write(kind: FileKind, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = data instanceof Uint8Array ? [data] : data;
     const dir = this.#dir(kind, name);
     const tmp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
     try {
       const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
       try {
-        let done = 0;
-        while (done < data.byteLength) done += (await fh.write(data, done, data.byteLength - done)).bytesWritten;
+        await fh.writev(parts as Uint8Array[]);
         await fh.sync();
       } finally {
         await fh.close();
