@@ -196,7 +196,7 @@ export class TreeWalker {
   async #readFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
     const content: string[] = [];
     try {
-      const result = await this.#pool.chunkFile(path, async (chunk) => {
+      const result = await this.#pool.chunkFile(path, node.size, async (chunk) => {
         content[chunk.index] = chunk.id.toString('hex');
         this.#summary.bytesRead += chunk.rawLength;
         if (this.#fatal) throw this.#fatal;

@@ -33,13 +33,20 @@ interface Job {
   failure?: unknown;
   resolve: (r: ChunkedFile) => void;
   reject: (e: unknown) => void;
-  worker: Worker;
+  worker: Worker | undefined;
+  sizeBytes: number;
 }
+
+const QUEUED_BYTES_LIMIT = 4 * 1024 * 1024;
+const QUEUED_JOBS_LIMIT = 16;
 
 export class ChunkPool {
   readonly #workers: Worker[] = [];
-  readonly #load = new Map<Worker, number>();
+  /** Bytes and jobs handed to each worker and not finished. */
+  readonly #load = new Map<Worker, { jobs: number; bytes: number }>();
   readonly #jobs = new Map<number, Job>();
+  /** Files waiting for a worker: handed out only when one has little queued, so small files never wait behind a big one. */
+  readonly #waiting: Array<{ job: number; path: Buffer; sizeBytes: number }> = [];
   #nextJob = 1;
 
   constructor(repo: Repository, workers = Math.max(1, Math.min(4, availableParallelism()))) {
@@ -49,18 +56,33 @@ export class ChunkPool {
       worker.on('message', (msg) => this.#onMessage(worker, msg));
       worker.on('error', (err) => this.#failWorker(worker, err));
       this.#workers.push(worker);
-      this.#load.set(worker, 0);
+      this.#load.set(worker, { jobs: 0, bytes: 0 });
     }
   }
 
-  chunkFile(path: Buffer, onChunk: OnChunk): Promise<ChunkedFile> {
-    const worker = this.#workers.reduce((a, b) => (this.#load.get(a)! <= this.#load.get(b)! ? a : b));
-    this.#load.set(worker, this.#load.get(worker)! + 1);
+  /** `sizeBytes` (from lstat) lets the pool balance work by bytes rather than by file count. */
+  chunkFile(path: Buffer, sizeBytes: number, onChunk: OnChunk): Promise<ChunkedFile> {
     const job = this.#nextJob++;
     return new Promise<ChunkedFile>((resolve, reject) => {
-      this.#jobs.set(job, { onChunk, pending: new Set(), resolve, reject, worker });
-      worker.postMessage({ type: 'file', job, path });
+      this.#jobs.set(job, { onChunk, pending: new Set(), resolve, reject, worker: undefined, sizeBytes });
+      this.#waiting.push({ job, path, sizeBytes });
+      this.#dispatch();
     });
+  }
+
+  #dispatch(): void {
+    while (this.#waiting.length) {
+      // A worker takes more only while what it has queued is small: keeps it busy without
+      // putting a file behind a big one that another worker could start now.
+      const worker = this.#workers.find((w) => this.#load.get(w)!.jobs === 0) ?? this.#workers.find((w) => this.#load.get(w)!.bytes < QUEUED_BYTES_LIMIT && this.#load.get(w)!.jobs < QUEUED_JOBS_LIMIT);
+      if (!worker) return;
+      const next = this.#waiting.shift()!;
+      const load = this.#load.get(worker)!;
+      load.jobs++;
+      load.bytes += next.sizeBytes;
+      this.#jobs.get(next.job)!.worker = worker;
+      worker.postMessage({ type: 'file', job: next.job, path: next.path });
+    }
   }
 
   #onMessage(worker: Worker, msg: { type: string; job: number; [k: string]: unknown }): void {
@@ -87,7 +109,10 @@ export class ChunkPool {
       return;
     }
     this.#jobs.delete(msg.job);
-    this.#load.set(worker, this.#load.get(worker)! - 1);
+    const load = this.#load.get(worker)!;
+    load.jobs--;
+    load.bytes -= job.sizeBytes;
+    this.#dispatch();
     void Promise.all(job.pending).then(() => {
       if (msg.error !== undefined) job.reject(Object.assign(new Error(msg.error as string), { code: msg.code }));
       else if (job.failure !== undefined) job.reject(job.failure);

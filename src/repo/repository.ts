@@ -29,7 +29,7 @@ export { blobIdOf } from './crypto.ts';
 export { listKeyFiles } from './open-repository.ts';
 export { verifyPack, expectedPackSize, type PackProblem } from './pack-check.ts';
 
-const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 3 } };
+const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
 const decompress = promisify(zstdDecompress);
 const UPLOADS_IN_FLIGHT = 2;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
