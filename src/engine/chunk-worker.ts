@@ -8,7 +8,8 @@ import { createHmac, createSecretKey } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { zstdCompressSync, constants as zc } from 'node:zlib';
-import { Chunker } from '../repo/repository.ts';
+// The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
+import { Chunker } from '../repo/chunker.ts';
 
 interface Init {
   gear: Uint32Array;

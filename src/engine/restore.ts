@@ -4,7 +4,7 @@
 // applied last, deepest first, so writing into a directory does not change its recorded mtime.
 // An error on one entry is reported and the rest is restored.
 import { accessSync, constants, ftruncateSync, lstatSync, mkdirSync, rmSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError, errnoCode } from '../errors.ts';
 import { isAllZero } from '../lib/bytes.ts';
 import { Limiter } from '../lib/limiter.ts';
@@ -272,7 +272,7 @@ class Restorer {
             this.#blobBytes.run(async () => {
               const data = await this.#repo.loadBlob(id);
               if (node.sparse) writeSkippingZeros(fd, data, at);
-              else writeFully(fd, data, 0, data.byteLength, at);
+              else await writeFullyAsync(fh, data, at);
               this.result.bytes += data.byteLength;
             }, Math.min(size, BLOB_BYTES_IN_FLIGHT)),
           ),
@@ -304,6 +304,12 @@ class Restorer {
       ),
     );
   }
+}
+
+/** On the thread pool, so the main thread decrypts the next blobs while the kernel copies this one. */
+async function writeFullyAsync(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.byteLength) done += (await fh.write(data, done, data.byteLength - done, position + done)).bytesWritten;
 }
 
 function writeFully(fd: number, data: Buffer, from: number, to: number, position: number): void {

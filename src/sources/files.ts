@@ -11,8 +11,17 @@ import { nativeFs } from './native.ts';
 
 export const SLASH = Buffer.from('/');
 
+/**
+ * dir + "/" + name. The result has its own exactly sized memory: paths are kept for the length of
+ * a backup or restore, and a slice of Node's shared buffer pool would keep a whole slab alive.
+ */
 export function joinPath(dir: Buffer, name: Buffer): Buffer {
-  return dir.length === 1 && dir[0] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, SLASH, name]);
+  const atRoot = dir.length === 1 && dir[0] === 0x2f;
+  const out = Buffer.allocUnsafeSlow(dir.length + (atRoot ? 0 : 1) + name.length);
+  dir.copy(out, 0);
+  if (!atRoot) out[dir.length] = 0x2f;
+  name.copy(out, out.length - name.length);
+  return out;
 }
 
 export function nodeType(st: BigIntStats): NodeType {
