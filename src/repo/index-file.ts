@@ -5,11 +5,10 @@
 //   id 32 | type u8 | compression u8 | offset u32 | stored length u32 | raw length u32)
 //   u32 count of superseded index files, then their ids (32 each)  -- used by prune
 import type { RepositoryKeys } from './crypto.ts';
-import { BLOB_TYPES, type PackEntry } from './pack.ts';
+import { ENTRY_BYTES, readEntry, writeEntry, type PackEntry } from './pack.ts';
 import { openSealedFile, sealFile, FileFormatError } from './sealed-file.ts';
 
 export const INDEX_MAGIC = 'LBIX';
-const ENTRY_BYTES = 46;
 
 export interface IndexedPack {
   id: Buffer;
@@ -32,12 +31,8 @@ export function encodeIndex(keys: RepositoryKeys, content: IndexContent): { name
     at += p.salt.copy(buf, at);
     at = buf.writeUInt32LE(p.entries.length, at);
     for (const e of p.entries) {
-      at += e.id.copy(buf, at);
-      buf[at++] = BLOB_TYPES.indexOf(e.type);
-      buf[at++] = e.compression;
-      at = buf.writeUInt32LE(e.offset, at);
-      at = buf.writeUInt32LE(e.storedLength, at);
-      at = buf.writeUInt32LE(e.rawLength, at);
+      writeEntry(buf, at, e);
+      at += ENTRY_BYTES;
     }
   }
   at = buf.writeUInt32LE(content.supersedes.length, at);
@@ -63,18 +58,7 @@ export function decodeIndex(keys: RepositoryKeys, name: string, bytes: Buffer): 
     at += 68;
     need(count * ENTRY_BYTES);
     const entries: PackEntry[] = [];
-    for (let i = 0; i < count; i++, at += ENTRY_BYTES) {
-      const type = BLOB_TYPES[buf[at + 32]];
-      if (type === undefined) throw new FileFormatError('index has an unknown blob type');
-      entries.push({
-        id: Buffer.from(buf.subarray(at, at + 32)),
-        type,
-        compression: buf[at + 33],
-        offset: buf.readUInt32LE(at + 34),
-        storedLength: buf.readUInt32LE(at + 38),
-        rawLength: buf.readUInt32LE(at + 42),
-      });
-    }
+    for (let i = 0; i < count; i++, at += ENTRY_BYTES) entries.push(readEntry(buf, at));
     packs.push({ id, salt, entries });
   }
   need(4);

@@ -10,7 +10,6 @@ import { fileKey, newSalt, nonce, seal, sealParts, unseal, NONCE_BLOB, NONCE_PAC
 import { FileFormatError } from './sealed-file.ts';
 
 export const PACK_HEADER_BYTES = 40;
-const ENTRY_BYTES = 46;
 const MAGIC = 'LBPK';
 
 export const BLOB_TYPES = ['data', 'tree'] as const;
@@ -77,23 +76,17 @@ export class PackWriter {
     return { name: hash.digest('hex'), parts };
   }
 
-  /** The complete pack file and its name. */
+  /** The complete pack file in one buffer, and its name. */
   finish(): { name: string; bytes: Buffer } {
-    const header = Buffer.alloc(ENTRY_BYTES * this.entries.length);
-    this.entries.forEach((e, i) => writeEntry(header, i * ENTRY_BYTES, e));
-    const sealedHeader = seal(this.#key, nonce(NONCE_PACK_HEADER, this.#size), header);
-    const lead = Buffer.alloc(PACK_HEADER_BYTES);
-    lead.write(MAGIC, 0, 'latin1');
-    lead[4] = 1;
-    this.salt.copy(lead, 8);
-    const trailer = Buffer.alloc(4);
-    trailer.writeUInt32LE(sealedHeader.byteLength);
-    const bytes = Buffer.concat([lead, ...this.#parts, sealedHeader, trailer]);
-    return { name: createHash('sha256').update(bytes).digest('hex'), bytes };
+    const { name, parts } = this.finishParts();
+    return { name, bytes: Buffer.concat(parts) };
   }
 }
 
-function writeEntry(buf: Buffer, at: number, e: PackEntry): void {
+/** The 46-byte entry format shared by pack headers and index files. */
+export const ENTRY_BYTES = 46;
+
+export function writeEntry(buf: Buffer, at: number, e: PackEntry): void {
   e.id.copy(buf, at);
   buf[at + 32] = BLOB_TYPES.indexOf(e.type);
   buf[at + 33] = e.compression;
@@ -102,7 +95,7 @@ function writeEntry(buf: Buffer, at: number, e: PackEntry): void {
   buf.writeUInt32LE(e.rawLength, at + 42);
 }
 
-function readEntry(buf: Buffer, at: number): PackEntry {
+export function readEntry(buf: Buffer, at: number): PackEntry {
   const type = BLOB_TYPES[buf[at + 32]];
   if (type === undefined) throw new FileFormatError(`pack header has unknown blob type ${buf[at + 32]}`);
   return {
