@@ -80,6 +80,16 @@ export function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** A system error in words a user reads in a list of failed files ("permission denied"). */
+export function describeError(err: unknown): string {
+  const code = errnoCode(err);
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'no space left on device';
+  if (code === 'EROFS') return 'read-only file system';
+  if (code === 'ENOENT') return 'no such file or directory';
+  return (err as Error).message;
+}
+
 /** Turns any thrown value into a LifeboatError, keeping the original as `cause`. */
 export function asLifeboatError(err: unknown): LifeboatError {
   if (err instanceof LifeboatError) return err;

@@ -2,7 +2,8 @@
 // The walk waits for a free file slot before submitting, so the number of files (and bytes) in
 // flight is bounded; a directory's tree is saved as soon as all of its entries are done.
 import type { BigIntStats } from 'node:fs';
-import { errnoCode } from '../errors.ts';
+import { readFile } from 'node:fs/promises';
+import { describeError, errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { BackupSummary } from '../model/snapshot.ts';
 import { compareNodes, nodeNameBytes, type Tree, type TreeNode } from '../model/tree.ts';
@@ -145,7 +146,6 @@ export class TreeWalker {
   }
 
   async #isCacheDir(path: Buffer): Promise<boolean> {
-    const { readFile } = await import('node:fs/promises');
     try {
       return (await readFile(joinPath(path, Buffer.from('CACHEDIR.TAG')))).toString('latin1').startsWith(CACHEDIR_SIGNATURE);
     } catch {
@@ -246,8 +246,7 @@ export class TreeWalker {
   }
 
   #error(path: Buffer, err: unknown): void {
-    const code = errnoCode(err);
-    const reason = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'vanished before it could be read' : (err as Error).message;
+    const reason = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
     this.errors.push(`${path.toString('utf8')}: ${reason}`);
   }
 }

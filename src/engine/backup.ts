@@ -3,7 +3,7 @@
 // worker threads, stores new blobs, and writes trees bottom-up, then the snapshot.
 import { hostname, userInfo } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { LifeboatError, errnoCode, isNoSpace } from '../errors.ts';
+import { LifeboatError, errnoCode } from '../errors.ts';
 import { monotonicMs, nowIso } from '../lib/clock.ts';
 import type { BackupSummary, Snapshot, SnapshotRecord } from '../model/snapshot.ts';
 import { compareNodes, type Tree, type TreeNode } from '../model/tree.ts';
@@ -161,4 +161,3 @@ async function saveSelection(walker: TreeWalker, sel: Selection, dirPath: string
   return await walker.saveTree({ nodes });
 }
 
-export { isNoSpace };

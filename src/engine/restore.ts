@@ -5,7 +5,7 @@
 // An error on one entry is reported and the rest is restored.
 import { accessSync, constants, ftruncateSync, lstatSync, mkdirSync, rmSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { LifeboatError, errnoCode } from '../errors.ts';
+import { LifeboatError, describeError } from '../errors.ts';
 import { isAllZero } from '../lib/bytes.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { SnapshotRecord } from '../model/snapshot.ts';
@@ -89,7 +89,7 @@ class Restorer {
       }
       accessSync(target, constants.W_OK);
     } catch (err) {
-      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.target}": ${describe(err)}`, {
+      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.target}": ${describeError(err)}`, {
         hint: 'Choose a target directory you can write to.',
         cause: err,
       });
@@ -124,7 +124,7 @@ class Restorer {
     try {
       tree = await this.#repo.loadTree(treeId);
     } catch (err) {
-      this.result.errors.push(`${snapshotPath || '/'}: cannot read this directory's listing from the repository: ${describe(err)}`);
+      this.result.errors.push(`${snapshotPath || '/'}: cannot read this directory's listing from the repository: ${describeError(err)}`);
       return;
     }
     for (const node of tree.nodes) await this.#restoreEntry(node, dir, snapshotPath);
@@ -190,7 +190,7 @@ class Restorer {
       }
     } catch (err) {
       if (err instanceof LifeboatError && err.code === 'TARGET_EXISTS') throw err;
-      this.result.errors.push(`${snapshotPath}: ${describe(err)}`);
+      this.result.errors.push(`${snapshotPath}: ${describeError(err)}`);
     }
   }
 
@@ -288,7 +288,7 @@ class Restorer {
     try {
       for (const p of applyMetadata(path, node)) this.result.warnings.push(`${path}: ${p}`);
     } catch (err) {
-      this.result.errors.push(`${path}: cannot set metadata: ${describe(err)}`);
+      this.result.errors.push(`${path}: cannot set metadata: ${describeError(err)}`);
     }
   }
 
@@ -297,7 +297,7 @@ class Restorer {
     await Promise.all(
       this.#written.map(({ path, node }) =>
         limiter.run(async () => {
-          const problem = await verifyFile(this.#repo, path, node).catch((err) => describe(err));
+          const problem = await verifyFile(this.#repo, path, node).catch((err) => describeError(err));
           if (problem) this.result.errors.push(`${path}: verification failed: ${problem}`);
           else this.result.verified++;
         }),
@@ -336,10 +336,3 @@ function writeSkippingZeros(fd: number, data: Buffer, position: number): void {
   if (runStart >= 0) writeFully(fd, data, runStart, data.byteLength, position + runStart);
 }
 
-export function describe(err: unknown): string {
-  const code = errnoCode(err);
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOSPC' || code === 'EDQUOT') return 'no space left on device';
-  if (code === 'EROFS') return 'read-only file system';
-  return (err as Error).message;
-}
