@@ -161,3 +161,29 @@ test('the bin shim runs on the machine\'s older Node.js by re-launching on the p
   assert.equal(code, 10, 'exit codes pass through the shim');
   assert.ok(MAIN.endsWith('main.ts'));
 });
+
+test('--progress shows progress on stderr even when it is not a terminal; without it a pipe stays quiet', async (t) => {
+  const repo = await newRepo(t);
+  const slow = ['--stdin-from-command', '--stdin-filename', 'slow.bin', '--', 'sh', '-c', 'head -c 3000000 /dev/zero; sleep 0.3; head -c 1000 /dev/zero'];
+  const shown = await cliOk(['backup', '--repo', repo, '--progress', ...slow]);
+  assert.match(shown.stderr, /\[\d+:\d\d\] backup .*MiB/);
+  const quiet = await cliOk(['backup', '--repo', repo, ...slow]);
+  assert.doesNotMatch(quiet.stderr, /\[\d+:\d\d\] backup/);
+});
+
+test('Ctrl-C (SIGINT) stops a backup with exit 130 and leaves a repository that checks clean', async (t) => {
+  const repo = await newRepo(t);
+  const child = spawn(process.execPath, [MAIN, 'backup', '--repo', repo, '--stdin-from-command', '--stdin-filename', 'x', '--', 'sh', '-c', 'head -c 20000000 /dev/urandom; sleep 30'], {
+    env: { ...process.env, LIFEBOAT_KDF_MEMORY_KIB: '1024', LIFEBOAT_PASSWORD: 'correct horse' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130);
+  assert.match(stderr, /interrupted/);
+  await cliOk(['check', '--repo', repo, '--read-data']);
+  assert.equal(JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout).length, 0);
+});

@@ -23,7 +23,17 @@ export class CommandFailedError extends Error {
 }
 
 export function commandSource(command: string, args: string[]): StreamSource {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Its own process group, so that an interrupted backup can stop the producer and everything it
+  // started (a shell's children too); a signal sent to Lifeboat alone would not reach them.
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const stop = (): void => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {}
+  };
+  process.once('exit', stop);
+  child.once('close', () => process.off('exit', stop));
   const finished = new Promise<void>((resolve, reject) => {
     child.on('error', (err) => reject(new Error(`cannot run "${command}": ${err.message}`, { cause: err })));
     child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new CommandFailedError(command, code, signal))));
