@@ -3,7 +3,7 @@
 // modes, xattrs and nanosecond times. Files are written in parallel; directory metadata is
 // applied last, deepest first, so writing into a directory does not change its recorded mtime.
 // An error on one entry is reported and the rest is restored.
-import { accessSync, constants, ftruncateSync, lstatSync, mkdirSync, rmSync, writeSync } from 'node:fs';
+import { accessSync, constants, ftruncateSync, lstatSync, mkdirSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError, describeError } from '../errors.ts';
 import { isAllZero } from '../lib/bytes.ts';
@@ -197,13 +197,13 @@ class Restorer {
   /** Creates a file, symlink or special file; false when it was skipped. */
   async #createLeaf(dest: Buffer, node: TreeNode, snapshotPath: string): Promise<boolean> {
     if (node.type === 'file') {
-      const existing = this.#existingFile(dest);
-      if (existing && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && (await this.#identical(dest, node))) {
+      const st = lstatSync(dest, { throwIfNoEntry: false });
+      if (st?.isFile() && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && st.size === node.size && (await verifyFile(this.#repo, dest, node)) === undefined) {
         this.result.skippedIdentical++;
         this.#metadata(dest, node);
         return true;
       }
-      if (!this.#prepare(dest, node, snapshotPath)) return false;
+      if (!this.#prepare(dest, node, snapshotPath, st)) return false;
       await this.#writeContent(dest, node);
       this.#metadata(dest, node);
       this.result.files++;
@@ -222,14 +222,12 @@ class Restorer {
     return true;
   }
 
-  #existingFile(dest: Buffer): boolean {
-    return lstatSync(dest, { throwIfNoEntry: false })?.isFile() ?? false;
-  }
-
-  /** Makes room for `node` at `dest` according to the existing-file policy; false to skip it. */
-  #prepare(dest: Buffer, node: TreeNode, snapshotPath: string): boolean {
-    // throwIfNoEntry: an exception per new file would cost more than the rest of the restore.
-    const st = lstatSync(dest, { throwIfNoEntry: false });
+  /**
+   * Makes room for `node` at `dest` according to the existing-file policy; false to skip it.
+   * `st` is what is at `dest` now, when the caller already looked (throwIfNoEntry: an exception
+   * per new file would cost more than the rest of the restore).
+   */
+  #prepare(dest: Buffer, node: TreeNode, snapshotPath: string, st: Stats | undefined = lstatSync(dest, { throwIfNoEntry: false })): boolean {
     if (!st) {
       if (node.type === 'dir') createDirectory(dest);
       return true;
@@ -243,11 +241,6 @@ class Restorer {
     rmSync(dest, { recursive: true, force: true });
     if (node.type === 'dir') createDirectory(dest);
     return true;
-  }
-
-  async #identical(dest: Buffer, node: TreeNode): Promise<boolean> {
-    if (lstatSync(dest).size !== node.size) return false;
-    return (await verifyFile(this.#repo, dest, node)) === undefined;
   }
 
   async #writeContent(dest: Buffer, node: TreeNode): Promise<void> {

@@ -11,7 +11,7 @@ export interface ChunkerParams {
 }
 
 /** Chosen by measurement on the benchmark corpus: see docs/repository-format.md, "Chunk sizes". */
-export const DEFAULT_CHUNKER: ChunkerParams = { minBytes: 512 * 1024, avgBytes: 1024 * 1024, maxBytes: 8 * 1024 * 1024 };
+export const DEFAULT_CHUNKER: ChunkerParams = { minBytes: 256 * 1024, avgBytes: 512 * 1024, maxBytes: 4 * 1024 * 1024 };
 
 /** 256 pseudo-random 32-bit values: AES-256-CTR keystream under the chunker key. */
 export function gearTable(chunkerKey: Uint8Array): Uint32Array {

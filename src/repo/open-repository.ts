@@ -7,7 +7,7 @@ import type { Backend } from '../storage/open.ts';
 import { CONFIG_NAME } from '../storage/open.ts';
 import { deriveRepositoryKeys, AuthenticationError, type RepositoryKeys } from './crypto.ts';
 import { checkConfigEnvelope, decodeConfig, encodeConfig, FormatVersionError, FORMAT_VERSION, type RepositoryConfig } from './config.ts';
-import { DEFAULT_CHUNKER } from './chunker.ts';
+import { DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
 import { createKeyFile, parseKeyFile, unwrapMasterKey, type KeyFile } from './keys.ts';
 import { FileFormatError } from './sealed-file.ts';
 
@@ -20,7 +20,7 @@ export interface OpenedRepository {
   keyId: string;
 }
 
-export async function createRepository(backend: Backend, password: string): Promise<OpenedRepository> {
+export async function createRepository(backend: Backend, password: string, options: { chunker?: ChunkerParams } = {}): Promise<OpenedRepository> {
   if (await backend.exists()) {
     throw new LifeboatError('REPO_EXISTS', `Cannot create a repository at "${backend.location}": one already exists there`, {
       hint: 'Use the existing repository, or choose an empty location.',
@@ -32,7 +32,7 @@ export async function createRepository(backend: Backend, password: string): Prom
   const config: RepositoryConfig = {
     version: FORMAT_VERSION,
     id: randomBytes(16).toString('hex'),
-    chunker: DEFAULT_CHUNKER,
+    chunker: options.chunker ?? DEFAULT_CHUNKER,
     packTargetBytes: DEFAULT_PACK_TARGET_BYTES,
     created: nowIso(),
   };

@@ -8,7 +8,7 @@ import { Limiter } from '../lib/limiter.ts';
 import type { Tree } from '../model/tree.ts';
 import type { Backend } from '../storage/open.ts';
 import { BlobIndex, type BlobLocation } from './blob-index.ts';
-import { Chunker, gearTable } from './chunker.ts';
+import { Chunker, gearTable, type ChunkerParams } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
 import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { decodeIndex, encodeIndex, type IndexedPack } from './index-file.ts';
@@ -67,8 +67,9 @@ export class Repository {
     this.snapshots = new SnapshotStore(backend, opened.keys);
   }
 
-  static async init(backend: Backend, password: string): Promise<Repository> {
-    return new Repository(backend, await createRepository(backend, password));
+  /** `chunker` overrides the default sizes (used by the chunk-size benchmark). */
+  static async init(backend: Backend, password: string, options: { chunker?: ChunkerParams } = {}): Promise<Repository> {
+    return new Repository(backend, await createRepository(backend, password, options));
   }
 
   /** Opens the repository and loads its index (skip with `loadIndex: false` for key commands). */
