@@ -3,7 +3,7 @@
 // modes, xattrs and nanosecond times. Files are written in parallel; directory metadata is
 // applied last, deepest first, so writing into a directory does not change its recorded mtime.
 // An error on one entry is reported and the rest is restored.
-import { accessSync, constants, ftruncateSync, lstatSync, mkdirSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, constants, ftruncateSync, lstatSync, mkdirSync, readdirSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError, describeError } from '../errors.ts';
 import { isAllZero } from '../lib/bytes.ts';
@@ -67,6 +67,8 @@ class Restorer {
   readonly #hardLinks = new Map<string, Promise<Buffer | undefined>>();
   readonly #written: Array<{ path: Buffer; node: TreeNode }> = [];
   readonly #created = new Set<string>();
+  /** Directories this restore created (or found empty): nothing in them needs an lstat first. */
+  readonly #fresh = new Set<string>();
   /** An error that stops the whole restore (--existing fail); per-entry errors go to result.errors. */
   #fatal: unknown;
 
@@ -88,6 +90,7 @@ class Restorer {
         throw err;
       }
       accessSync(target, constants.W_OK);
+      if (readdirSync(target).length === 0) this.#fresh.add(target.toString('latin1'));
     } catch (err) {
       throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.target}": ${describeError(err)}`, {
         hint: 'Choose a target directory you can write to.',
@@ -197,7 +200,7 @@ class Restorer {
   /** Creates a file, symlink or special file; false when it was skipped. */
   async #createLeaf(dest: Buffer, node: TreeNode, snapshotPath: string): Promise<boolean> {
     if (node.type === 'file') {
-      const st = lstatSync(dest, { throwIfNoEntry: false });
+      const st = this.#lstat(dest);
       if (st?.isFile() && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && st.size === node.size && (await verifyFile(this.#repo, dest, node)) === undefined) {
         this.result.skippedIdentical++;
         this.#metadata(dest, node);
@@ -222,14 +225,24 @@ class Restorer {
     return true;
   }
 
+  /** What is at `dest` now; skips the system call inside a directory this restore created. */
+  #lstat(dest: Buffer): Stats | undefined {
+    if (this.#fresh.has(dest.subarray(0, dest.lastIndexOf(0x2f)).toString('latin1'))) return undefined;
+    return lstatSync(dest, { throwIfNoEntry: false });
+  }
+
   /**
    * Makes room for `node` at `dest` according to the existing-file policy; false to skip it.
    * `st` is what is at `dest` now, when the caller already looked (throwIfNoEntry: an exception
    * per new file would cost more than the rest of the restore).
    */
-  #prepare(dest: Buffer, node: TreeNode, snapshotPath: string, st: Stats | undefined = lstatSync(dest, { throwIfNoEntry: false })): boolean {
+  #prepare(dest: Buffer, node: TreeNode, snapshotPath: string, st: Stats | undefined = this.#lstat(dest)): boolean {
     if (!st) {
-      if (node.type === 'dir') createDirectory(dest);
+      if (node.type === 'dir') {
+        createDirectory(dest);
+        this.#fresh.add(dest.toString('latin1'));
+        this.#created.add(dest.toString('latin1'));
+      }
       return true;
     }
     if (node.type === 'dir' && st.isDirectory()) return true;
