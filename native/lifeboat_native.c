@@ -138,6 +138,32 @@ static napi_value utimens(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec): times of an open file, no path lookup. */
+static napi_value do_futimens(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  struct timespec ts[2];
+  ts[0].tv_sec = int_arg(env, argv[1]); ts[0].tv_nsec = int_arg(env, argv[2]);
+  ts[1].tv_sec = int_arg(env, argv[3]); ts[1].tv_nsec = int_arg(env, argv[4]);
+  if (futimens((int)int_arg(env, argv[0]), ts) != 0) return throw_errno(env, errno, "futimens");
+  return NULL;
+}
+
+/* fsetxattr(fd, name, value) */
+static napi_value do_fsetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *name = buffer_arg(env, argv[1], NULL);
+  if (!name) return NULL;
+  void *value; size_t len;
+  napi_get_buffer_info(env, argv[2], &value, &len);
+  int rc = fsetxattr((int)int_arg(env, argv[0]), name, value, len, 0);
+  int err = errno;
+  free(name);
+  if (rc != 0) return throw_errno(env, err, "fsetxattr");
+  return NULL;
+}
+
 /* mknod(path, mode, major, minor): mode includes the file type bits (S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK). */
 static napi_value do_mknod(napi_env env, napi_callback_info info) {
   size_t argc = 4; napi_value argv[4];
@@ -173,6 +199,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"setXattr", 0, set_xattr, 0, 0, 0, napi_default, 0},
     {"utimens", 0, utimens, 0, 0, 0, napi_default, 0},
     {"mknod", 0, do_mknod, 0, 0, 0, napi_default, 0},
+    {"futimens", 0, do_futimens, 0, 0, 0, napi_default, 0},
+    {"fsetxattr", 0, do_fsetxattr, 0, 0, 0, napi_default, 0},
     {"devParts", 0, dev_parts, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -12,7 +12,7 @@ import type { SnapshotRecord } from '../model/snapshot.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 import { joinPath } from '../sources/files.ts';
-import { applyMetadata, createDirectory, createHardLink, createSpecial, createSymlink } from '../sources/files-target.ts';
+import { applyFileMetadata, applyMetadata, createDirectory, createHardLink, createSpecial, createSymlink } from '../sources/files-target.ts';
 import { PathMatcher } from './excludes.ts';
 import { findNode } from './tree-path.ts';
 import { verifyFile } from './restore-verify.ts';
@@ -145,7 +145,7 @@ class Restorer {
         if (node.subtree) await this.#restoreTree(node.subtree, dest, snapshotPath);
         return;
       }
-      if (!this.#prepare(dest, node, snapshotPath)) return;
+      if (!(await this.#prepare(dest, node, snapshotPath))) return;
       this.result.dirs++;
       this.#dirs.push({ path: dest, node });
       if (node.subtree) await this.#restoreTree(node.subtree, dest, snapshotPath);
@@ -176,7 +176,7 @@ class Restorer {
       if (first) {
         const existing = await first;
         if (existing) {
-          if (!this.#prepare(dest, node, snapshotPath)) return;
+          if (!(await this.#prepare(dest, node, snapshotPath))) return;
           createHardLink(existing, dest);
           this.result.files++;
           return;
@@ -206,15 +206,14 @@ class Restorer {
         this.#metadata(dest, node);
         return true;
       }
-      if (!this.#prepare(dest, node, snapshotPath, st)) return false;
+      if (!(await this.#prepare(dest, node, snapshotPath, st))) return false;
       await this.#writeContent(dest, node);
-      this.#metadata(dest, node);
       this.result.files++;
       this.#written.push({ path: dest, node });
       this.#options.onProgress?.({ files: this.result.files, bytes: this.result.bytes });
       return true;
     }
-    if (!this.#prepare(dest, node, snapshotPath)) return false;
+    if (!(await this.#prepare(dest, node, snapshotPath))) return false;
     if (node.type === 'symlink') createSymlink(dest, node);
     else if (createSpecial(dest, node) === 'skipped') {
       this.result.warnings.push(`${snapshotPath}: ${node.type} not restored (only root can create device nodes and sockets)`);
@@ -236,10 +235,10 @@ class Restorer {
    * `st` is what is at `dest` now, when the caller already looked (throwIfNoEntry: an exception
    * per new file would cost more than the rest of the restore).
    */
-  #prepare(dest: Buffer, node: TreeNode, snapshotPath: string, st: Stats | undefined = this.#lstat(dest)): boolean {
+  async #prepare(dest: Buffer, node: TreeNode, snapshotPath: string, st: Stats | undefined = this.#lstat(dest)): Promise<boolean> {
     if (!st) {
       if (node.type === 'dir') {
-        createDirectory(dest);
+        await createDirectory(dest);
         this.#fresh.add(dest.toString('latin1'));
         this.#created.add(dest.toString('latin1'));
       }
@@ -252,7 +251,7 @@ class Restorer {
       });
     }
     rmSync(dest, { recursive: true, force: true });
-    if (node.type === 'dir') createDirectory(dest);
+    if (node.type === 'dir') await createDirectory(dest);
     return true;
   }
 
@@ -285,6 +284,8 @@ class Restorer {
         ),
       );
       if (node.sparse) ftruncateSync(fd, offset);
+      // Metadata through the open descriptor, times last: no more writes follow.
+      for (const p of await applyFileMetadata(fh, node)) this.result.warnings.push(`${dest}: ${p}`);
     } finally {
       await fh.close();
     }

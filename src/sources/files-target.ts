@@ -1,8 +1,10 @@
 // The files target: puts entries back on a filesystem with everything the snapshot recorded:
 // permission bits (setuid/setgid/sticky included), owner (as root; by name when the name exists
 // here, else by id), xattrs, and nanosecond times, which are set last, after the content.
-import { chmodSync, lchownSync, mkdirSync, symlinkSync, linkSync } from 'node:fs';
+import { chmodSync, lchownSync, symlinkSync, linkSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import type { TreeNode } from '../model/tree.ts';
+import type { FileHandle } from 'node:fs/promises';
 import { gidOf, uidOf } from './ids.ts';
 import { nativeFs } from './native.ts';
 
@@ -13,9 +15,9 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFSOCK = 0o140000;
 
-export function createDirectory(path: Buffer): void {
+export async function createDirectory(path: Buffer): Promise<void> {
   // Owner-writable while restoring into it; the recorded mode is applied after its content.
-  mkdirSync(path, { mode: 0o700, recursive: true });
+  await mkdir(path, { mode: 0o700, recursive: true });
 }
 
 export function createSymlink(path: Buffer, node: TreeNode): void {
@@ -36,12 +38,41 @@ export function createSpecial(path: Buffer, node: TreeNode): 'created' | 'skippe
   return 'created';
 }
 
+/**
+ * The same for a regular file still open after its content was written: through the descriptor,
+ * with owner and mode changes on the thread pool, so many files are finished at once.
+ */
+export async function applyFileMetadata(fh: FileHandle, node: TreeNode): Promise<string[]> {
+  const problems: string[] = [];
+  if (IS_ROOT) {
+    const [uid, gid] = ownerOf(node);
+    await fh.chown(uid, gid).catch((err: Error) => problems.push(`cannot set owner: ${err.message}`));
+  }
+  await fh.chmod(node.mode);
+  for (const x of node.xattrs ?? []) {
+    try {
+      nativeFs.fsetxattr(fh.fd, Buffer.from(x.name, 'base64'), Buffer.from(x.value, 'base64'));
+    } catch (err) {
+      problems.push(`cannot set extended attribute ${Buffer.from(x.name, 'base64').toString()}: ${(err as Error).message}`);
+    }
+  }
+  const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
+  nativeFs.futimens(fh.fd, sec, nsec, sec, nsec);
+  return problems;
+}
+
+/** The owner to restore: by name when that name exists here, else by the recorded id. */
+function ownerOf(node: TreeNode): [number, number] {
+  const uid = (node.user !== undefined ? uidOf(node.user) : undefined) ?? node.uid;
+  const gid = (node.group !== undefined ? gidOf(node.group) : undefined) ?? node.gid;
+  return [uid, gid];
+}
+
 /** Applies owner, mode, xattrs and times; returns problems that did not stop it. */
 export function applyMetadata(path: Buffer, node: TreeNode): string[] {
   const problems: string[] = [];
   if (IS_ROOT) {
-    const uid = (node.user !== undefined ? uidOf(node.user) : undefined) ?? node.uid;
-    const gid = (node.group !== undefined ? gidOf(node.group) : undefined) ?? node.gid;
+    const [uid, gid] = ownerOf(node);
     try {
       lchownSync(path, uid, gid);
     } catch (err) {

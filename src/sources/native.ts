@@ -10,6 +10,8 @@ export interface NativeFs {
   setXattr(path: Buffer, name: Buffer, value: Buffer): void;
   utimens(path: Buffer, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
   mknod(path: Buffer, mode: number, major: number, minor: number): void;
+  futimens(fd: number, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  fsetxattr(fd: number, name: Buffer, value: Buffer): void;
   devParts(rdev: number): [number, number];
 }
 
@@ -34,5 +36,7 @@ export const nativeFs: NativeFs = {
   setXattr: (path, name, value) => load().setXattr(path, name, value),
   utimens: (path, a, an, m, mn) => load().utimens(path, a, an, m, mn),
   mknod: (path, mode, major, minor) => load().mknod(path, mode, major, minor),
+  futimens: (fd, a, an, m, mn) => load().futimens(fd, a, an, m, mn),
+  fsetxattr: (fd, name, value) => load().fsetxattr(fd, name, value),
   devParts: (rdev) => load().devParts(rdev),
 };
