@@ -2,7 +2,8 @@
 // code, and none leaves the repository unreadable.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cli, cliOk, newRepo, tempDir } from './helpers.ts';
@@ -205,19 +206,32 @@ test('the disk filling up during backup: exit 18, the repository still checks cl
   await cliOk(['check', '--repo', repo, '--read-data']);
 });
 
-test('the disk filling up during restore: the files that fit are restored, exit 3', async (t) => {
+test('the disk filling up during restore: the failed file is reported and removed, the rest is restored, exit 3', async (t) => {
   if (!canMount(t)) return;
   const repo = await newRepo(t);
   const source = join(tempDir(t), 'data');
-  mkdirSync(source);
+  mkdirSync(join(source, 'full'), { recursive: true });
   writeFileSync(join(source, 'a-small.txt'), 'fits');
-  writeFileSync(join(source, 'b-big.bin'), randomBytes(3 << 20));
+  writeFileSync(join(source, 'full', 'b-big.bin'), randomBytes(3 << 20));
+  writeFileSync(join(source, 'z-small.txt'), 'fits too');
   await cliOk(['backup', '--repo', repo, source]);
-  const target = mountTmpfs(t, 1 << 20);
-  const r = await cli(['restore', '--repo', repo, 'latest', '--target', target]);
+  // Only the big file's folder is on a full (1 MiB) filesystem, so which files fail does not
+  // depend on the order in which parallel writes happen to land.
+  const target = tempDir(t);
+  mkdirSync(join(target, source, 'full'), { recursive: true });
+  const small = mountTmpfs(t, 1 << 20);
+  execFileSync('mount', ['--bind', small, join(target, source, 'full')]);
+  let r;
+  try {
+    r = await cli(['restore', '--repo', repo, 'latest', '--target', target]);
+    assert.equal(existsSync(join(target, source, 'full', 'b-big.bin')), false, 'no half-written file is left behind');
+  } finally {
+    execFileSync('umount', ['-l', join(target, source, 'full')]);
+  }
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /b-big\.bin: no space left on device/);
   assert.equal(readFileSync(join(target, source, 'a-small.txt'), 'utf8'), 'fits');
+  assert.equal(readFileSync(join(target, source, 'z-small.txt'), 'utf8'), 'fits too');
 });
 
 test('a missing source path: exit 16 and nothing is written', async (t) => {

@@ -62,7 +62,7 @@ export async function applyFileMetadata(fh: FileHandle, node: TreeNode): Promise
 }
 
 /** The owner to restore: by name when that name exists here, else by the recorded id. */
-function ownerOf(node: TreeNode): [number, number] {
+export function ownerOf(node: TreeNode): [number, number] {
   const uid = (node.user !== undefined ? uidOf(node.user) : undefined) ?? node.uid;
   const gid = (node.group !== undefined ? gidOf(node.group) : undefined) ?? node.gid;
   return [uid, gid];
@@ -94,7 +94,7 @@ export function applyMetadata(path: Buffer, node: TreeNode): string[] {
 }
 
 /** Seconds and non-negative nanoseconds, also for times before 1970. */
-function splitNs(ns: bigint): [number, number] {
+export function splitNs(ns: bigint): [number, number] {
   let sec = ns / 1_000_000_000n;
   let nsec = ns % 1_000_000_000n;
   if (nsec < 0n) {
