@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   CHECK_FAILED: { exit: 21, http: 500, retryable: false },
   IO: { exit: 22, http: 500, retryable: true },
   TARGET_NOT_WRITABLE: { exit: 23, http: 403, retryable: false },
+  STORAGE_DENIED: { exit: 24, http: 403, retryable: false },
+  STORAGE_UNREACHABLE: { exit: 25, http: 503, retryable: true },
+  HOST_KEY: { exit: 26, http: 502, retryable: false },
   INTERRUPTED: { exit: 130, http: 499, retryable: true },
 } as const;
 
@@ -45,6 +48,9 @@ export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
   [21, 'check found problems'],
   [22, 'an input/output error on the repository storage'],
   [23, 'the restore target cannot be written (permission denied, read-only)'],
+  [24, 'the storage refused access: bad credentials or permission denied'],
+  [25, 'the storage cannot be reached (server down, network, timeouts), after retries'],
+  [26, 'the SFTP server\'s host key is unknown or has changed'],
   [130, 'interrupted (Ctrl-C)'],
 ];
 
@@ -99,6 +105,29 @@ export function asLifeboatError(err: unknown): LifeboatError {
       cause: err,
     });
   }
+  const storage = fromStorageError(err);
+  if (storage) return storage;
   const message = err instanceof Error ? err.message : String(err);
   return new LifeboatError('FATAL', message, { cause: err });
+}
+
+/** Storage failures (storage/backend.ts StorageError, matched by name: errors.ts imports nothing). */
+function fromStorageError(err: unknown): LifeboatError | undefined {
+  if (!(err instanceof Error) || err.name !== 'StorageError') return undefined;
+  const code = (err as Error & { code: string }).code;
+  const cause = err;
+  switch (code) {
+    case 'EACCES':
+      return new LifeboatError('STORAGE_DENIED', err.message, { cause, hint: 'Check the credentials (keys, password, access key) and that they may use this location.' });
+    case 'EUNREACHABLE':
+      return new LifeboatError('STORAGE_UNREACHABLE', err.message, { cause, hint: 'Check that the server is up and reachable; the repository is left consistent, and the next run picks up from there.' });
+    case 'ERETAINED':
+      return new LifeboatError('IO', err.message, { cause, hint: 'The file is protected by Object Lock; nothing was changed.' });
+    case 'EHOSTKEY':
+      return new LifeboatError('HOST_KEY', err.message, { cause });
+    case 'ENOSPC':
+      return new LifeboatError('NO_SPACE', err.message, { cause, hint: 'Free some space or raise the quota; the repository was left consistent.' });
+    default:
+      return new LifeboatError('IO', err.message, { cause });
+  }
 }

@@ -10,7 +10,7 @@ import { cli, cliOk, newRepo, tempDir } from './helpers.ts';
 import { canMount, mountTmpfs, resizeTmpfs } from './mounts.ts';
 
 function files(repo: string, kind: string): string[] {
-  const dir = join(repo, kind);
+  const dir = join(repo, kind === 'packs' ? 'data' : kind);
   if (kind !== 'packs') return readdirSync(dir).map((n) => join(dir, n));
   return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).map((n) => join(dir, d, n)));
 }

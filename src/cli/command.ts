@@ -24,6 +24,9 @@ export interface Command {
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   repo: { type: 'string', short: 'r', arg: 'LOCATION', description: 'repository location (default: $LIFEBOAT_REPOSITORY, else the default local repository)' },
   'password-file': { type: 'string', arg: 'FILE', description: 'read the repository password from FILE (default: $LIFEBOAT_PASSWORD_FILE)' },
+  option: { type: 'string', short: 'o', multiple: true, arg: 'KEY=VALUE', description: 'a storage setting, e.g. s3.region=eu-west-1, sftp.key=~/.ssh/id_ed25519, connections=4 (see README)' },
+  'limit-upload': { type: 'string', arg: 'KiB/s', description: 'limit uploads to the repository to this many KiB per second' },
+  'limit-download': { type: 'string', arg: 'KiB/s', description: 'limit downloads from the repository to this many KiB per second' },
   json: { type: 'boolean', description: 'print machine-readable JSON on stdout' },
   progress: { type: 'boolean', description: 'show progress on stderr even when it is not a terminal' },
   'no-progress': { type: 'boolean', description: 'never show progress' },

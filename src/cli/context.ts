@@ -3,8 +3,8 @@
 // renderers, that prints.
 import { LifeboatError } from '../errors.ts';
 import { Repository } from '../repo/repository.ts';
-import { openBackend } from '../storage/open.ts';
-import { flag, stringOption, type ParsedArgs } from './args.ts';
+import { openBackend, parseOptions, positiveNumber, type Backend } from '../storage/open.ts';
+import { flag, listOption, stringOption, type ParsedArgs } from './args.ts';
 import { defaultPasswordFile, defaultRepository } from './defaults.ts';
 import { passwordFromEnvironment, promptPassword, readPasswordFile } from './password.ts';
 import { existsSync } from 'node:fs';
@@ -38,9 +38,23 @@ export class Context {
     return await promptPassword(options.prompt ?? 'Repository password: ');
   }
 
+  /** The storage at `location` (default: the repository location), with --option and the limits. */
+  async openBackend(location = this.repositoryLocation().location): Promise<Backend> {
+    const up = stringOption(this.args, 'limit-upload');
+    const down = stringOption(this.args, 'limit-download');
+    return await openBackend(location, {
+      options: parseOptions(listOption(this.args, 'option')),
+      transfer: {
+        ...(up ? { uploadKiBps: positiveNumber('--limit-upload', up) } : {}),
+        ...(down ? { downloadKiBps: positiveNumber('--limit-download', down) } : {}),
+      },
+      warn: (text) => this.warn(text),
+    });
+  }
+
   async openRepository(options: { loadIndex?: boolean } = {}): Promise<Repository> {
     const { location, isDefault } = this.repositoryLocation();
-    const backend = await openBackend(location);
+    const backend = await this.openBackend(location);
     if (!(await backend.exists())) {
       throw new LifeboatError('REPO_NOT_FOUND', `Cannot open repository "${backend.location}": no config file found`, {
         hint: isDefault ? 'No repository is configured: give --repo or set LIFEBOAT_REPOSITORY, or run "lifeboat backup PATH" to create the default one.' : 'Check the location, or create a repository there with "lifeboat init".',

@@ -17,6 +17,8 @@ const configSchema = z.object({
   chunker: z.object({ minBytes: z.number().int(), avgBytes: z.number().int(), maxBytes: z.number().int() }),
   packTargetBytes: z.number().int(),
   created: z.string(),
+  /** Every file is written with this retention (S3 Object Lock); absent: no lock. */
+  objectLock: z.object({ days: z.number().int().positive(), mode: z.enum(['compliance', 'governance']) }).optional(),
 });
 
 export type RepositoryConfig = z.infer<typeof configSchema>;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { LifeboatError, errnoCode } from '../errors.ts';
 import { nowIso } from '../lib/clock.ts';
-import type { Backend } from '../storage/open.ts';
+import type { Backend, RetentionPolicy } from '../storage/open.ts';
 import { CONFIG_NAME } from '../storage/open.ts';
 import { deriveRepositoryKeys, AuthenticationError, type RepositoryKeys } from './crypto.ts';
 import { checkConfigEnvelope, decodeConfig, encodeConfig, FormatVersionError, FORMAT_VERSION, type RepositoryConfig } from './config.ts';
@@ -20,13 +20,24 @@ export interface OpenedRepository {
   keyId: string;
 }
 
-export async function createRepository(backend: Backend, password: string, options: { chunker?: ChunkerParams } = {}): Promise<OpenedRepository> {
+export interface CreateOptions {
+  chunker?: ChunkerParams;
+  objectLock?: RetentionPolicy;
+}
+
+export async function createRepository(backend: Backend, password: string, options: CreateOptions = {}): Promise<OpenedRepository> {
   if (await backend.exists()) {
     throw new LifeboatError('REPO_EXISTS', `Cannot create a repository at "${backend.location}": one already exists there`, {
       hint: 'Use the existing repository, or choose an empty location.',
     });
   }
-  await backend.create();
+  if (options.objectLock && !backend.setRetention) {
+    throw new LifeboatError('USAGE', `Object Lock needs an S3 location; "${backend.location}" cannot lock files`, {
+      hint: 'Use an s3: location on a bucket created with Object Lock enabled, or leave out --object-lock.',
+    });
+  }
+  await backend.create({ objectLock: options.objectLock !== undefined });
+  if (options.objectLock) await backend.setRetention!(options.objectLock);
   const master = randomBytes(32);
   const keys = deriveRepositoryKeys(master);
   const config: RepositoryConfig = {
@@ -35,6 +46,7 @@ export async function createRepository(backend: Backend, password: string, optio
     chunker: options.chunker ?? DEFAULT_CHUNKER,
     packTargetBytes: DEFAULT_PACK_TARGET_BYTES,
     created: nowIso(),
+    ...(options.objectLock ? { objectLock: options.objectLock } : {}),
   };
   const key = await createKeyFile(master, password);
   await backend.write('keys', key.name, key.bytes);
@@ -104,7 +116,9 @@ export async function openWithPassword(backend: Backend, password: string): Prom
     if (!master) continue;
     const keys = deriveRepositoryKeys(master);
     try {
-      return { config: decodeConfig(keys, configBytes), keys, master, keyId: slot.id };
+      const config = decodeConfig(keys, configBytes);
+      if (config.objectLock) await backend.setRetention?.(config.objectLock);
+      return { config, keys, master, keyId: slot.id };
     } catch (err) {
       if (err instanceof AuthenticationError || err instanceof FileFormatError || err instanceof SyntaxError) throw configProblem(backend, err);
       throw err;

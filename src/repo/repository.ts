@@ -13,7 +13,7 @@ import type { RepositoryConfig } from './config.ts';
 import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { decodeIndex, encodeIndex, type IndexedPack } from './index-file.ts';
 import { addPackToIndex, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
-import { createRepository, openWithPassword, type OpenedRepository } from './open-repository.ts';
+import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import { createKeyFile } from './keys.ts';
 import { openBlob, PackWriter, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { SnapshotStore } from './snapshots.ts';
@@ -68,7 +68,7 @@ export class Repository {
   }
 
   /** `chunker` overrides the default sizes (used by the chunk-size benchmark). */
-  static async init(backend: Backend, password: string, options: { chunker?: ChunkerParams } = {}): Promise<Repository> {
+  static async init(backend: Backend, password: string, options: CreateOptions = {}): Promise<Repository> {
     return new Repository(backend, await createRepository(backend, password, options));
   }
 

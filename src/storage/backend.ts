@@ -21,8 +21,11 @@ export interface Backend {
   readonly location: string;
   /** True when the repository's config file exists. */
   exists(): Promise<boolean>;
-  /** Prepares an empty location (directories, bucket prefix); fails if a config already exists. */
-  create(): Promise<void>;
+  /**
+   * Prepares an empty location (folders; a bucket if there is none, with Object Lock enabled
+   * when `objectLock` says so).
+   */
+  create(options?: { objectLock?: boolean }): Promise<void>;
   list(kind: FileKind): AsyncIterable<FileInfo>;
   /** The whole file, or `range` of it. Fails with code ENOENT when the file does not exist. */
   read(kind: FileKind, name: string, range?: ReadRange): Promise<Buffer>;
@@ -34,7 +37,54 @@ export interface Backend {
   stat(kind: FileKind, name: string): Promise<FileInfo>;
   delete(kind: FileKind, name: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Only backends that can lock files against deletion (S3 Object Lock): from now on every file
+   * written carries this retention. Fails if the location cannot enforce it.
+   */
+  setRetention?(policy: RetentionPolicy): Promise<void>;
+  /** Until when a file is protected from deletion, if it is (prune asks before deleting). */
+  retainedUntil?(kind: FileKind, name: string): Promise<Date | undefined>;
+}
+
+export interface RetentionPolicy {
+  days: number;
+  /** compliance: nobody can shorten it; governance: a user with a special permission can. */
+  mode: 'compliance' | 'governance';
 }
 
 /** The config file has a fixed name; all other files are named by the SHA-256 of their bytes. */
 export const CONFIG_NAME = 'config';
+
+/**
+ * A file's path inside the repository, the same on every backend (and the same as restic's
+ * layout, which rclone's and restic's REST servers use on disk): a repository can be moved
+ * between a disk, a bucket and an SFTP server by copying its files.
+ */
+export function objectPath(kind: FileKind, name: string): string {
+  if (kind === 'config') return CONFIG_NAME;
+  // Packs are spread over 256 folders so no folder grows to millions of entries.
+  if (kind === 'packs') return `data/${name.slice(0, 2)}/${name}`;
+  return `${kind}/${name}`;
+}
+
+/** The folder of a kind's files (packs: the parent of the 256 fan-out folders). */
+export function kindFolder(kind: Exclude<FileKind, 'config'>): string {
+  return kind === 'packs' ? 'data' : kind;
+}
+
+/**
+ * What went wrong in storage, in the terms the layers above act on. `code` is errno-style so local
+ * and remote backends fail alike (ENOENT, EEXIST, EACCES...); `transient` says a retry may help.
+ */
+export type StorageErrorCode = 'ENOENT' | 'EEXIST' | 'EACCES' | 'ENOSPC' | 'EUNREACHABLE' | 'EHOSTKEY' | 'ERETAINED' | 'EIO';
+
+export class StorageError extends Error {
+  readonly code: StorageErrorCode;
+  readonly transient: boolean;
+  constructor(code: StorageErrorCode, message: string, options: { transient?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StorageError';
+    this.code = code;
+    this.transient = options.transient ?? false;
+  }
+}

@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, link, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { FILE_KINDS, CONFIG_NAME, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
+import { dirname, join } from 'node:path';
+import { FILE_KINDS, CONFIG_NAME, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
 
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -18,15 +18,11 @@ export class LocalBackend implements Backend {
   }
 
   #dir(kind: FileKind, name: string): string {
-    if (kind === 'config') return this.#root;
-    // Packs are spread over 256 subdirectories so no directory grows to millions of entries.
-    if (kind === 'packs') return join(this.#root, 'packs', name.slice(0, 2));
-    return join(this.#root, kind);
+    return dirname(this.#path(kind, name));
   }
 
   #path(kind: FileKind, name: string): string {
-    if (kind === 'config') return join(this.#root, CONFIG_NAME);
-    return join(this.#dir(kind, name), name);
+    return join(this.#root, objectPath(kind, name));
   }
 
   async exists(): Promise<boolean> {
@@ -40,9 +36,9 @@ export class LocalBackend implements Backend {
 
   async create(): Promise<void> {
     await mkdir(this.#root, { recursive: true });
-    for (const kind of FILE_KINDS) if (kind !== 'config') await mkdir(join(this.#root, kind), { recursive: true });
+    for (const kind of FILE_KINDS) if (kind !== 'config') await mkdir(join(this.#root, kindFolder(kind)), { recursive: true });
     const hex = '0123456789abcdef';
-    for (const a of hex) for (const b of hex) await mkdir(join(this.#root, 'packs', a + b), { recursive: true });
+    for (const a of hex) for (const b of hex) await mkdir(this.#dir('packs', a + b), { recursive: true });
   }
 
   async *list(kind: FileKind): AsyncIterable<FileInfo> {
@@ -50,7 +46,8 @@ export class LocalBackend implements Backend {
       if (await this.exists()) yield await this.stat('config', CONFIG_NAME);
       return;
     }
-    const dirs = kind === 'packs' ? (await readdirOrEmpty(join(this.#root, 'packs'))).map((d) => join(this.#root, 'packs', d)) : [join(this.#root, kind)];
+    const folder = join(this.#root, kindFolder(kind));
+    const dirs = kind === 'packs' ? (await readdirOrEmpty(folder)).map((d) => join(folder, d)) : [folder];
     for (const dir of dirs) {
       for (const entry of await readdirOrEmpty(dir)) {
         if (entry.startsWith('.tmp-')) continue;

@@ -9,7 +9,6 @@ import { scanTotals } from '../../engine/scan.ts';
 import type { Repository } from '../../repo/repository.ts';
 import { Repository as RepositoryClass } from '../../repo/repository.ts';
 import { commandSource, stdinSource } from '../../sources/stdin.ts';
-import { openBackend } from '../../storage/open.ts';
 import { flag, listOption, stringOption, type Command, type ParsedArgs } from '../command.ts';
 import type { Context } from '../context.ts';
 import { defaultPasswordFile, ensureDefaultPasswordFile } from '../defaults.ts';
@@ -57,7 +56,7 @@ export const backup: Command = {
 async function openOrCreate(ctx: Context): Promise<Repository> {
   const { location, isDefault } = ctx.repositoryLocation();
   if (isDefault) {
-    const backend = await openBackend(location);
+    const backend = await ctx.openBackend(location);
     if (!(await backend.exists())) {
       const usesEnvPassword = Boolean(process.env.LIFEBOAT_PASSWORD || process.env.LIFEBOAT_PASSWORD_FILE || ctx.args.values['password-file']);
       if (!usesEnvPassword) ensureDefaultPasswordFile();

@@ -33,6 +33,7 @@ export const key: Command = {
       }
       if (action === 'add') {
         const newId = await addKeySlot(repo, await newPassword(ctx));
+        if (ctx.json) ctx.emitJson({ id: newId });
         ctx.out(`Added key ${newId.slice(0, 12)}.`);
         return 0;
       }
