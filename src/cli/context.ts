@@ -52,15 +52,28 @@ export class Context {
     });
   }
 
+  /** The source repository of `copy`: --from-repo, its password from LIFEBOAT_FROM_PASSWORD, --from-password-file or a prompt. */
+  async openSourceRepository(): Promise<Repository> {
+    const location = stringOption(this.args, 'from-repo') ?? process.env.LIFEBOAT_FROM_REPOSITORY;
+    if (!location) throw new LifeboatError('USAGE', 'copy needs --from-repo LOCATION (or LIFEBOAT_FROM_REPOSITORY)');
+    const file = stringOption(this.args, 'from-password-file') ?? process.env.LIFEBOAT_FROM_PASSWORD_FILE;
+    const password = process.env.LIFEBOAT_FROM_PASSWORD || (file ? readPasswordFile(file) : await promptPassword(`Password of ${location}: `));
+    return await this.#open(location, password, false, {});
+  }
+
   async openRepository(options: { loadIndex?: boolean } = {}): Promise<Repository> {
     const { location, isDefault } = this.repositoryLocation();
+    return await this.#open(location, undefined, isDefault, options);
+  }
+
+  async #open(location: string, givenPassword: string | undefined, isDefault: boolean, options: { loadIndex?: boolean }): Promise<Repository> {
     const backend = await this.openBackend(location);
     if (!(await backend.exists())) {
       throw new LifeboatError('REPO_NOT_FOUND', `Cannot open repository "${backend.location}": no config file found`, {
         hint: isDefault ? 'No repository is configured: give --repo or set LIFEBOAT_REPOSITORY, or run "lifeboat backup PATH" to create the default one.' : 'Check the location, or create a repository there with "lifeboat init".',
       });
     }
-    const repo = await Repository.open(backend, await this.password({ isDefault }), options);
+    const repo = await Repository.open(backend, givenPassword ?? (await this.password({ isDefault })), options);
     const load = repo.indexLoad;
     for (const d of load?.damagedIndexFiles ?? []) this.warn(`index file ${d.name.slice(0, 12)} is damaged (${d.problem}); using the headers of ${load!.recoveredPacks.length} pack(s) instead`);
     return repo;

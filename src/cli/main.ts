@@ -19,6 +19,8 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   cat: async () => (await import('./commands/cat.ts')).cat,
   check: async () => (await import('./commands/check.ts')).check,
   key: async () => (await import('./commands/key.ts')).key,
+  serve: async () => (await import('./commands/serve.ts')).serve,
+  copy: async () => (await import('./commands/copy.ts')).copy,
 };
 
 export function version(): string {

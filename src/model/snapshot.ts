@@ -31,6 +31,8 @@ export interface Snapshot {
   /** Root tree blob id (hex). */
   tree: string;
   parent?: string;
+  /** For a snapshot made by `copy`: the id of the snapshot it was first copied from. */
+  original?: string;
   /** True when some entries could not be read: the snapshot is usable but not complete. */
   incomplete?: boolean;
   errors?: string[];

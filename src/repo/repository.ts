@@ -27,6 +27,7 @@ export { COMPRESSION_NONE, COMPRESSION_ZSTD } from './pack.ts';
 export { Chunker, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
 export { blobIdOf } from './crypto.ts';
 export { listKeyFiles } from './open-repository.ts';
+export type { SnapshotFilter } from './snapshots.ts';
 export { verifyPack, expectedPackSize, type PackProblem } from './pack-check.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };

@@ -1,11 +1,12 @@
 // A token bucket for --limit-upload / --limit-download: `take(n)` waits until n bytes fit under
 // the rate. The bucket holds one second's worth, so short bursts pass and the average holds.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monotonicMs } from '../lib/clock.ts';
 
 export class RateLimiter {
   readonly #bytesPerSecond: number;
   #tokens: number;
-  #last = performance.now();
+  #last = monotonicMs();
   /** Takers queue in order, so a big write is not starved by small ones. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -31,7 +32,7 @@ export class RateLimiter {
   }
 
   #refill(): void {
-    const now = performance.now();
+    const now = monotonicMs();
     this.#tokens = Math.min(this.#bytesPerSecond, this.#tokens + ((now - this.#last) / 1000) * this.#bytesPerSecond);
     this.#last = now;
   }

@@ -25,6 +25,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { LifeboatError } from '../errors.ts';
+import { nowMs } from '../lib/clock.ts';
 import { StorageError, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type RetentionPolicy } from './backend.ts';
 
 export interface S3Settings {
@@ -235,7 +236,7 @@ export class S3Backend implements Backend {
     if (!this.#retention) return {};
     return {
       ObjectLockMode: this.#retention.mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE',
-      ObjectLockRetainUntilDate: new Date(Date.now() + this.#retention.days * 86_400_000),
+      ObjectLockRetainUntilDate: new Date(nowMs() + this.#retention.days * 86_400_000),
     };
   }
 
@@ -246,7 +247,7 @@ export class S3Backend implements Backend {
 
   async delete(kind: FileKind, name: string): Promise<void> {
     const until = await this.retainedUntil(kind, name).catch(() => undefined);
-    if (until && until > new Date()) {
+    if (until && until > new Date(nowMs())) {
       throw new StorageError('ERETAINED', `${kind}/${name} is under Object Lock retention until ${until.toISOString()}; it can be deleted after that`);
     }
     await this.#send(new DeleteObjectCommand({ Bucket: this.#s.bucket, Key: this.#key(kind, name) }), `${kind}/${name}`);

@@ -25,7 +25,7 @@ export const init: Command = {
         return 2;
       }
     }
-    const repo = await Repository.init(backend, password, { objectLock: objectLockPolicy(ctx) });
+    const repo = await Repository.init(backend, password, { objectLock: objectLockPolicy(ctx) }).finally(() => backend.close());
     password = '';
     if (ctx.json) ctx.emitJson({ id: repo.config.id, location: backend.location, version: repo.config.version });
     else ctx.out(`Created repository ${repo.config.id.slice(0, 8)} at ${backend.location}.\nKeep the password safe: without it the backups cannot be read.`);

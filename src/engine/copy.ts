@@ -1,0 +1,106 @@
+// Copying snapshots between repositories (`lifeboat copy`). The two repositories have different
+// keys, so the same content has different blob ids in each: every blob of a snapshot is read from
+// the source and named with the destination's key, but only the blobs the destination lacks are
+// uploaded. Trees are rewritten with the new ids. A snapshot whose copy (marked with `original`) is
+// already in the destination is skipped, so copying twice adds nothing; after an interruption the
+// packs already uploaded are found again (by the index, or from their own headers) and not resent.
+import type { SnapshotRecord } from '../model/snapshot.ts';
+import type { Tree } from '../model/tree.ts';
+import type { Repository, SnapshotFilter } from '../repo/repository.ts';
+
+export interface CopyResult {
+  copied: Array<{ from: string; to: string }>;
+  skipped: string[];
+  blobsRead: number;
+  blobsAdded: number;
+  bytesAdded: number;
+}
+
+export interface CopyOptions {
+  filter?: SnapshotFilter;
+  /** Only these snapshots (ids or prefixes, "latest"); all matching the filter when empty. */
+  refs?: string[];
+  onSnapshot?: (from: SnapshotRecord, to: string | undefined) => void;
+}
+
+export async function copySnapshots(from: Repository, to: Repository, options: CopyOptions = {}): Promise<CopyResult> {
+  const result: CopyResult = { copied: [], skipped: [], blobsRead: 0, blobsAdded: 0, bytesAdded: 0 };
+  const sources = options.refs?.length
+    ? await Promise.all(options.refs.map((r) => from.snapshots.resolve(r, options.filter)))
+    : (await from.snapshots.list(options.filter)).snapshots;
+  const present = new Set((await to.snapshots.list()).snapshots.map((s) => s.original ?? s.id));
+  const copier = new BlobCopier(from, to, result);
+  for (const snap of sources) {
+    const original = snap.original ?? snap.id;
+    if (present.has(original)) {
+      result.skipped.push(snap.id);
+      options.onSnapshot?.(snap, undefined);
+      continue;
+    }
+    const tree = await copier.tree(snap.tree);
+    await to.flush(); // data and index before the snapshot that needs them
+    const { id: _id, parent: _parent, ...record } = snap;
+    const id = await to.snapshots.save({ ...record, tree, original });
+    present.add(original);
+    result.copied.push({ from: snap.id, to: id });
+    options.onSnapshot?.(snap, id);
+  }
+  return result;
+}
+
+class BlobCopier {
+  readonly #from: Repository;
+  readonly #to: Repository;
+  readonly #result: CopyResult;
+  /** Source blob id → destination blob id, for everything met in this run. */
+  readonly #ids = new Map<string, string>();
+
+  constructor(from: Repository, to: Repository, result: CopyResult) {
+    this.#from = from;
+    this.#to = to;
+    this.#result = result;
+  }
+
+  async tree(idHex: string): Promise<string> {
+    const known = this.#ids.get(idHex);
+    if (known) return known;
+    const tree = await this.#from.loadTree(idHex);
+    const nodes = [];
+    for (const node of tree.nodes) {
+      const copy = { ...node };
+      if (node.content) copy.content = await this.#data(node.content);
+      if (node.subtree) copy.subtree = await this.tree(node.subtree);
+      nodes.push(copy);
+    }
+    const mapped = await this.#to.saveTree({ nodes } satisfies Tree);
+    this.#ids.set(idHex, mapped);
+    return mapped;
+  }
+
+  async #data(ids: string[]): Promise<string[]> {
+    // A few blobs at a time: reading from one repository overlaps writing to the other.
+    const out: string[] = new Array(ids.length);
+    const WINDOW = 8;
+    for (let i = 0; i < ids.length; i += WINDOW) {
+      await Promise.all(ids.slice(i, i + WINDOW).map(async (hex, j) => {
+        out[i + j] = await this.#blob(hex);
+      }));
+    }
+    return out;
+  }
+
+  async #blob(hex: string): Promise<string> {
+    const known = this.#ids.get(hex);
+    if (known) return known;
+    const data = await this.#from.loadBlob(Buffer.from(hex, 'hex'));
+    this.#result.blobsRead++;
+    const saved = await this.#to.saveBlob('data', data);
+    if (saved.added) {
+      this.#result.blobsAdded++;
+      this.#result.bytesAdded += saved.storedBytes;
+    }
+    const mapped = saved.id.toString('hex');
+    this.#ids.set(hex, mapped);
+    return mapped;
+  }
+}
