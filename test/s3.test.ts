@@ -2,7 +2,7 @@
 // multipart uploads, listings over 1,000 objects, Object Lock, and clear errors.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
@@ -133,3 +133,37 @@ function writePw(t: Parameters<typeof tempDir>[0]): string {
   writeFileSync(file, 'second password\n');
   return file;
 }
+
+test('copy: local → S3 → local, with different keys; only missing blobs travel; copying twice adds nothing', { skip: !available && 'radosgw not installed' }, async (t) => {
+  const local = join(tempDir(t), 'local');
+  const s3 = location();
+  const back = join(tempDir(t), 'back');
+  const env = { ...ceph.env, LIFEBOAT_FROM_PASSWORD: 'correct horse' };
+  await cliOk(['init', '--repo', local]);
+  await cliOk(['init', '--repo', s3], { env: { ...ceph.env, LIFEBOAT_PASSWORD: 'another password' } });
+  await cliOk(['init', '--repo', back], { env: { LIFEBOAT_PASSWORD: 'third' } });
+  const source = join(tempDir(t), 'src');
+  mkdirSync(source);
+  writeFileSync(join(source, 'one.bin'), randomBytes(2_000_000));
+  await cliOk(['backup', '--repo', local, source]);
+  writeFileSync(join(source, 'two.bin'), randomBytes(1_000_000));
+  await cliOk(['backup', '--repo', local, source]);
+
+  const first = JSON.parse((await cliOk(['copy', '--json', '--from-repo', local, '--repo', s3], { env: { ...env, LIFEBOAT_PASSWORD: 'another password' } })).stdout);
+  assert.equal(first.copied.length, 2);
+  const again = JSON.parse((await cliOk(['copy', '--json', '--from-repo', local, '--repo', s3], { env: { ...env, LIFEBOAT_PASSWORD: 'another password' } })).stdout);
+  assert.deepEqual([again.copied.length, again.skipped.length, again.blobsAdded], [0, 2, 0]);
+  // A new snapshot that shares most of its data: only the new file's blobs are uploaded.
+  writeFileSync(join(source, 'three.bin'), randomBytes(500_000));
+  await cliOk(['backup', '--repo', local, source]);
+  const third = JSON.parse((await cliOk(['copy', '--json', '--from-repo', local, '--repo', s3], { env: { ...env, LIFEBOAT_PASSWORD: 'another password' } })).stdout);
+  assert.equal(third.copied.length, 1);
+  assert.ok(third.bytesAdded < 700_000 && third.bytesAdded > 500_000, `only three.bin travelled (${third.bytesAdded} bytes)`);
+  assert.ok(third.blobsAdded < third.blobsRead);
+
+  await cliOk(['copy', '--from-repo', s3, '--repo', back, 'latest'], { env: { ...ceph.env, LIFEBOAT_FROM_PASSWORD: 'another password', LIFEBOAT_PASSWORD: 'third' } });
+  const target = tempDir(t);
+  await cliOk(['restore', '--repo', back, 'latest', '--target', target, '--verify'], { env: { LIFEBOAT_PASSWORD: 'third' } });
+  for (const f of ['one.bin', 'two.bin', 'three.bin']) assert.deepEqual(readFileSync(join(target, source, f)), readFileSync(join(source, f)));
+  await cliOk(['check', '--read-data', '--repo', s3], { env: { ...ceph.env, LIFEBOAT_PASSWORD: 'another password' } });
+});

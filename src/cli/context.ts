@@ -68,12 +68,18 @@ export class Context {
 
   async #open(location: string, givenPassword: string | undefined, isDefault: boolean, options: { loadIndex?: boolean }): Promise<Repository> {
     const backend = await this.openBackend(location);
-    if (!(await backend.exists())) {
-      throw new LifeboatError('REPO_NOT_FOUND', `Cannot open repository "${backend.location}": no config file found`, {
-        hint: isDefault ? 'No repository is configured: give --repo or set LIFEBOAT_REPOSITORY, or run "lifeboat backup PATH" to create the default one.' : 'Check the location, or create a repository there with "lifeboat init".',
-      });
+    let repo: Repository;
+    try {
+      if (!(await backend.exists())) {
+        throw new LifeboatError('REPO_NOT_FOUND', `Cannot open repository "${backend.location}": no config file found`, {
+          hint: isDefault ? 'No repository is configured: give --repo or set LIFEBOAT_REPOSITORY, or run "lifeboat backup PATH" to create the default one.' : 'Check the location, or create a repository there with "lifeboat init".',
+        });
+      }
+      repo = await Repository.open(backend, givenPassword ?? (await this.password({ isDefault })), options);
+    } catch (err) {
+      await backend.close(); // a connection (SSH, rclone) must not keep the process alive
+      throw err;
     }
-    const repo = await Repository.open(backend, givenPassword ?? (await this.password({ isDefault })), options);
     const load = repo.indexLoad;
     for (const d of load?.damagedIndexFiles ?? []) this.warn(`index file ${d.name.slice(0, 12)} is damaged (${d.problem}); using the headers of ${load!.recoveredPacks.length} pack(s) instead`);
     return repo;
