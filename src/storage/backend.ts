@@ -88,3 +88,14 @@ export class StorageError extends Error {
     this.transient = options.transient ?? false;
   }
 }
+
+/** Whether a file exists, by its stat: false on ENOENT, any other failure is thrown. */
+export async function fileExists(backend: Pick<Backend, 'stat'>, kind: FileKind, name: string): Promise<boolean> {
+  try {
+    await backend.stat(kind, name);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return false;
+    throw err;
+  }
+}

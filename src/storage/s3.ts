@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { LifeboatError } from '../errors.ts';
 import { nowMs } from '../lib/clock.ts';
-import { StorageError, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type RetentionPolicy } from './backend.ts';
+import { StorageError, fileExists, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type RetentionPolicy } from './backend.ts';
 
 export interface S3Settings {
   endpoint: string;
@@ -94,14 +94,8 @@ export class S3Backend implements Backend {
     return this.#s.prefix ? `${this.#s.prefix}/${objectPath(kind, name)}` : objectPath(kind, name);
   }
 
-  async exists(): Promise<boolean> {
-    try {
-      await this.stat('config', 'config');
-      return true;
-    } catch (err) {
-      if ((err as StorageError).code === 'ENOENT') return false;
-      throw err;
-    }
+  exists(): Promise<boolean> {
+    return fileExists(this, 'config', 'config');
   }
 
   async create(options: { objectLock?: boolean } = {}): Promise<void> {
@@ -206,7 +200,7 @@ export class S3Backend implements Backend {
     const what = `${kind}/${name}`;
     // Completing a multipart upload is not conditional everywhere: look first (names are content hashes, so a
     // file that is there already is this file).
-    if (await this.#exists(kind, name)) throw new StorageError('EEXIST', `${what} already exists`);
+    if (await fileExists(this, kind, name)) throw new StorageError('EEXIST', `${what} already exists`);
     const { UploadId } = await this.#send(new CreateMultipartUploadCommand(common), what);
     try {
       const parts: Array<{ ETag: string; PartNumber: number }> = [];
@@ -218,16 +212,6 @@ export class S3Backend implements Backend {
       await this.#send(new CompleteMultipartUploadCommand({ Bucket: common.Bucket, Key: common.Key, UploadId, MultipartUpload: { Parts: parts } }), what);
     } catch (err) {
       await this.#client.send(new AbortMultipartUploadCommand({ Bucket: common.Bucket, Key: common.Key, UploadId })).catch(() => {});
-      throw err;
-    }
-  }
-
-  async #exists(kind: FileKind, name: string): Promise<boolean> {
-    try {
-      await this.stat(kind, name);
-      return true;
-    } catch (err) {
-      if ((err as StorageError).code === 'ENOENT') return false;
       throw err;
     }
   }

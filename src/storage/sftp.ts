@@ -10,7 +10,7 @@ import { homedir, userInfo } from 'node:os';
 import { posix } from 'node:path';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { LifeboatError } from '../errors.ts';
-import { StorageError, FILE_KINDS, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
+import { StorageError, fileExists, FILE_KINDS, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
 
 interface SftpSettings {
   user: string;
@@ -130,14 +130,8 @@ export class SftpBackend implements Backend {
     return new StorageError('EHOSTKEY', `The host key of ${names[0]} (${fingerprint}) is not in ${this.#s.knownHosts}. Check the fingerprint with the server's administrator, then add it (ssh-keyscan -p ${this.#s.port} ${this.#s.host} >> ${this.#s.knownHosts}), or accept it once with --option sftp.accept-new-host-key=true`);
   }
 
-  async exists(): Promise<boolean> {
-    try {
-      await this.stat('config', 'config');
-      return true;
-    } catch (err) {
-      if ((err as StorageError).code === 'ENOENT') return false;
-      throw err;
-    }
+  exists(): Promise<boolean> {
+    return fileExists(this, 'config', 'config');
   }
 
   async create(): Promise<void> {
