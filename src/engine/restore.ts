@@ -279,15 +279,7 @@ class Restorer {
     const fd = fh.fd;
     let complete = false;
     try {
-      const blobs: Array<{ id: Buffer; offset: number; size: number }> = [];
-      let offset = 0;
-      for (const hex of node.content ?? []) {
-        const id = Buffer.from(hex, 'hex');
-        const loc = this.#repo.index.get(id);
-        if (!loc) throw new LifeboatError('REPO_CORRUPT', `blob ${hex.slice(0, 16)} of this file is missing from the repository`);
-        blobs.push({ id, offset, size: loc.rawLength });
-        offset += loc.rawLength;
-      }
+      const blobs = this.#contentBlobs(node);
       const window = new Limiter(BLOBS_IN_FLIGHT_PER_FILE);
       await Promise.all(
         blobs.map(({ id, offset: at, size }) =>
@@ -301,7 +293,7 @@ class Restorer {
           ),
         ),
       );
-      if (node.sparse) ftruncateSync(fd, offset);
+      if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));
       // Metadata through the open descriptor, times last: no more writes follow.
       for (const p of await applyFileMetadata(fh, node)) this.result.warnings.push(`${dest}: ${p}`);
       complete = true;
@@ -311,13 +303,25 @@ class Restorer {
     }
   }
 
+  /** The file's blobs with their offsets in it; fails before anything is written if one is missing. */
+  #contentBlobs(node: TreeNode): Array<{ id: Buffer; offset: number; size: number }> {
+    const blobs: Array<{ id: Buffer; offset: number; size: number }> = [];
+    let offset = 0;
+    for (const hex of node.content ?? []) {
+      const id = Buffer.from(hex, 'hex');
+      const loc = this.#repo.index.get(id);
+      if (!loc) throw new LifeboatError('REPO_CORRUPT', `blob ${hex.slice(0, 16)} of this file is missing from the repository`);
+      blobs.push({ id, offset, size: loc.rawLength });
+      offset += loc.rawLength;
+    }
+    return blobs;
+  }
+
   /** A small file goes to a writer thread whole: one message instead of a round trip per call. */
   async #writeSmallFile(dest: Buffer, node: TreeNode): Promise<void> {
     const parts: Buffer[] = [];
     let size = 0;
-    for (const hex of node.content ?? []) {
-      const id = Buffer.from(hex, 'hex');
-      if (!this.#repo.index.has(id)) throw new LifeboatError('REPO_CORRUPT', `blob ${hex.slice(0, 16)} of this file is missing from the repository`);
+    for (const { id } of this.#contentBlobs(node)) {
       const data = await this.#repo.loadBlob(id);
       parts.push(data);
       size += data.byteLength;

@@ -99,3 +99,15 @@ export async function fileExists(backend: Pick<Backend, 'stat'>, kind: FileKind,
     throw err;
   }
 }
+
+/** `list('config')` on any backend: the config alone, by one stat rather than a listing. */
+export async function* listConfig(backend: Pick<Backend, 'stat'>): AsyncIterable<FileInfo> {
+  let info: FileInfo;
+  try {
+    info = await backend.stat('config', CONFIG_NAME);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return;
+    throw err;
+  }
+  yield info;
+}

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, link, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FILE_KINDS, CONFIG_NAME, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
+import { FILE_KINDS, CONFIG_NAME, kindFolder, listConfig, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
 
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -42,10 +42,7 @@ export class LocalBackend implements Backend {
   }
 
   async *list(kind: FileKind): AsyncIterable<FileInfo> {
-    if (kind === 'config') {
-      if (await this.exists()) yield await this.stat('config', CONFIG_NAME);
-      return;
-    }
+    if (kind === 'config') return yield* listConfig(this);
     const folder = join(this.#root, kindFolder(kind));
     const dirs = kind === 'packs' ? (await readdirOrEmpty(folder)).map((d) => join(folder, d)) : [folder];
     for (const dir of dirs) {

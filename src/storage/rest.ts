@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { LifeboatError } from '../errors.ts';
-import { StorageError, kindFolder, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
+import { isTransient } from './resilient.ts';
+import { StorageError, kindFolder, listConfig, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
 
 const V2 = 'application/vnd.x.restic.rest.v2';
 
@@ -61,10 +62,7 @@ export class RestBackend implements Backend {
   }
 
   async *list(kind: FileKind): AsyncIterable<FileInfo> {
-    if (kind === 'config') {
-      if (await this.exists()) yield await this.stat('config', 'config');
-      return;
-    }
+    if (kind === 'config') return yield* listConfig(this);
     const res = await this.#request('GET', this.#url(kind), `list ${kind}`, { headers: { Accept: V2 } });
     if (res.status === 404) return;
     this.#ok(res, `list ${kind}`);
@@ -131,9 +129,7 @@ export class RestBackend implements Backend {
     try {
       return await this.#transport.request(method, url, headers, options.body);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const transient = code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(code);
-      throw new StorageError('EUNREACHABLE', `${what}: cannot reach ${this.location}: ${(err as Error).message}`, { transient, cause: err });
+      throw new StorageError('EUNREACHABLE', `${what}: cannot reach ${this.location}: ${(err as Error).message}`, { transient: isTransient(err), cause: err });
     }
   }
 }

@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { LifeboatError } from '../errors.ts';
 import { nowMs } from '../lib/clock.ts';
-import { StorageError, fileExists, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type RetentionPolicy } from './backend.ts';
+import { StorageError, fileExists, kindFolder, listConfig, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type RetentionPolicy } from './backend.ts';
 
 export interface S3Settings {
   endpoint: string;
@@ -109,7 +109,8 @@ export class S3Backend implements Backend {
   }
 
   async *list(kind: FileKind): AsyncIterable<FileInfo> {
-    const folder = kind === 'config' ? '' : `${kindFolder(kind)}/`;
+    if (kind === 'config') return yield* listConfig(this);
+    const folder = `${kindFolder(kind)}/`;
     const prefix = this.#s.prefix ? `${this.#s.prefix}/${folder}` : folder;
     if (await this.#bucketLocked()) {
       yield* this.#listVersions(kind, prefix);
@@ -120,7 +121,7 @@ export class S3Backend implements Backend {
       const page = await this.#send(new ListObjectsV2Command({ Bucket: this.#s.bucket, Prefix: prefix, ContinuationToken: token }), `list ${kind}`);
       for (const o of page.Contents ?? []) {
         const name = o.Key!.slice(o.Key!.lastIndexOf('/') + 1);
-        if (kind === 'config' ? o.Key === this.#key('config', 'config') : name !== '') yield { name, sizeBytes: o.Size ?? 0 };
+        if (name !== '') yield { name, sizeBytes: o.Size ?? 0 };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -146,7 +147,7 @@ export class S3Backend implements Backend {
         if (seen.has(key)) continue;
         seen.add(key);
         const name = key.slice(key.lastIndexOf('/') + 1);
-        if (kind === 'config' ? key === this.#key('config', 'config') : name !== '') yield { name, sizeBytes: v.Size ?? 0 };
+        if (name !== '') yield { name, sizeBytes: v.Size ?? 0 };
       }
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
       versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;

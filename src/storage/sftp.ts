@@ -10,7 +10,7 @@ import { homedir, userInfo } from 'node:os';
 import { posix } from 'node:path';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { LifeboatError } from '../errors.ts';
-import { StorageError, fileExists, FILE_KINDS, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
+import { StorageError, fileExists, listConfig, FILE_KINDS, kindFolder, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
 
 interface SftpSettings {
   user: string;
@@ -160,10 +160,7 @@ export class SftpBackend implements Backend {
   }
 
   async *list(kind: FileKind): AsyncIterable<FileInfo> {
-    if (kind === 'config') {
-      if (await this.exists()) yield await this.stat('config', 'config');
-      return;
-    }
+    if (kind === 'config') return yield* listConfig(this);
     const sftp = await this.#sftp();
     const folder = posix.join(this.#s.root, kindFolder(kind));
     const dirs = kind === 'packs' ? (await this.#readdir(sftp, folder)).filter((e) => e.longname.startsWith('d')).map((e) => posix.join(folder, e.filename)) : [folder];
