@@ -6,7 +6,7 @@
 // packs already uploaded are found again (by the index, or from their own headers) and not resent.
 import type { SnapshotRecord } from '../model/snapshot.ts';
 import type { Tree } from '../model/tree.ts';
-import type { Repository, SnapshotFilter } from '../repo/repository.ts';
+import { BlobBatch, type Repository, type SnapshotFilter } from '../repo/repository.ts';
 
 export interface CopyResult {
   copied: Array<{ from: string; to: string }>;
@@ -14,6 +14,8 @@ export interface CopyResult {
   blobsRead: number;
   blobsAdded: number;
   bytesAdded: number;
+  /** Packs left by an interrupted copy (or backup) that this one took in rather than resent. */
+  packsResumed: number;
 }
 
 export interface CopyOptions {
@@ -24,11 +26,13 @@ export interface CopyOptions {
 }
 
 export async function copySnapshots(from: Repository, to: Repository, options: CopyOptions = {}): Promise<CopyResult> {
-  const result: CopyResult = { copied: [], skipped: [], blobsRead: 0, blobsAdded: 0, bytesAdded: 0 };
+  const result: CopyResult = { copied: [], skipped: [], blobsRead: 0, blobsAdded: 0, bytesAdded: 0, packsResumed: 0 };
   const sources = options.refs?.length
     ? await Promise.all(options.refs.map((r) => from.snapshots.resolve(r, options.filter)))
     : (await from.snapshots.list(options.filter)).snapshots;
   const present = new Set((await to.snapshots.list()).snapshots.map((s) => s.original ?? s.id));
+  // Packs an interrupted copy uploaded but did not get to index: their blobs are not sent again.
+  result.packsResumed = await to.adoptUnindexedPacks();
   const copier = new BlobCopier(from, to, result);
   for (const snap of sources) {
     const original = snap.original ?? snap.id;
@@ -61,15 +65,21 @@ class BlobCopier {
     this.#result = result;
   }
 
-  async tree(idHex: string): Promise<string> {
+  /** `trees` holds this tree's read when it was planned with its siblings'. */
+  async tree(idHex: string, trees?: BlobBatch): Promise<string> {
     const known = this.#ids.get(idHex);
     if (known) return known;
-    const tree = await this.#from.loadTree(idHex);
+    const tree = await this.#from.loadTree(idHex, trees);
+    // The directory's content and its subdirectories' listings are read a few requests at a time.
+    const unknown = (hex: string) => !this.#ids.has(hex);
+    const ids = (list: string[]) => list.filter(unknown).map((hex) => Buffer.from(hex, 'hex'));
+    const data = new BlobBatch(this.#from, tree.nodes.flatMap((n) => ids(n.content ?? [])));
+    const subtrees = new BlobBatch(this.#from, ids(tree.nodes.flatMap((n) => (n.subtree ? [n.subtree] : []))));
     const nodes = [];
     for (const node of tree.nodes) {
       const copy = { ...node };
-      if (node.content) copy.content = await this.#data(node.content);
-      if (node.subtree) copy.subtree = await this.tree(node.subtree);
+      if (node.content) copy.content = await this.#data(node.content, data);
+      if (node.subtree) copy.subtree = await this.tree(node.subtree, subtrees);
       nodes.push(copy);
     }
     const mapped = await this.#to.saveTree({ nodes } satisfies Tree);
@@ -77,22 +87,22 @@ class BlobCopier {
     return mapped;
   }
 
-  async #data(ids: string[]): Promise<string[]> {
+  async #data(ids: string[], batch: BlobBatch): Promise<string[]> {
     // A few blobs at a time: reading from one repository overlaps writing to the other.
     const out: string[] = new Array(ids.length);
     const WINDOW = 8;
     for (let i = 0; i < ids.length; i += WINDOW) {
       await Promise.all(ids.slice(i, i + WINDOW).map(async (hex, j) => {
-        out[i + j] = await this.#blob(hex);
+        out[i + j] = await this.#blob(hex, batch);
       }));
     }
     return out;
   }
 
-  async #blob(hex: string): Promise<string> {
+  async #blob(hex: string, batch: BlobBatch): Promise<string> {
     const known = this.#ids.get(hex);
     if (known) return known;
-    const data = await this.#from.loadBlob(Buffer.from(hex, 'hex'));
+    const data = await batch.get(Buffer.from(hex, 'hex'));
     this.#result.blobsRead++;
     const saved = await this.#to.saveBlob('data', data);
     if (saved.added) {

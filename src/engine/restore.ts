@@ -3,18 +3,17 @@
 // modes, xattrs and nanosecond times. Files are written in parallel; directory metadata is
 // applied last, deepest first, so writing into a directory does not change its recorded mtime.
 // An error on one entry is reported and the rest is restored.
-import { accessSync, constants, ftruncateSync, lstatSync, mkdirSync, readdirSync, rmSync, writeSync, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { accessSync, constants, lstatSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { LifeboatError, describeError } from '../errors.ts';
-import { isAllZero } from '../lib/bytes.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { SnapshotRecord } from '../model/snapshot.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
-import type { Repository } from '../repo/repository.ts';
+import { BlobBatch, type Repository } from '../repo/repository.ts';
 import { joinPath } from '../sources/files.ts';
-import { applyFileMetadata, applyMetadata, createDirectory, createHardLink, createSpecial, createSymlink } from '../sources/files-target.ts';
+import { applyMetadata, createDirectory, createHardLink, createSpecial, createSymlink } from '../sources/files-target.ts';
 import { PathMatcher } from './excludes.ts';
+import { ContentWriter, contentIds, isSmall, type SmallFileContent } from './restore-content.ts';
 import { findNode } from './tree-path.ts';
 import { verifyFile } from './restore-verify.ts';
 import { RestoreWriters } from './restore-writers.ts';
@@ -46,12 +45,11 @@ export interface RestoreResult {
 }
 
 const FILES_IN_FLIGHT = 16;
-/** Files up to this size are written whole by a writer thread. */
-const SMALL_FILE_BYTES = 1024 * 1024;
+/** Directories whose listings are being read or whose files are being started, at once. */
+const OPEN_DIRS = 8;
+/** Small files and listings of a directory read ahead as soon as its own listing is in. */
+const PREFETCH_BYTES_PER_DIR = 8 * 1024 * 1024;
 const WRITER_THREADS = Math.max(2, Math.min(4, availableParallelism()));
-const BLOBS_IN_FLIGHT_PER_FILE = 4;
-/** Decrypted blob bytes held at once across all files: what bounds restore's memory. */
-const BLOB_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 export async function restoreSnapshot(repo: Repository, snapshot: SnapshotRecord, options: RestoreOptions): Promise<RestoreResult> {
   const restorer = new Restorer(repo, options);
@@ -66,7 +64,7 @@ class Restorer {
   readonly #include: PathMatcher;
   readonly #exclude: PathMatcher;
   readonly #files = new Limiter(FILES_IN_FLIGHT);
-  readonly #blobBytes = new Limiter(BLOB_BYTES_IN_FLIGHT);
+  readonly #openDirs = new Limiter(OPEN_DIRS);
   readonly #tasks = new Set<Promise<void>>();
   readonly #dirs: Array<{ path: Buffer; node: TreeNode }> = [];
   readonly #hardLinks = new Map<string, Promise<Buffer | undefined>>();
@@ -75,6 +73,7 @@ class Restorer {
   /** Directories this restore created (or found empty): nothing in them needs an lstat first. */
   readonly #fresh = new Set<string>();
   #writers: RestoreWriters | undefined;
+  #content: ContentWriter | undefined;
   /** An error that stops the whole restore (--existing fail); per-entry errors go to result.errors. */
   #fatal: unknown;
 
@@ -104,12 +103,14 @@ class Restorer {
       });
     }
     this.#writers = new RestoreWriters(WRITER_THREADS);
+    this.#content = new ContentWriter(this.#repo, this.#writers);
     try {
       await this.#restoreSelection(snapshot, target);
       await this.#drain();
     } finally {
       await Promise.allSettled(this.#tasks);
       await this.#writers?.close();
+      this.result.warnings.push(...(this.#content?.warnings ?? []));
     }
     // Deepest directories first, so setting a parent's mtime is the last change inside it.
     for (const { path, node } of this.#dirs.reverse()) this.#metadata(path, node);
@@ -122,7 +123,7 @@ class Restorer {
     const found = await findNode(this.#repo, snapshot.tree, sub);
     if (!found) throw new LifeboatError('SNAPSHOT_NOT_FOUND', `The snapshot ${snapshot.id.slice(0, 8)} has no "${sub}"`, { hint: `Run "lifeboat ls ${snapshot.id.slice(0, 8)}" to see what it holds.` });
     if (found.type === 'dir') await this.#restoreTree(found.subtree!, target, sub);
-    else await this.#restoreEntry(found, target, sub.slice(0, sub.lastIndexOf('/')));
+    else await this.#restoreEntry(found, target, sub.slice(0, sub.lastIndexOf('/')), []);
   }
 
   async #drain(): Promise<void> {
@@ -135,18 +136,50 @@ class Restorer {
     return true;
   }
 
-  async #restoreTree(treeId: string, dir: Buffer, snapshotPath: string): Promise<void> {
+  /**
+   * Restores a directory's entries; its subdirectories proceed concurrently, so that the latency of
+   * reading their listings and small files overlaps (on remote storage, what restore waits for).
+   * A directory holds one of OPEN_DIRS slots from reading its listing until all its files have
+   * started, never while waiting for its subdirectories: that bounds memory without deadlock.
+   * `trees` holds this tree's read when it was planned together with its siblings'.
+   */
+  async #restoreTree(treeId: string, dir: Buffer, snapshotPath: string, trees?: BlobBatch): Promise<void> {
+    const children: Array<Promise<void>> = [];
+    await this.#openDirs.acquire();
+    try {
+      await this.#restoreTreeEntries(treeId, dir, snapshotPath, trees, children);
+    } finally {
+      this.#openDirs.release();
+    }
+    await Promise.all(children);
+  }
+
+  async #restoreTreeEntries(treeId: string, dir: Buffer, snapshotPath: string, trees: BlobBatch | undefined, children: Array<Promise<void>>): Promise<void> {
     let tree;
     try {
-      tree = await this.#repo.loadTree(treeId);
+      tree = await this.#repo.loadTree(treeId, trees);
     } catch (err) {
       this.result.errors.push(`${snapshotPath || '/'}: cannot read this directory's listing from the repository: ${describeError(err)}`);
       return;
     }
-    for (const node of tree.nodes) await this.#restoreEntry(node, dir, snapshotPath);
+    // Subdirectory listings and the small files here are read a few requests at a time, not one
+    // request each: what makes restoring from remote storage fast.
+    const subtrees: Buffer[] = [];
+    const small: Buffer[] = [];
+    for (const node of tree.nodes) {
+      const path = `${snapshotPath}/${node.name}`;
+      if (!this.#wanted(path, node.type === 'dir')) continue;
+      if (node.subtree) subtrees.push(Buffer.from(node.subtree, 'hex'));
+      else if (isSmall(node) && (this.#include.empty || this.#include.matches(path, false))) small.push(...contentIds(node));
+    }
+    const batches = { trees: new BlobBatch(this.#repo, subtrees), files: new BlobBatch(this.#repo, small) };
+    batches.files.prefetch(PREFETCH_BYTES_PER_DIR);
+    batches.trees.prefetch(PREFETCH_BYTES_PER_DIR);
+    for (const node of tree.nodes) await this.#restoreEntry(node, dir, snapshotPath, children, batches);
   }
 
-  async #restoreEntry(node: TreeNode, dir: Buffer, parentPath: string): Promise<void> {
+  /** Directories below are not waited for: their restores are added to `children`. */
+  async #restoreEntry(node: TreeNode, dir: Buffer, parentPath: string, children: Array<Promise<void>>, batches?: Batches): Promise<void> {
     this.#options.signal?.throwIfAborted();
     const snapshotPath = `${parentPath}/${node.name}`;
     const isDir = node.type === 'dir';
@@ -155,19 +188,20 @@ class Restorer {
     if (isDir) {
       if (!this.#include.empty && !this.#include.matches(snapshotPath, true)) {
         // Not included itself: descend only to find included entries below.
-        if (node.subtree) await this.#restoreTree(node.subtree, dest, snapshotPath);
+        if (node.subtree) children.push(this.#descend(node.subtree, dest, snapshotPath, batches?.trees));
         return;
       }
       if (!(await this.#prepare(dest, node, snapshotPath))) return;
       this.result.dirs++;
-      this.#dirs.push({ path: dest, node });
-      if (node.subtree) await this.#restoreTree(node.subtree, dest, snapshotPath);
+      this.#dirs.push({ path: dest, node }); // before anything below it: metadata goes on deepest first
+      if (node.subtree) children.push(this.#descend(node.subtree, dest, snapshotPath, batches?.trees));
       return;
     }
+    const files = batches?.files ?? new BlobBatch(this.#repo, []);
     if (!this.#include.empty && !this.#include.matches(snapshotPath, false)) return;
     await this.#files.acquire();
     if (this.#fatal) throw this.#fatal;
-    const task: Promise<void> = this.#restoreLeaf(dest, node, snapshotPath, dir)
+    const task: Promise<void> = this.#restoreLeaf(dest, node, snapshotPath, dir, files)
       .catch((err) => {
         this.#fatal ??= err;
       })
@@ -178,7 +212,14 @@ class Restorer {
     this.#tasks.add(task);
   }
 
-  async #restoreLeaf(dest: Buffer, node: TreeNode, snapshotPath: string, dir: Buffer): Promise<void> {
+  #descend(treeId: string, dir: Buffer, snapshotPath: string, trees?: BlobBatch): Promise<void> {
+    const child = this.#restoreTree(treeId, dir, snapshotPath, trees);
+    child.catch(() => {}); // awaited with its siblings; this only keeps an early failure from counting as unhandled
+    return child;
+  }
+
+  async #restoreLeaf(dest: Buffer, node: TreeNode, snapshotPath: string, dir: Buffer, files: BlobBatch): Promise<void> {
+    const content: SmallFileContent = { batch: files, taken: false };
     try {
       if (!this.#created.has(dir.toString('latin1'))) {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -198,7 +239,7 @@ class Restorer {
       let settle!: (p: Buffer | undefined) => void;
       if (linkKey && !first) this.#hardLinks.set(linkKey, new Promise((resolve) => (settle = resolve)));
       try {
-        const done = await this.#createLeaf(dest, node, snapshotPath);
+        const done = await this.#createLeaf(dest, node, snapshotPath, content);
         settle?.(done ? dest : undefined);
       } catch (err) {
         settle?.(undefined);
@@ -207,11 +248,13 @@ class Restorer {
     } catch (err) {
       if (err instanceof LifeboatError && err.code === 'TARGET_EXISTS') throw err;
       this.result.errors.push(`${snapshotPath}: ${describeError(err)}`);
+    } finally {
+      if (!content.taken && isSmall(node)) files.skip(contentIds(node)); // its runs need not wait for it
     }
   }
 
   /** Creates a file, symlink or special file; false when it was skipped. */
-  async #createLeaf(dest: Buffer, node: TreeNode, snapshotPath: string): Promise<boolean> {
+  async #createLeaf(dest: Buffer, node: TreeNode, snapshotPath: string, content: SmallFileContent): Promise<boolean> {
     if (node.type === 'file') {
       const st = this.#lstat(dest);
       if (st?.isFile() && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && st.size === node.size && (await verifyFile(this.#repo, dest, node)) === undefined) {
@@ -220,7 +263,8 @@ class Restorer {
         return true;
       }
       if (!(await this.#prepare(dest, node, snapshotPath, st))) return false;
-      await this.#writeContent(dest, node);
+      await this.#content!.write(dest, node, content);
+      this.result.bytes = this.#content!.bytes;
       this.result.files++;
       this.#written.push({ path: dest, node });
       this.#options.onProgress?.({ files: this.result.files, bytes: this.result.bytes });
@@ -268,68 +312,6 @@ class Restorer {
     return true;
   }
 
-  async #writeContent(dest: Buffer, node: TreeNode): Promise<void> {
-    if (!node.sparse && node.size <= SMALL_FILE_BYTES) {
-      await this.#writeSmallFile(dest, node);
-      return;
-    }
-    // Creating a file can cost half a millisecond of journal work; on the thread pool several
-    // creations proceed at once instead of stalling the main thread one by one.
-    const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    const fd = fh.fd;
-    let complete = false;
-    try {
-      const blobs = this.#contentBlobs(node);
-      const window = new Limiter(BLOBS_IN_FLIGHT_PER_FILE);
-      await Promise.all(
-        blobs.map(({ id, offset: at, size }) =>
-          window.run(() =>
-            this.#blobBytes.run(async () => {
-              const data = await this.#repo.loadBlob(id);
-              if (node.sparse) writeSkippingZeros(fd, data, at);
-              else await writeFullyAsync(fh, data, at);
-              this.result.bytes += data.byteLength;
-            }, Math.min(size, BLOB_BYTES_IN_FLIGHT)),
-          ),
-        ),
-      );
-      if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));
-      // Metadata through the open descriptor, times last: no more writes follow.
-      for (const p of await applyFileMetadata(fh, node)) this.result.warnings.push(`${dest}: ${p}`);
-      complete = true;
-    } finally {
-      await fh.close();
-      if (!complete) rmSync(dest, { force: true }); // a failed file is reported, not left half-written
-    }
-  }
-
-  /** The file's blobs with their offsets in it; fails before anything is written if one is missing. */
-  #contentBlobs(node: TreeNode): Array<{ id: Buffer; offset: number; size: number }> {
-    const blobs: Array<{ id: Buffer; offset: number; size: number }> = [];
-    let offset = 0;
-    for (const hex of node.content ?? []) {
-      const id = Buffer.from(hex, 'hex');
-      const loc = this.#repo.index.get(id);
-      if (!loc) throw new LifeboatError('REPO_CORRUPT', `blob ${hex.slice(0, 16)} of this file is missing from the repository`);
-      blobs.push({ id, offset, size: loc.rawLength });
-      offset += loc.rawLength;
-    }
-    return blobs;
-  }
-
-  /** A small file goes to a writer thread whole: one message instead of a round trip per call. */
-  async #writeSmallFile(dest: Buffer, node: TreeNode): Promise<void> {
-    const parts: Buffer[] = [];
-    let size = 0;
-    for (const { id } of this.#contentBlobs(node)) {
-      const data = await this.#repo.loadBlob(id);
-      parts.push(data);
-      size += data.byteLength;
-    }
-    for (const w of await this.#writers!.write(dest, parts, node)) this.result.warnings.push(`${dest}: ${w}`);
-    this.result.bytes += size;
-  }
-
   #metadata(path: Buffer, node: TreeNode): void {
     try {
       for (const p of applyMetadata(path, node)) this.result.warnings.push(`${path}: ${p}`);
@@ -352,33 +334,7 @@ class Restorer {
   }
 }
 
-/** On the thread pool, so the main thread decrypts the next blobs while the kernel copies this one. */
-async function writeFullyAsync(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.byteLength) done += (await fh.write(data, done, data.byteLength - done, position + done)).bytesWritten;
+interface Batches {
+  trees: BlobBatch;
+  files: BlobBatch;
 }
-
-function writeFully(fd: number, data: Buffer, from: number, to: number, position: number): void {
-  let done = from;
-  while (done < to) done += writeSync(fd, data, done, to - done, position + done - from);
-}
-
-const HOLE_BLOCK = 4096;
-
-/** Writes `data` at `position` but leaves every all-zero 4 KiB block (file-aligned) as a hole. */
-function writeSkippingZeros(fd: number, data: Buffer, position: number): void {
-  let runStart = -1;
-  let at = 0;
-  while (at < data.byteLength) {
-    const blockEnd = Math.min(data.byteLength, at + HOLE_BLOCK - ((position + at) % HOLE_BLOCK));
-    const zero = isAllZero(data.subarray(at, blockEnd));
-    if (!zero && runStart < 0) runStart = at;
-    if (zero && runStart >= 0) {
-      writeFully(fd, data, runStart, at, position + runStart);
-      runStart = -1;
-    }
-    at = blockEnd;
-  }
-  if (runStart >= 0) writeFully(fd, data, runStart, data.byteLength, position + runStart);
-}
-

@@ -7,6 +7,7 @@ import { LifeboatError, errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { Tree } from '../model/tree.ts';
 import type { Backend } from '../storage/open.ts';
+import type { BlobBatch } from './blob-batch.ts';
 import { BlobIndex, type BlobLocation } from './blob-index.ts';
 import { Chunker, gearTable, type ChunkerParams } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
@@ -28,6 +29,7 @@ export { Chunker, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunk
 export { blobIdOf } from './crypto.ts';
 export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
+export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
 export { verifyPack, expectedPackSize, type PackProblem } from './pack-check.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
@@ -158,12 +160,17 @@ export class Repository {
         cause: err,
       });
     }
+    return await this.decodeBlob(id, loc, sealed);
+  }
+
+  /** Decrypts and decompresses a blob from its sealed bytes (read alone or as part of a run). */
+  async decodeBlob(id: Buffer, loc: BlobLocation, sealed: Buffer): Promise<Buffer> {
     let plain: Buffer;
     try {
       plain = this.#openBlob(loc, id, sealed);
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
-      throw new LifeboatError('REPO_CORRUPT', `Blob ${id.toString('hex').slice(0, 16)} in pack ${packName} is damaged`, {
+      throw new LifeboatError('REPO_CORRUPT', `Blob ${id.toString('hex').slice(0, 16)} in pack ${loc.pack.id.toString('hex')} is damaged`, {
         hint: 'Run "lifeboat check --read-data" to see which snapshots and files this touches.',
       });
     }
@@ -187,13 +194,39 @@ export class Repository {
     return id.toString('hex');
   }
 
-  async loadTree(idHex: string): Promise<Tree> {
-    const bytes = await this.loadBlob(Buffer.from(idHex, 'hex'));
+  /** A tree, from `batch` when its read was planned with its neighbours'. */
+  async loadTree(idHex: string, batch?: BlobBatch): Promise<Tree> {
+    const id = Buffer.from(idHex, 'hex');
+    const bytes = batch ? await batch.get(id) : await this.loadBlob(id);
     try {
       return JSON.parse(bytes.toString('utf8')) as Tree;
     } catch (err) {
       throw new LifeboatError('REPO_CORRUPT', `Tree ${idHex.slice(0, 16)} is not valid JSON`, { cause: err });
     }
+  }
+
+  /**
+   * Takes in the packs no index file lists (left by an interrupted backup or copy, or being
+   * written by another client right now): they are indexed from their own headers and listed in
+   * this session's next index file, so their blobs are reused instead of uploaded again. A pack
+   * whose header cannot be read is left alone for check and prune. Returns how many were taken.
+   */
+  async adoptUnindexedPacks(): Promise<number> {
+    let adopted = 0;
+    for await (const pack of this.backend.list('packs')) {
+      if (this.index.hasPack(pack.name)) continue;
+      let found;
+      try {
+        found = await readPackEntries(this.backend, this.keys, pack.name, pack.sizeBytes);
+      } catch {
+        continue;
+      }
+      const id = Buffer.from(pack.name, 'hex');
+      addPackToIndex(this.index, id, found.salt, found.entries);
+      this.#unindexed.push({ id, salt: found.salt, entries: found.entries });
+      adopted++;
+    }
+    return adopted;
   }
 
   /** Writes every open pack, waits for all uploads, then writes the index for them. */

@@ -27,7 +27,10 @@ export const copy: Command = {
           onSnapshot: (snap, id) => ctx.info(id ? `copied ${snap.id.slice(0, 8)} (${snap.time.slice(0, 19)}, ${snap.host}) as ${id.slice(0, 8)}` : `skipped ${snap.id.slice(0, 8)}: already in the destination`),
         });
         if (ctx.json || flag(args, 'json')) ctx.emitJson(result);
-        else ctx.out(`${result.copied.length} snapshot(s) copied, ${result.skipped.length} already there; ${result.blobsAdded} of ${result.blobsRead} blobs were new (${result.bytesAdded} bytes stored).`);
+        else {
+          if (result.packsResumed) ctx.info(`resumed: ${result.packsResumed} pack(s) left by an interrupted copy were taken in, not sent again`);
+          ctx.out(`${result.copied.length} snapshot(s) copied, ${result.skipped.length} already there; ${result.blobsAdded} of ${result.blobsRead} blobs were new (${result.bytesAdded} bytes stored).`);
+        }
         return 0;
       } finally {
         await to.close();

@@ -1,0 +1,119 @@
+// Writing one restored file's content. Small files go whole to a writer thread, their blobs read
+// with their directory's (restore.ts plans those batches). A big file's blobs are read in runs,
+// a few runs at once, and written at their offsets, leaving holes where the original had them.
+import { constants, ftruncateSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { LifeboatError } from '../errors.ts';
+import { Limiter } from '../lib/limiter.ts';
+import type { TreeNode } from '../model/tree.ts';
+import { forEachBlobInRun, planRuns, runMemory, type BlobBatch, type Repository } from '../repo/repository.ts';
+import { applyFileMetadata } from '../sources/files-target.ts';
+import { writeFullyAsync, writeSkippingZeros } from './file-writes.ts';
+import type { RestoreWriters } from './restore-writers.ts';
+
+/** Files up to this size are written whole by a writer thread. */
+const SMALL_FILE_BYTES = 1024 * 1024;
+/** Runs (neighbouring blobs read with one request) of one big file read at once. */
+const RUNS_IN_FLIGHT_PER_FILE = 2;
+/** Run bytes held at once across all big files: what bounds restore's memory. */
+const RUN_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+/** Where a small file's blobs come from, and whether it has asked for them yet. */
+export interface SmallFileContent {
+  batch: BlobBatch;
+  taken: boolean;
+}
+
+export class ContentWriter {
+  /** Content bytes written so far. */
+  bytes = 0;
+  readonly warnings: string[] = [];
+  readonly #repo: Repository;
+  readonly #writers: RestoreWriters;
+  readonly #runBytes = new Limiter(RUN_BYTES_IN_FLIGHT);
+
+  constructor(repo: Repository, writers: RestoreWriters) {
+    this.#repo = repo;
+    this.#writers = writers;
+  }
+
+  /** Writes the file's content (and a big file's metadata, through its descriptor). */
+  async write(dest: Buffer, node: TreeNode, content: SmallFileContent): Promise<void> {
+    if (isSmall(node)) {
+      await this.#writeSmallFile(dest, node, content);
+      return;
+    }
+    // Creating a file can cost half a millisecond of journal work; on the thread pool several
+    // creations proceed at once instead of stalling the main thread one by one.
+    const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const fd = fh.fd;
+    let complete = false;
+    try {
+      const blobs = this.#contentBlobs(node);
+      // A blob can occur more than once in a file (runs of zeros): it is read once, written at each place.
+      const offsets = new Map<string, number[]>();
+      for (const { id, offset } of blobs) {
+        const hex = id.toString('hex');
+        offsets.get(hex)?.push(offset) ?? offsets.set(hex, [offset]);
+      }
+      const window = new Limiter(RUNS_IN_FLIGHT_PER_FILE);
+      await Promise.all(
+        planRuns(this.#repo, blobs.map((b) => b.id)).map((run) =>
+          window.run(() =>
+            this.#runBytes.run(
+              () =>
+                forEachBlobInRun(this.#repo, run, async (id, data) => {
+                  for (const at of offsets.get(id.toString('hex'))!) {
+                    if (node.sparse) writeSkippingZeros(fd, data, at);
+                    else await writeFullyAsync(fh, data, at);
+                    this.bytes += data.byteLength;
+                  }
+                }),
+              Math.min(runMemory(run), RUN_BYTES_IN_FLIGHT),
+            ),
+          ),
+        ),
+      );
+      if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));
+      // Metadata through the open descriptor, times last: no more writes follow.
+      for (const p of await applyFileMetadata(fh, node)) this.warnings.push(`${dest}: ${p}`);
+      complete = true;
+    } finally {
+      await fh.close();
+      if (!complete) rmSync(dest, { force: true }); // a failed file is reported, not left half-written
+    }
+  }
+
+  /** The file's blobs with their offsets in it; fails before anything is written if one is missing. */
+  #contentBlobs(node: TreeNode): Array<{ id: Buffer; offset: number; size: number }> {
+    const blobs: Array<{ id: Buffer; offset: number; size: number }> = [];
+    let offset = 0;
+    for (const hex of node.content ?? []) {
+      const id = Buffer.from(hex, 'hex');
+      const loc = this.#repo.index.get(id);
+      if (!loc) throw new LifeboatError('REPO_CORRUPT', `blob ${hex.slice(0, 16)} of this file is missing from the repository`);
+      blobs.push({ id, offset, size: loc.rawLength });
+      offset += loc.rawLength;
+    }
+    return blobs;
+  }
+
+  /** A small file goes to a writer thread whole: one message instead of a round trip per call. */
+  async #writeSmallFile(dest: Buffer, node: TreeNode, content: SmallFileContent): Promise<void> {
+    const blobs = this.#contentBlobs(node);
+    content.taken = true;
+    const parts = await Promise.all(blobs.map(({ id }) => content.batch.get(id)));
+    const size = parts.reduce((n, p) => n + p.byteLength, 0);
+    for (const w of await this.#writers.write(dest, parts, node)) this.warnings.push(`${dest}: ${w}`);
+    this.bytes += size;
+  }
+}
+
+/** Small files are written whole by a writer thread, their blobs read with their directory's. */
+export function isSmall(node: TreeNode): boolean {
+  return node.type === 'file' && !node.sparse && node.size <= SMALL_FILE_BYTES;
+}
+
+export function contentIds(node: TreeNode): Buffer[] {
+  return (node.content ?? []).map((hex) => Buffer.from(hex, 'hex'));
+}
