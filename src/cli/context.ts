@@ -3,7 +3,8 @@
 // renderers, that prints.
 import { LifeboatError } from '../errors.ts';
 import { Repository } from '../repo/repository.ts';
-import { openBackend, parseOptions, positiveNumber, type Backend } from '../storage/open.ts';
+import { formatBytes } from '../lib/bytes.ts';
+import { newTransferMeter, openBackend, parseOptions, positiveNumber, type Backend } from '../storage/open.ts';
 import { flag, listOption, stringOption, type ParsedArgs } from './args.ts';
 import { defaultPasswordFile, defaultRepository } from './defaults.ts';
 import { passwordFromEnvironment, promptPassword, readPasswordFile } from './password.ts';
@@ -14,6 +15,8 @@ export class Context {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly showProgress: boolean;
+  /** Traffic to and from remote storage in this run (zero for a local repository). */
+  readonly transfer = newTransferMeter();
 
   constructor(args: ParsedArgs) {
     this.args = args;
@@ -47,9 +50,18 @@ export class Context {
       transfer: {
         ...(up ? { uploadKiBps: positiveNumber('--limit-upload', up) } : {}),
         ...(down ? { downloadKiBps: positiveNumber('--limit-download', down) } : {}),
+        meter: this.transfer,
       },
       warn: (text) => this.warn(text),
     });
+  }
+
+  /** One line on what went over the wire, for remote repositories; undefined for a local one. */
+  transferSummary(): string | undefined {
+    const t = this.transfer;
+    if (t.requests === 0) return undefined;
+    const retries = t.retries ? ` (${t.retries} ${t.retries === 1 ? 'retry' : 'retries'})` : '';
+    return `network: sent ${formatBytes(t.uploadedBytes)}, received ${formatBytes(t.downloadedBytes)} in ${t.requests} requests${retries}`;
   }
 
   /** The source repository of `copy`: --from-repo, its password from LIFEBOAT_FROM_PASSWORD, --from-password-file or a prompt. */

@@ -1,5 +1,5 @@
 // A one-line progress display on stderr: entries, bytes against a total from a quick scan,
-// throughput and time left. Redrawn at most ten times a second; erased when done.
+// throughput, time left, and for remote storage the bytes sent and received. Redrawn at most ten times a second; erased when done.
 import { formatBytes } from '../lib/bytes.ts';
 import { monotonicMs } from '../lib/clock.ts';
 import type { Context } from './context.ts';
@@ -48,6 +48,8 @@ export class ProgressLine {
       if (rate > 0 && this.#bytes < this.#totalBytes) line += `, ETA ${clock((this.#totalBytes - this.#bytes) / rate)}`;
     }
     line += `, ${formatBytes(rate)}/s`;
+    const wire = this.#ctx.transfer;
+    if (wire.requests > 0) line += `, net ↑${formatBytes(wire.uploadedBytes)} ↓${formatBytes(wire.downloadedBytes)}`;
     const width = process.stderr.columns || 100;
     if (this.#current && line.length + 3 < width) line += ' ' + tail(this.#current, width - line.length - 2);
     this.#ctx.stderr(`\r\x1b[K${line.slice(0, width - 1)}`);

@@ -7,6 +7,8 @@ import { LifeboatError } from '../errors.ts';
 import type { Backend } from './backend.ts';
 import { ResilientBackend, type TransferOptions } from './resilient.ts';
 
+export { newTransferMeter, type TransferMeter } from './resilient.ts';
+
 export type { Backend, FileInfo, FileKind, ReadRange, RetentionPolicy } from './backend.ts';
 export { FILE_KINDS, CONFIG_NAME, StorageError } from './backend.ts';
 

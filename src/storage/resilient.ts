@@ -21,6 +21,20 @@ export interface TransferOptions {
   downloadKiBps?: number;
   /** Told about each retry (for a warning on stderr). */
   onRetry?: (what: string, attempt: number, err: Error, delayMs: number) => void;
+  /** Counts what goes over the wire (shown as progress and in summaries). */
+  meter?: TransferMeter;
+}
+
+/** Traffic to and from remote storage, counted per attempt: a retried upload is sent twice. */
+export interface TransferMeter {
+  requests: number;
+  retries: number;
+  uploadedBytes: number;
+  downloadedBytes: number;
+}
+
+export function newTransferMeter(): TransferMeter {
+  return { requests: 0, retries: 0, uploadedBytes: 0, downloadedBytes: 0 };
 }
 
 export const DEFAULT_TRANSFER: TransferOptions = { connections: 8, retries: 6, baseDelayMs: 250, maxDelayMs: 30_000, timeoutMs: 120_000 };
@@ -55,6 +69,7 @@ export class ResilientBackend implements Backend {
   async #retry<T>(what: string, bytes: number, attempt: (tried: number) => Promise<T>): Promise<T> {
     const o = this.#options;
     for (let tried = 0; ; tried++) {
+      if (o.meter) o.meter.requests++;
       try {
         return await this.#slots.run(() => withTimeout(attempt(tried), o.timeoutMs + this.#transferMs(bytes), what));
       } catch (err) {
@@ -62,6 +77,7 @@ export class ResilientBackend implements Backend {
         const ceiling = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** tried);
         const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
         o.onRetry?.(what, tried + 1, err as Error, delay);
+        if (o.meter) o.meter.retries++;
         await sleep(delay);
       }
     }
@@ -92,6 +108,7 @@ export class ResilientBackend implements Backend {
 
   async read(kind: FileKind, name: string, range?: ReadRange): Promise<Buffer> {
     const data = await this.#retry(`read ${kind}/${name.slice(0, 12)}`, range?.length ?? 0, () => this.inner.read(kind, name, range));
+    if (this.#options.meter) this.#options.meter.downloadedBytes += data.byteLength;
     await this.#download?.take(data.byteLength);
     return data;
   }
@@ -101,6 +118,7 @@ export class ResilientBackend implements Backend {
     const size = parts.reduce((n, p) => n + p.byteLength, 0);
     await this.#upload?.take(size);
     await this.#retry(`write ${kind}/${name.slice(0, 12)}`, size, async (tried) => {
+      if (this.#options.meter) this.#options.meter.uploadedBytes += size;
       try {
         await this.inner.write(kind, name, data);
       } catch (err) {

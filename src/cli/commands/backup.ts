@@ -123,6 +123,7 @@ function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
       dirsNew: s.dirsNew, dirsChanged: s.dirsChanged, dirsUnchanged: s.dirsUnchanged,
       bytesRead: s.bytesRead, bytesAdded: s.bytesAdded, bytesAddedStored: s.bytesAddedStored,
       totalFiles: s.totalFiles, totalBytes: s.totalBytes, durationMs: s.durationMs, errors: r.errors, warnings: r.warnings,
+      transfer: ctx.transfer,
     });
     return;
   }
@@ -131,6 +132,8 @@ function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
   ctx.out(`Dirs:    ${s.dirsNew} new, ${s.dirsChanged} changed, ${s.dirsUnchanged} unchanged`);
   ctx.out(`Read ${formatBytes(s.bytesRead)}; added ${formatBytes(s.bytesAdded)} to the repository (${formatBytes(s.bytesAddedStored)} stored)`);
   ctx.out(`Processed ${s.totalFiles} files, ${formatBytes(s.totalBytes)} in ${(s.durationMs / 1000).toFixed(1)} s`);
+  const network = ctx.transferSummary();
+  if (network) ctx.out(network.replace(/^network:/, 'Network:'));
   if (dryRun) ctx.out('Dry run: nothing was written.');
   else if (r.snapshot.incomplete) ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved, but INCOMPLETE: ${r.errors.length} entries could not be read (listed above).`);
   else ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved.`);

@@ -18,11 +18,13 @@ export const check: Command = {
     try {
       const report = await checkRepository(repo, { readData });
       if (ctx.json) {
-        ctx.emitJson({ ok: report.problems.length === 0, ...report });
+        ctx.emitJson({ ok: report.problems.length === 0, ...report, transfer: ctx.transfer });
         return report.problems.length ? 21 : 0;
       }
       const s = report.stats;
       ctx.info(`checked ${s.snapshots} snapshots, ${s.trees} trees, ${s.blobs} blobs in ${s.packs} packs${readData ? `; read ${s.packsRead} packs in full` : ''}`);
+      const network = ctx.transferSummary();
+      if (network) ctx.info(network);
       if (report.unreferencedPacks.length) ctx.info(`${report.unreferencedPacks.length} pack(s) are not referenced by any index (left by an interrupted backup; prune removes them)`);
       if (report.problems.length === 0) {
         ctx.out('no problems found');

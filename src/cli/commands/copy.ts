@@ -26,9 +26,11 @@ export const copy: Command = {
           refs: args.positionals,
           onSnapshot: (snap, id) => ctx.info(id ? `copied ${snap.id.slice(0, 8)} (${snap.time.slice(0, 19)}, ${snap.host}) as ${id.slice(0, 8)}` : `skipped ${snap.id.slice(0, 8)}: already in the destination`),
         });
-        if (ctx.json || flag(args, 'json')) ctx.emitJson(result);
+        if (ctx.json || flag(args, 'json')) ctx.emitJson({ ...result, transfer: ctx.transfer });
         else {
           if (result.packsResumed) ctx.info(`resumed: ${result.packsResumed} pack(s) left by an interrupted copy were taken in, not sent again`);
+          const network = ctx.transferSummary();
+          if (network) ctx.info(network);
           ctx.out(`${result.copied.length} snapshot(s) copied, ${result.skipped.length} already there; ${result.blobsAdded} of ${result.blobsRead} blobs were new (${result.bytesAdded} bytes stored).`);
         }
         return 0;

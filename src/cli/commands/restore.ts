@@ -47,11 +47,13 @@ export const restore: Command = {
       for (const w of result.warnings) ctx.warn(w);
       for (const e of result.errors) ctx.error(e);
       const partial = result.errors.length > 0;
-      if (ctx.json) ctx.emitJson({ snapshotId: snapshot.id, target, ...result, partial, durationMs: Math.round(seconds * 1000) });
+      if (ctx.json) ctx.emitJson({ snapshotId: snapshot.id, target, ...result, partial, durationMs: Math.round(seconds * 1000), transfer: ctx.transfer });
       else if (!ctx.quiet) {
         ctx.out(`Restored ${result.files} files, ${result.dirs} directories, ${result.other} other entries, ${formatBytes(result.bytes)} from ${snapshot.id.slice(0, 8)} in ${seconds.toFixed(1)} s`);
         if (result.skippedIdentical) ctx.out(`${result.skippedIdentical} identical files were already there and were left alone.`);
         if (flag(args, 'verify')) ctx.out(`Verified ${result.verified} files against the repository.`);
+        const network = ctx.transferSummary();
+        if (network) ctx.info(network);
         if (partial) ctx.out(`PARTIAL restore: ${result.errors.length} entries failed (listed above).`);
       }
       return partial ? 3 : 0;
