@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cli, cliOk, MAIN, tempDir } from './helpers.ts';
-import { roundTrip } from './remote-roundtrip.ts';
+import { roundTrip, serverDiesMidBackup } from './remote-roundtrip.ts';
 import { freePort, have, portOpen, startDaemon, waitFor, type Daemon } from './services/daemon.ts';
 
 const hasRestic = have('restic');
@@ -115,22 +115,12 @@ test('REST backend against rclone serve restic, and rclone: with a local remote'
 
 test('the server is killed in the middle of a backup: a clear error, the repository checks clean, the next backup succeeds', async (t) => {
   const root = tempDir(t);
-  const { port, daemon } = await serve(t, root, ['--no-auth']);
-  const repo = `rest:http://127.0.0.1:${port}/r`;
-  const fast = ['-o', 'retries=2', '-o', 'timeout=10'];
-  await cliOk(['init', '--repo', repo]);
-  const src = join(tempDir(t), 'big');
-  mkdirSync(src);
-  for (let i = 0; i < 6; i++) writeFileSync(join(src, `f${i}.bin`), randomBytes(12 * 1024 * 1024));
-  const running = cli(['backup', '--repo', repo, ...fast, src]);
-  // Kill it once the first pack has arrived.
-  await waitFor('a first pack upload', () => execFileSync('find', [join(root, 'r', 'data'), '-type', 'f']).toString().trim() !== '', 60_000);
-  await daemon.stop('SIGKILL');
-  const failed = await running;
-  assert.equal(failed.code, 25, failed.stderr);
-  assert.match(failed.stderr, /cannot reach|failed after/);
-  await serve(t, root, ['--no-auth'], port);
-  await cliOk(['check', '--repo', repo]);
-  await cliOk(['backup', '--repo', repo, src]);
-  await cliOk(['check', '--read-data', '--repo', repo]);
+  let { port, daemon } = await serve(t, root, ['--no-auth']);
+  await serverDiesMidBackup(t, `rest:http://127.0.0.1:${port}/r`, {
+    packLanded: () => execFileSync('find', [root, '-path', '*/r/data/*', '-type', 'f']).toString().trim() !== '',
+    kill: () => daemon.stop('SIGKILL'),
+    restart: async () => {
+      ({ port, daemon } = await serve(t, root, ['--no-auth'], port));
+    },
+  });
 });

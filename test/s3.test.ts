@@ -1,5 +1,5 @@
 // S3 against a real Ceph RADOS Gateway started here (test/services/ceph.ts): round trip,
-// multipart uploads, listings over 1,000 objects, Object Lock, and clear errors.
+// multipart uploads, listings over 1,000 objects, Object Lock, clear errors, the gateway dying mid-backup.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3Backend } from '../src/storage/s3.ts';
 import { cli, cliOk, tempDir } from './helpers.ts';
-import { roundTrip } from './remote-roundtrip.ts';
+import { roundTrip, serverDiesMidBackup } from './remote-roundtrip.ts';
 import { have } from './services/daemon.ts';
 import { startCeph, type CephS3 } from './services/ceph.ts';
 
@@ -166,4 +166,14 @@ test('copy: local → S3 → local, with different keys; only missing blobs trav
   await cliOk(['restore', '--repo', back, 'latest', '--target', target, '--verify'], { env: { LIFEBOAT_PASSWORD: 'third' } });
   for (const f of ['one.bin', 'two.bin', 'three.bin']) assert.deepEqual(readFileSync(join(target, source, f)), readFileSync(join(source, f)));
   await cliOk(['check', '--read-data', '--repo', s3], { env: { ...ceph.env, LIFEBOAT_PASSWORD: 'another password' } });
+});
+
+test('S3: the gateway is killed in the middle of a backup: a clear error, the repository checks clean, the next backup succeeds', { skip: !available && 'radosgw not installed' }, async (t) => {
+  const repo = location();
+  await serverDiesMidBackup(t, repo, {
+    env: ceph.env,
+    packLanded: async () => ((await client.send(new ListObjectsV2Command({ Bucket: bucketOf(repo), Prefix: 'repo/data/' }))).KeyCount ?? 0) > 0,
+    kill: () => ceph.killGateway(),
+    restart: () => ceph.startGateway(),
+  });
 });

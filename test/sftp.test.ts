@@ -1,12 +1,12 @@
 // SFTP against OpenSSH's sshd on 127.0.0.1: the round trip, and the refusals of an unknown host
-// key, a changed host key and a key the server does not accept.
+// key, a changed host key and a key the server does not accept; the server dying mid-backup.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, cliOk, tempDir } from './helpers.ts';
-import { roundTrip } from './remote-roundtrip.ts';
+import { roundTrip, serverDiesMidBackup } from './remote-roundtrip.ts';
 import { have } from './services/daemon.ts';
 import { startSshd, type Sshd } from './services/sshd.ts';
 
@@ -52,4 +52,14 @@ test('SFTP: a key the server does not accept gets exit 24; a missing path gets e
   assert.equal(denied.code, 24, denied.stderr);
   const missing = await cli(['snapshots', '--repo', `sftp:${sshd.user}@127.0.0.1:${sshd.port}${dir}/nothing-here`, ...opts()]);
   assert.equal(missing.code, 10, missing.stderr);
+});
+
+test('SFTP: the server (and its sessions) killed in the middle of a backup: a clear error, the repository checks clean, the next backup succeeds', { skip: !available && 'sshd not installed' }, async (t) => {
+  const dir = tempDir(t);
+  await serverDiesMidBackup(t, `sftp:${sshd.user}@127.0.0.1:${sshd.port}${dir}/repo`, {
+    extra: opts(),
+    packLanded: () => execFileSync('find', [join(dir, 'repo', 'data'), '-type', 'f', '-regex', '.*/[0-9a-f]+']).toString().trim() !== '',
+    kill: () => sshd.kill(),
+    restart: () => sshd.start(),
+  });
 });

@@ -16,6 +16,10 @@ export interface CephS3 {
   env: Record<string, string>;
   /** Runs radosgw-admin against this cluster. */
   admin(args: string[]): string;
+  /** Kills the gateway (kill -9: a server dying in the middle of requests); the data stays. */
+  killGateway(): Promise<void>;
+  /** Starts the gateway again, on the same port. */
+  startGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,10 +39,17 @@ export async function startCeph(): Promise<CephS3> {
   run('monmaptool', ['--create', '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')]);
   run('ceph-mon', ['-c', conf, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', keyring]);
   const daemons: Daemon[] = [];
+  let rgw: Daemon | undefined;
   const stop = async () => {
     // radosgw first, the monitor last: radosgw hangs for minutes if the OSD goes first.
+    await rgw?.stop();
     for (const d of [...daemons].reverse()) await d.stop();
     rmSync(dir, { recursive: true, force: true });
+  };
+  const rgwKeyring = join(dir, 'rgw.keyring');
+  const startGateway = async () => {
+    rgw = startDaemon('radosgw', ['-c', conf, '-f', '-n', 'client.rgw.a', '-k', rgwKeyring]);
+    await waitFor('radosgw', () => portOpen(rgwPort), 60_000, rgw.output);
   };
   try {
     const mon = startDaemon('ceph-mon', ['-c', conf, '-f', '-i', 'a']);
@@ -54,11 +65,8 @@ export async function startCeph(): Promise<CephS3> {
     daemons.push(osd);
     await waitFor('ceph-osd', () => / up /.test(ceph(['osd', 'dump']).split('\n').find((l) => l.startsWith('osd.0')) ?? ''), 60_000, osd.output);
 
-    const rgwKeyring = join(dir, 'rgw.keyring');
     ceph(['auth', 'get-or-create', 'client.rgw.a', 'mon', 'allow rw', 'osd', 'allow rwx', '-o', rgwKeyring]);
-    const rgw = startDaemon('radosgw', ['-c', conf, '-f', '-n', 'client.rgw.a', '-k', rgwKeyring]);
-    daemons.push(rgw);
-    await waitFor('radosgw', () => portOpen(rgwPort), 60_000, rgw.output);
+    await startGateway();
 
     const accessKey = 'LIFEBOATTESTKEY00001';
     const secretKey = 'lifeboat-test-secret-key-0123456789abcdef';
@@ -71,6 +79,11 @@ export async function startCeph(): Promise<CephS3> {
       secretKey,
       env: { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },
       admin,
+      killGateway: async () => {
+        await rgw?.stop('SIGKILL');
+        rgw = undefined;
+      },
+      startGateway,
       stop,
     };
   } catch (err) {

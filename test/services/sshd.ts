@@ -1,7 +1,7 @@
 // OpenSSH's sshd on 127.0.0.1 for SFTP tests (../shared/test-services.md): its own host key,
 // config and authorized_keys in a temporary folder, and a client key pair and known_hosts file.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portOpen, startDaemon, waitFor } from './daemon.ts';
@@ -13,6 +13,9 @@ export interface Sshd {
   clientKey: string;
   knownHosts: string;
   dir: string;
+  /** kill -9 of the server and of every session it serves (a machine dying), then start it again. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -29,7 +32,7 @@ export async function startSshd(): Promise<Sshd> {
     'PermitRootLogin prohibit-password', 'LogLevel ERROR',
   ].join('\n') + '\n');
   mkdirSync('/run/sshd', { recursive: true });
-  const daemon = startDaemon('/usr/sbin/sshd', ['-f', join(dir, 'sshd_config'), '-D', '-e']);
+  let daemon = startDaemon('/usr/sbin/sshd', ['-f', join(dir, 'sshd_config'), '-D', '-e']);
   await waitFor('sshd', () => portOpen(port), 20_000, daemon.output);
   const hostPub = readFileSync(join(dir, 'host.pub'), 'utf8').trim().split(' ');
   writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}\n`);
@@ -39,9 +42,48 @@ export async function startSshd(): Promise<Sshd> {
     clientKey: join(dir, 'client'),
     knownHosts: join(dir, 'known_hosts'),
     dir,
+    async kill() {
+      const sessions = descendants(daemon.child.pid!);
+      await daemon.stop('SIGKILL');
+      for (const pid of sessions) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+    async start() {
+      daemon = startDaemon('/usr/sbin/sshd', ['-f', join(dir, 'sshd_config'), '-D', '-e']);
+      await waitFor('sshd', () => portOpen(port), 20_000, daemon.output);
+    },
     async stop() {
       await daemon.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Every process below `pid` (sshd forks a process, and that one another, per session). */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
 }
