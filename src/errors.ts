@@ -35,7 +35,7 @@ export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
   [2, 'usage error: unknown command, bad flag or argument'],
   [3, 'incomplete: the snapshot was saved but some files could not be read, or a restore was partial'],
   [10, 'repository not found (no config file at the location)'],
-  [11, 'repository is locked by another process (reserved: locking arrives with many-writer support)'],
+  [11, 'repository is locked by another process (see lifeboat unlock)'],
   [12, 'wrong password, or no key slot opens with it'],
   [13, 'a repository already exists at the location (init)'],
   [14, 'the repository uses a format version this Lifeboat does not understand'],

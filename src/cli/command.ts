@@ -27,6 +27,8 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   option: { type: 'string', short: 'o', multiple: true, arg: 'KEY=VALUE', description: 'a storage setting, e.g. s3.region=eu-west-1, sftp.key=~/.ssh/id_ed25519, connections=4 (see README)' },
   'limit-upload': { type: 'string', arg: 'KiB/s', description: 'limit uploads to the repository to this many KiB per second' },
   'limit-download': { type: 'string', arg: 'KiB/s', description: 'limit downloads from the repository to this many KiB per second' },
+  'retry-lock': { type: 'string', arg: 'SECONDS', description: 'while another process holds a conflicting lock, keep trying this long (default: fail at once, exit 11)' },
+  'no-lock': { type: 'boolean', description: 'take no lock (a read-only repository; only when nothing prunes at the same time)' },
   json: { type: 'boolean', description: 'print machine-readable JSON on stdout' },
   progress: { type: 'boolean', description: 'show progress on stderr even when it is not a terminal' },
   'no-progress': { type: 'boolean', description: 'never show progress' },

@@ -2,7 +2,7 @@
 // where to write (stdout for results, stderr for messages and progress). The one place, with the
 // renderers, that prints.
 import { LifeboatError } from '../errors.ts';
-import { Repository } from '../repo/repository.ts';
+import { Repository, type LockRequest } from '../repo/repository.ts';
 import { formatBytes } from '../lib/bytes.ts';
 import { newTransferMeter, openBackend, parseOptions, positiveNumber, type Backend } from '../storage/open.ts';
 import { flag, listOption, stringOption, type ParsedArgs } from './args.ts';
@@ -70,15 +70,15 @@ export class Context {
     if (!location) throw new LifeboatError('USAGE', 'copy needs --from-repo LOCATION (or LIFEBOAT_FROM_REPOSITORY)');
     const file = stringOption(this.args, 'from-password-file') ?? process.env.LIFEBOAT_FROM_PASSWORD_FILE;
     const password = process.env.LIFEBOAT_FROM_PASSWORD || (file ? readPasswordFile(file) : await promptPassword(`Password of ${location}: `));
-    return await this.#open(location, password, false, {});
+    return await this.#open(location, password, false, { lock: { exclusive: false, purpose: 'copy (source)' } });
   }
 
-  async openRepository(options: { loadIndex?: boolean } = {}): Promise<Repository> {
+  async openRepository(options: { loadIndex?: boolean; lock?: LockRequest } = {}): Promise<Repository> {
     const { location, isDefault } = this.repositoryLocation();
     return await this.#open(location, undefined, isDefault, options);
   }
 
-  async #open(location: string, givenPassword: string | undefined, isDefault: boolean, options: { loadIndex?: boolean }): Promise<Repository> {
+  async #open(location: string, givenPassword: string | undefined, isDefault: boolean, options: { loadIndex?: boolean; lock?: LockRequest }): Promise<Repository> {
     const backend = await this.openBackend(location);
     let repo: Repository;
     try {
@@ -87,7 +87,9 @@ export class Context {
           hint: isDefault ? 'No repository is configured: give --repo or set LIFEBOAT_REPOSITORY, or run "lifeboat backup PATH" to create the default one.' : 'Check the location, or create a repository there with "lifeboat init".',
         });
       }
-      repo = await Repository.open(backend, givenPassword ?? (await this.password({ isDefault })), options);
+      const wait = stringOption(this.args, 'retry-lock');
+      const lock = flag(this.args, 'no-lock') || !options.lock ? undefined : { ...options.lock, waitMs: wait ? positiveNumber('--retry-lock', wait) * 1000 : 0 };
+      repo = await Repository.open(backend, givenPassword ?? (await this.password({ isDefault })), { ...options, lock });
     } catch (err) {
       await backend.close(); // a connection (SSH, rclone) must not keep the process alive
       throw err;

@@ -21,6 +21,9 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   key: async () => (await import('./commands/key.ts')).key,
   serve: async () => (await import('./commands/serve.ts')).serve,
   copy: async () => (await import('./commands/copy.ts')).copy,
+  forget: async () => (await import('./commands/forget.ts')).forget,
+  prune: async () => (await import('./commands/prune.ts')).prune,
+  unlock: async () => (await import('./commands/unlock.ts')).unlock,
 };
 
 export function version(): string {

@@ -2,7 +2,7 @@
 // on the main thread as it arrives; the snapshot is written only if the producer succeeded.
 import { hostname } from 'node:os';
 import { LifeboatError } from '../errors.ts';
-import { monotonicMs, nowIso, nowMs } from '../lib/clock.ts';
+import { monotonicMs, nowLocalIso, nowMs } from '../lib/clock.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { nameFields, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -13,6 +13,7 @@ export interface StreamBackupOptions {
   filename: string;
   host?: string;
   tags?: string[];
+  time?: string;
   dryRun?: boolean;
   onProgress?: (p: { files: number; bytes: number }) => void;
 }
@@ -76,7 +77,7 @@ export async function backupStream(repo: Repository, source: StreamSource, optio
   if (!options.dryRun) await repo.flush();
   summary.durationMs = Math.round(monotonicMs() - started);
   const snapshot: Snapshot = {
-    version: 1, time: nowIso(), host: options.host ?? hostname(), ...owner,
+    version: 1, time: options.time ?? nowLocalIso(), host: options.host ?? hostname(), ...owner,
     paths: [`/${options.filename}`], tags: options.tags ?? [], tree, program: programName(), summary,
   };
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);

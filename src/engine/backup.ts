@@ -4,7 +4,7 @@
 import { hostname, userInfo } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { LifeboatError, errnoCode } from '../errors.ts';
-import { monotonicMs, nowIso } from '../lib/clock.ts';
+import { monotonicMs, nowLocalIso } from '../lib/clock.ts';
 import type { BackupSummary, Snapshot, SnapshotRecord } from '../model/snapshot.ts';
 import { compareNodes, type Tree, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -16,6 +16,8 @@ export interface BackupOptions extends WalkOptions {
   paths: string[];
   host?: string;
   tags?: string[];
+  /** The snapshot's time (RFC 3339), instead of now: for imports and tests. */
+  time?: string;
   /** A snapshot id to compare against; default: the latest of the same host and paths. */
   parent?: SnapshotRecord | null;
   dryRun?: boolean;
@@ -118,7 +120,7 @@ export async function backupPaths(repo: Repository, options: BackupOptions): Pro
   summary.errors = walker.errors.length;
   const snapshot: Snapshot = {
     version: 1,
-    time: nowIso(),
+    time: options.time ?? nowLocalIso(),
     host,
     ...snapshotOwner(),
     paths,

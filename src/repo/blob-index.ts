@@ -88,6 +88,25 @@ export class BlobIndex {
     };
   }
 
+  /** The blob's position (0 ≤ position < size), or -1: for per-blob marks in a typed array. */
+  position(id: Uint8Array): number {
+    return this.#find(id);
+  }
+
+  /** The blob at a position. */
+  at(position: number): [Buffer, BlobLocation] {
+    const id = Buffer.from(this.#ids.subarray(position * 32, position * 32 + 32));
+    return [id, this.get(id)!];
+  }
+
+  packIndexAt(position: number): number {
+    return this.#pack[position];
+  }
+
+  storedLengthAt(position: number): number {
+    return this.#stored[position];
+  }
+
   /** Every blob id with its location; for check and index writing. */
   *entries(): Generator<[Buffer, BlobLocation]> {
     for (let i = 0; i < this.#count; i++) {

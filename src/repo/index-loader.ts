@@ -11,6 +11,8 @@ export interface IndexLoadResult {
   index: BlobIndex;
   indexFiles: string[];
   damagedIndexFiles: Array<{ name: string; problem: string }>;
+  /** Index files a newer one replaces (left by an interrupted prune): not loaded; prune deletes them. */
+  supersededIndexFiles: string[];
   /** Packs that were indexed from their headers because no index file described them. */
   recoveredPacks: string[];
   unreadablePacks: Array<{ name: string; problem: string }>;
@@ -22,17 +24,13 @@ export function addPackToIndex(index: BlobIndex, id: Buffer, salt: Buffer, entri
 }
 
 export async function loadIndex(backend: Backend, keys: RepositoryKeys): Promise<IndexLoadResult> {
-  const index = new BlobIndex(1 << 14);
-  const result: IndexLoadResult = { index, indexFiles: [], damagedIndexFiles: [], recoveredPacks: [], unreadablePacks: [] };
-  for await (const info of backend.list('index')) {
-    try {
-      const content = decodeIndex(keys, info.name, await backend.read('index', info.name));
-      for (const p of content.packs) addPackToIndex(index, p.id, p.salt, p.entries);
-      result.indexFiles.push(info.name);
-    } catch (err) {
-      result.damagedIndexFiles.push({ name: info.name, problem: (err as Error).message });
-    }
+  let result = await loadIndexFiles(backend, keys, new Set());
+  if (result.supersededIndexFiles.length) {
+    // Rare (a prune was interrupted between writing the new index and deleting the old one):
+    // load again without the replaced files, so every blob is found where the new index says.
+    result = await loadIndexFiles(backend, keys, new Set(result.supersededIndexFiles));
   }
+  const index = result.index;
   if (result.damagedIndexFiles.length > 0) {
     for await (const pack of backend.list('packs')) {
       if (index.hasPack(pack.name)) continue;
@@ -45,6 +43,25 @@ export async function loadIndex(backend: Backend, keys: RepositoryKeys): Promise
       }
     }
   }
+  return result;
+}
+
+async function loadIndexFiles(backend: Backend, keys: RepositoryKeys, skip: Set<string>): Promise<IndexLoadResult> {
+  const index = new BlobIndex(1 << 14);
+  const result: IndexLoadResult = { index, indexFiles: [], damagedIndexFiles: [], supersededIndexFiles: [...skip], recoveredPacks: [], unreadablePacks: [] };
+  const superseded = new Set<string>();
+  for await (const info of backend.list('index')) {
+    if (skip.has(info.name)) continue;
+    try {
+      const content = decodeIndex(keys, info.name, await backend.read('index', info.name));
+      for (const p of content.packs) addPackToIndex(index, p.id, p.salt, p.entries);
+      for (const s of content.supersedes) superseded.add(s.toString('hex'));
+      result.indexFiles.push(info.name);
+    } catch (err) {
+      result.damagedIndexFiles.push({ name: info.name, problem: (err as Error).message });
+    }
+  }
+  if (skip.size === 0) result.supersededIndexFiles = result.indexFiles.filter((n) => superseded.has(n));
   return result;
 }
 

@@ -16,6 +16,7 @@ import { decodeIndex, encodeIndex, type IndexedPack } from './index-file.ts';
 import { addPackToIndex, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import { createKeyFile } from './keys.ts';
+import { RepositoryLock } from './locks.ts';
 import { openBlob, PackWriter, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { SnapshotStore } from './snapshots.ts';
 
@@ -30,6 +31,7 @@ export { blobIdOf } from './crypto.ts';
 export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
+export { listLocks, type LockFile } from './locks.ts';
 export { verifyPack, expectedPackSize, type PackProblem } from './pack-check.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
@@ -37,6 +39,14 @@ const decompress = promisify(zstdDecompress);
 const UPLOADS_IN_FLIGHT = 2;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
 const PACKS_PER_INDEX = 64;
+
+export interface LockRequest {
+  exclusive: boolean;
+  /** What the lock is for, shown to whoever finds it: "backup", "prune". */
+  purpose: string;
+  /** How long to keep trying while another process holds a conflicting lock. */
+  waitMs?: number;
+}
 
 export interface SaveResult {
   id: Buffer;
@@ -60,6 +70,7 @@ export class Repository {
   #unindexed: IndexedPack[] = [];
   #uploadError: unknown;
   readonly #fileKeys = new Map<string, CipherKey>();
+  #lock: RepositoryLock | undefined;
 
   private constructor(backend: Backend, opened: OpenedRepository) {
     this.backend = backend;
@@ -75,10 +86,19 @@ export class Repository {
     return new Repository(backend, await createRepository(backend, password, options));
   }
 
-  /** Opens the repository and loads its index (skip with `loadIndex: false` for key commands). */
-  static async open(backend: Backend, password: string, options: { loadIndex?: boolean } = {}): Promise<Repository> {
+  /**
+   * Opens the repository, takes a lock if asked (before reading the index, so that what it reads
+   * cannot change under the lock's protection) and loads the index (skip with `loadIndex: false`).
+   */
+  static async open(backend: Backend, password: string, options: { loadIndex?: boolean; lock?: LockRequest } = {}): Promise<Repository> {
     const repo = new Repository(backend, await openWithPassword(backend, password));
-    if (options.loadIndex !== false) await repo.reloadIndex();
+    if (options.lock) repo.#lock = await RepositoryLock.acquire(backend, repo.keys, options.lock.exclusive, options.lock.purpose, options.lock.waitMs);
+    try {
+      if (options.loadIndex !== false) await repo.reloadIndex();
+    } catch (err) {
+      await repo.#lock?.release();
+      throw err;
+    }
     return repo;
   }
 
@@ -125,10 +145,11 @@ export class Repository {
    * Stores a blob that was already named and compressed (by a chunking worker) unless the
    * repository already has it. `stored` is zstd data when `compression` is COMPRESSION_ZSTD.
    */
-  async saveStoredBlob(type: BlobType, id: Buffer, stored: Uint8Array, compression: number, rawLength: number): Promise<SaveResult> {
+  /** `rewrite`: store it even though the index has it (prune moves blobs out of half-empty packs). */
+  async saveStoredBlob(type: BlobType, id: Buffer, stored: Uint8Array, compression: number, rawLength: number, rewrite = false): Promise<SaveResult> {
     this.#throwUploadError();
     const hex = id.toString('hex');
-    if (this.index.has(id) || this.#pending.has(hex)) return { id, added: false, storedBytes: 0 };
+    if ((!rewrite && this.index.has(id)) || this.#pending.has(hex)) return { id, added: false, storedBytes: 0 };
     this.#pending.add(hex);
     let writer = this.#writers.get(type);
     if (!writer) this.#writers.set(type, (writer = new PackWriter(this.keys, type)));
@@ -165,18 +186,29 @@ export class Repository {
 
   /** Decrypts and decompresses a blob from its sealed bytes (read alone or as part of a run). */
   async decodeBlob(id: Buffer, loc: BlobLocation, sealed: Buffer): Promise<Buffer> {
-    let plain: Buffer;
+    const plain = this.openStoredBlob(id, loc, sealed);
+    if (loc.compression !== COMPRESSION_ZSTD) return plain;
+    // The thread pool pays off for big blobs; for small ones its overhead exceeds the work.
+    return plain.byteLength > 256 * 1024 ? await decompress(plain) : zstdDecompressSync(plain);
+  }
+
+  /** Decrypts a blob's sealed bytes to its stored form (compressed as it was): what repacking moves. */
+  openStoredBlob(id: Buffer, loc: BlobLocation, sealed: Buffer): Buffer {
     try {
-      plain = this.#openBlob(loc, id, sealed);
+      return this.#openBlob(loc, id, sealed);
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
       throw new LifeboatError('REPO_CORRUPT', `Blob ${id.toString('hex').slice(0, 16)} in pack ${loc.pack.id.toString('hex')} is damaged`, {
         hint: 'Run "lifeboat check --read-data" to see which snapshots and files this touches.',
       });
     }
-    if (loc.compression !== COMPRESSION_ZSTD) return plain;
-    // The thread pool pays off for big blobs; for small ones its overhead exceeds the work.
-    return plain.byteLength > 256 * 1024 ? await decompress(plain) : zstdDecompressSync(plain);
+  }
+
+  /** Writes one index file (prune's rewrite); returns its name. */
+  async writeIndexFile(packs: IndexedPack[], supersedes: string[]): Promise<string> {
+    const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
+    await this.backend.write('index', name, bytes);
+    return name;
   }
 
   #openBlob(loc: BlobLocation, id: Buffer, sealed: Buffer): Buffer {
@@ -276,6 +308,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    await this.#lock?.release();
     await this.backend.close();
   }
 }

@@ -1,6 +1,7 @@
 // Snapshot files: one sealed JSON record per backup, named by the SHA-256 of the file. Written
 // last, after the packs and index it depends on. Listing reports damaged snapshot files instead
 // of failing, so one bad file never hides the others.
+import { parseTimestamp } from '../model/timestamp.ts';
 import { LifeboatError } from '../errors.ts';
 import type { Snapshot, SnapshotRecord } from '../model/snapshot.ts';
 import type { Backend } from '../storage/open.ts';
@@ -42,6 +43,11 @@ export class SnapshotStore {
     return { ...snapshot, id };
   }
 
+  /** Removes a snapshot (forget): its data stays until prune finds it unreferenced. */
+  async remove(id: string): Promise<void> {
+    await this.#backend.delete('snapshots', id);
+  }
+
   /** All readable snapshots, oldest first, and the files that could not be read. */
   async list(filter: SnapshotFilter = {}): Promise<SnapshotList> {
     const out: SnapshotList = { snapshots: [], damaged: [] };
@@ -53,7 +59,8 @@ export class SnapshotStore {
         out.damaged.push({ id: info.name, problem: (err as Error).message });
       }
     }
-    out.snapshots.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id.localeCompare(b.id)));
+    // By the instant, not the text: times carry the offset of the machine that made them.
+    out.snapshots.sort((a, b) => timeMs(a.time) - timeMs(b.time) || a.id.localeCompare(b.id));
     return out;
   }
 
@@ -85,4 +92,8 @@ export function matches(s: Snapshot, filter: SnapshotFilter): boolean {
   if (filter.tags?.length && !filter.tags.every((t) => s.tags.includes(t))) return false;
   if (filter.paths?.length && !filter.paths.every((p) => s.paths.includes(p))) return false;
   return true;
+}
+
+function timeMs(time: string): number {
+  return parseTimestamp(time)?.ms ?? 0;
 }

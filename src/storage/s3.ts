@@ -191,7 +191,8 @@ export class S3Backend implements Backend {
       Key: this.#key(kind, name),
       // Only packs go to a colder class: keys, index and snapshots are read on every run.
       StorageClass: kind === 'packs' ? this.#s.storageClass : undefined,
-      ...this.#lockFields(),
+      // Lock files come and go within minutes: retaining them would make the repository unlockable.
+      ...(kind === 'locks' ? {} : this.#lockFields()),
     };
     if (body.byteLength > this.#s.multipartThresholdBytes) return await this.#writeMultipart(kind, name, body, common);
     await this.#send(new PutObjectCommand({ ...common, Body: body, ContentMD5: md5(body), IfNoneMatch: '*' }), `${kind}/${name}`);

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { LifeboatError } from '../../errors.ts';
 import { formatBytes, parseSize } from '../../lib/bytes.ts';
+import { parseLocalTime } from '../../lib/clock.ts';
 import type { BackupResult } from '../../engine/backup.ts';
 import { backupPaths } from '../../engine/backup.ts';
 import { backupStream } from '../../engine/backup-stream.ts';
@@ -33,6 +34,7 @@ export const backup: Command = {
     'exclude-larger-than': { type: 'string', arg: 'SIZE', description: 'skip files larger than SIZE (e.g. 500M, 2G)' },
     tag: { type: 'string', multiple: true, arg: 'TAG', description: 'add TAG to the snapshot' },
     host: { type: 'string', arg: 'NAME', description: 'record NAME as the host (default: this machine\'s name)' },
+    time: { type: 'string', arg: 'TIME', description: 'record TIME as the snapshot\'s time instead of now: "2026-01-31 23:00[:00]" (local time) or RFC 3339' },
     parent: { type: 'string', arg: 'SNAPSHOT', description: 'compare with SNAPSHOT instead of the latest of the same host and paths' },
     force: { type: 'boolean', description: 'read every file, even those unchanged since the parent snapshot' },
     'dry-run': { type: 'boolean', short: 'n', description: 'do everything but write to the repository' },
@@ -66,12 +68,12 @@ async function openOrCreate(ctx: Context): Promise<Repository> {
       return repo;
     }
   }
-  return await ctx.openRepository();
+  return await ctx.openRepository({ lock: { exclusive: false, purpose: 'backup' } });
 }
 
 async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Promise<BackupResult> {
   const progress = new ProgressLine(ctx, 'backup');
-  const common = { host: stringOption(args, 'host'), tags: listOption(args, 'tag'), dryRun: flag(args, 'dry-run') };
+  const common = { host: stringOption(args, 'host'), tags: listOption(args, 'tag'), time: snapshotTime(args), dryRun: flag(args, 'dry-run') };
   const onProgress = (p: { files: number; bytes: number; currentPath?: string }): void => progress.update(p.files, p.bytes, p.currentPath);
   try {
     if (flag(args, 'stdin') || flag(args, 'stdin-from-command')) {
@@ -137,4 +139,12 @@ function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
   if (dryRun) ctx.out('Dry run: nothing was written.');
   else if (r.snapshot.incomplete) ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved, but INCOMPLETE: ${r.errors.length} entries could not be read (listed above).`);
   else ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved.`);
+}
+
+function snapshotTime(args: ParsedArgs): string | undefined {
+  const given = stringOption(args, 'time');
+  if (given === undefined) return undefined;
+  const time = parseLocalTime(given);
+  if (!time) throw new LifeboatError('USAGE', `--time "${given}" is not a time`, { hint: 'Give "YYYY-MM-DD HH:MM:SS" (this machine\'s time zone) or RFC 3339 like 2026-01-31T23:00:00+01:00.' });
+  return time;
 }

@@ -14,7 +14,7 @@ export const check: Command = {
   },
   async run(ctx, args) {
     const readData = parseSubset(stringOption(args, 'read-data-subset')) ?? (flag(args, 'read-data') ? { kind: 'all' as const } : undefined);
-    const repo = await ctx.openRepository({ loadIndex: false });
+    const repo = await ctx.openRepository({ loadIndex: false, lock: { exclusive: false, purpose: 'check' } });
     try {
       const report = await checkRepository(repo, { readData });
       if (ctx.json) {

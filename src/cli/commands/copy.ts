@@ -19,7 +19,7 @@ export const copy: Command = {
   async run(ctx, args) {
     const from = await ctx.openSourceRepository();
     try {
-      const to = await ctx.openRepository();
+      const to = await ctx.openRepository({ lock: { exclusive: false, purpose: 'copy' } });
       try {
         const result = await copySnapshots(from, to, {
           filter: filterOf(args),

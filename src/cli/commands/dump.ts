@@ -14,7 +14,7 @@ export const dump: Command = {
   async run(ctx, args) {
     const [ref, path] = args.positionals;
     if (!ref || !path) throw new LifeboatError('USAGE', 'dump needs a snapshot and a path', { hint: 'lifeboat dump latest /etc/fstab' });
-    const repo = await ctx.openRepository();
+    const repo = await ctx.openRepository({ lock: { exclusive: false, purpose: 'dump' } });
     try {
       const { snapshot } = await resolveSnapshot(repo, ref, args);
       const node = await findNode(repo, snapshot.tree, path);

@@ -31,7 +31,7 @@ export const restore: Command = {
     if (!ref || !target) throw new LifeboatError('USAGE', 'restore needs a snapshot and --target DIR', { hint: 'lifeboat restore latest --target /tmp/restore' });
     const existing = (stringOption(args, 'existing') ?? 'skip-identical') as ExistingPolicy;
     if (!EXISTING_POLICIES.includes(existing)) throw new LifeboatError('USAGE', `--existing must be one of ${EXISTING_POLICIES.join(', ')}`);
-    const repo = await ctx.openRepository();
+    const repo = await ctx.openRepository({ lock: { exclusive: false, purpose: 'restore' } });
     const started = monotonicMs();
     const progress = new ProgressLine(ctx, 'restore');
     try {

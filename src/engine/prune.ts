@@ -1,0 +1,212 @@
+// Prune: deletes data no snapshot references, and rewrites packs that are mostly unused. Runs
+// under an exclusive lock. Memory: one byte per indexed blob (the "used" marks) and a few numbers
+// per pack, besides the index itself; the new index is written a slice of packs at a time.
+// Order, so that a kill at any point leaves a repository that passes check and the next prune
+// finishes the job:
+//   1. repack: still-used blobs of the chosen packs go into new packs (plus an index for them);
+//   2. new index files for every pack that stays; only the last names the old files as superseded
+//      (a reader ignores superseded index files; until the last is written the old ones still count);
+//   3. delete the old index files, then the packs nothing indexes any more.
+// Packs under S3 Object Lock retention are skipped and reported with the date they can go.
+import { LifeboatError } from '../errors.ts';
+import { monotonicMs, nowMs } from '../lib/clock.ts';
+import { Limiter } from '../lib/limiter.ts';
+import type { Repository } from '../repo/repository.ts';
+
+export interface PruneOptions {
+  /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
+  maxUnusedPercent: number;
+  /** Also rewrite packs below 80% of the target pack size. */
+  repackSmall: boolean;
+  dryRun: boolean;
+  onPhase?: (phase: string) => void;
+}
+
+export interface PruneReport {
+  blobsUsed: number;
+  blobsUnused: number;
+  bytesUsed: number;
+  bytesUnused: number;
+  packs: number;
+  packsDeleted: number;
+  packsRepacked: number;
+  /** Packs on storage that no index lists (left by interrupted backups or prunes). */
+  packsUnindexed: number;
+  bytesRepacked: number;
+  /** Bytes deleted (dry run: would be), less what repacking wrote back. */
+  bytesFreed: number;
+  retained: Array<{ pack: string; until: string }>;
+  durationMs: number;
+}
+
+const INDEX_PACKS_PER_FILE = 4096;
+const REPACK_READS = 2;
+
+export async function prunePacks(repo: Repository, options: PruneOptions): Promise<PruneReport> {
+  const started = monotonicMs();
+  const index = repo.index;
+  const load = repo.indexLoad!;
+  if (load.damagedIndexFiles.length) {
+    throw new LifeboatError('REPO_CORRUPT', `${load.damagedIndexFiles.length} index file(s) are damaged; prune deletes nothing until the index is whole`, { hint: 'Run "lifeboat repair index" first.' });
+  }
+  options.onPhase?.('finding the data snapshots use');
+  const used = await markUsed(repo);
+
+  options.onPhase?.('weighing packs');
+  const packCount = index.packs.length;
+  const usedBytes = new Float64Array(packCount);
+  const packHex = index.packs.map((p) => p.id.toString('hex'));
+  const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: 0, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
+  for (let i = 0; i < index.size; i++) {
+    if (used[i]) {
+      usedBytes[index.packIndexAt(i)] += index.storedLengthAt(i);
+      report.blobsUsed++;
+    } else report.blobsUnused++;
+  }
+  const sizeOf = new Map<string, number>();
+  for await (const f of repo.backend.list('packs')) sizeOf.set(f.name, f.sizeBytes);
+  const known = new Set(packHex);
+  const leftovers = [...sizeOf.keys()].filter((name) => !known.has(name));
+  report.packsUnindexed = leftovers.length;
+
+  // Decide: unused packs go; then the emptiest partly used ones are rewritten until what stays unused is within the limit.
+  const fate = new Uint8Array(packCount); // 0 keep, 1 delete, 2 repack
+  let totalUsed = 0;
+  let keptUnused = 0;
+  const partly: number[] = [];
+  for (let p = 0; p < packCount; p++) {
+    const size = sizeOf.get(packHex[p]) ?? 0;
+    report.packs++;
+    totalUsed += usedBytes[p];
+    if (usedBytes[p] === 0) fate[p] = 1;
+    else if (size > usedBytes[p]) {
+      keptUnused += size - usedBytes[p];
+      partly.push(p);
+    }
+    if (options.repackSmall && usedBytes[p] > 0 && size < 0.8 * repo.config.packTargetBytes) fate[p] = 2;
+  }
+  const pct = Math.min(options.maxUnusedPercent, 99.9);
+  const tolerated = (totalUsed * pct) / (100 - pct);
+  const unusedOf = (p: number) => (sizeOf.get(packHex[p]) ?? 0) - usedBytes[p];
+  partly.sort((a, b) => unusedOf(b) / (sizeOf.get(packHex[b]) ?? 1) - unusedOf(a) / (sizeOf.get(packHex[a]) ?? 1));
+  for (const p of partly) {
+    if (fate[p] === 2) keptUnused -= unusedOf(p);
+  }
+  for (const p of partly) {
+    if (keptUnused <= tolerated) break;
+    if (fate[p] === 2) continue;
+    fate[p] = 2;
+    keptUnused -= unusedOf(p);
+  }
+  report.bytesUsed = totalUsed;
+  for (let p = 0; p < packCount; p++) {
+    const size = sizeOf.get(packHex[p]) ?? 0;
+    report.bytesUnused += size - usedBytes[p];
+    if (fate[p] === 1) report.packsDeleted++;
+    if (fate[p] === 2) {
+      report.packsRepacked++;
+      report.bytesRepacked += usedBytes[p];
+    }
+    if (fate[p] !== 0) report.bytesFreed += size - (fate[p] === 2 ? usedBytes[p] : 0);
+  }
+  for (const name of leftovers) report.bytesFreed += sizeOf.get(name)!;
+  if (options.dryRun || (report.packsDeleted + report.packsRepacked + leftovers.length === 0 && load.supersededIndexFiles.length === 0)) {
+    report.durationMs = Math.round(monotonicMs() - started);
+    return report;
+  }
+
+  // 1. Repack.
+  if (report.packsRepacked) options.onPhase?.(`repacking ${report.packsRepacked} pack(s)`);
+  const byPack = positionsByPack(repo, fate);
+  const reads = new Limiter(REPACK_READS);
+  await Promise.all(
+    [...byPack.entries()].filter(([p]) => fate[p] === 2).map(([p, positions]) =>
+      reads.run(async () => {
+        const sealed = await repo.backend.read('packs', packHex[p]);
+        for (const i of positions) {
+          if (!used[i]) continue;
+          const [id, loc] = index.at(i);
+          const stored = repo.openStoredBlob(id, loc, sealed.subarray(loc.offset, loc.offset + loc.storedLength));
+          await repo.saveStoredBlob(loc.type, id, stored, loc.compression, loc.rawLength, true);
+        }
+      }),
+    ),
+  );
+  await repo.flush();
+
+  // 2. The new index: every pack that stays, in slices; the last file supersedes the old ones.
+  options.onPhase?.('writing the new index');
+  const old = load.indexFiles.concat(load.supersededIndexFiles);
+  const keep = [...byPack.entries()].filter(([p]) => fate[p] === 0);
+  for (let at = 0; at < keep.length || at === 0; at += INDEX_PACKS_PER_FILE) {
+    const slice = keep.slice(at, at + INDEX_PACKS_PER_FILE).map(([p, positions]) => ({
+      id: index.packs[p].id,
+      salt: index.packs[p].salt,
+      entries: positions.map((i) => {
+        const [id, loc] = index.at(i);
+        return { id, type: loc.type, compression: loc.compression, offset: loc.offset, storedLength: loc.storedLength, rawLength: loc.rawLength };
+      }),
+    }));
+    const last = at + INDEX_PACKS_PER_FILE >= keep.length;
+    await repo.writeIndexFile(slice, last ? old : []);
+  }
+
+  // 3. Delete the old index files, then the packs nothing indexes now.
+  options.onPhase?.('deleting');
+  // A superseded index file under Object Lock stays until its retention ends; readers skip it.
+  for (const name of old) await repo.backend.delete('index', name).catch((err) => (err.code === 'ERETAINED' ? undefined : ignoreMissing(err)));
+  const doomed = packHex.filter((_, p) => fate[p] !== 0).concat(leftovers);
+  const deletes = new Limiter(8);
+  await Promise.all(doomed.map((name) => deletes.run(() => deletePack(repo, name, report))));
+  report.durationMs = Math.round(monotonicMs() - started);
+  return report;
+}
+
+/** One mark per indexed blob: set when some snapshot's tree reaches it. Fails on anything missing. */
+async function markUsed(repo: Repository): Promise<Uint8Array> {
+  const used = new Uint8Array(repo.index.size);
+  const { snapshots, damaged } = await repo.snapshots.list();
+  if (damaged.length) {
+    throw new LifeboatError('REPO_CORRUPT', `${damaged.length} snapshot file(s) cannot be read; prune deletes nothing while it cannot tell what they use`, { hint: 'Run "lifeboat check"; remove or repair the damaged snapshots first.' });
+  }
+  const mark = (hex: string): boolean => {
+    const i = repo.index.position(Buffer.from(hex, 'hex'));
+    if (i < 0) throw new LifeboatError('REPO_CORRUPT', `Blob ${hex.slice(0, 16)} that a snapshot uses is not in the index; prune deletes nothing`, { hint: 'Run "lifeboat check", then "lifeboat repair index".' });
+    const first = used[i] === 0;
+    used[i] = 1;
+    return first;
+  };
+  const visit = async (treeHex: string): Promise<void> => {
+    if (!mark(treeHex)) return; // a tree seen before: everything below it is marked already
+    const tree = await repo.loadTree(treeHex);
+    for (const node of tree.nodes) {
+      for (const hex of node.content ?? []) mark(hex);
+      if (node.subtree) await visit(node.subtree);
+    }
+  };
+  for (const s of snapshots) await visit(s.tree);
+  return used;
+}
+
+/** Index positions grouped by pack, for the packs in `fate` (counting sort: one number per blob). */
+function positionsByPack(repo: Repository, fate: Uint8Array): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (let p = 0; p < fate.length; p++) if (fate[p] !== 1) out.set(p, []);
+  for (let i = 0; i < repo.index.size; i++) out.get(repo.index.packIndexAt(i))?.push(i);
+  return out;
+}
+
+async function deletePack(repo: Repository, name: string, report: PruneReport): Promise<void> {
+  if (repo.config.objectLock && repo.backend.retainedUntil) {
+    const until = await repo.backend.retainedUntil('packs', name);
+    if (until && until.getTime() > nowMs()) {
+      report.retained.push({ pack: name, until: until.toISOString() });
+      return;
+    }
+  }
+  await repo.backend.delete('packs', name).catch(ignoreMissing);
+}
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+}

@@ -1,0 +1,133 @@
+// Repository locks, so that many writers can share a repository safely. Backups, restores, copies
+// and checks hold shared locks; prune and forget hold an exclusive one, because prune deletes
+// packs that a running backup may just have decided to reuse. A lock is an encrypted file in
+// locks/ naming its host, process and time; it is rewritten every few minutes while held.
+// A lock is stale (ignored, and removable by `lifeboat unlock`) when its process is gone (same
+// host) or it has not been refreshed for STALE_AFTER_MS (another host: the only safe signal).
+// Lock files are write-once like everything else: a refresh writes a new file, then deletes the
+// old one. Two lockers that race both see each other and both give way, so neither proceeds
+// wrongly; one retries later.
+import { hostname, userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LifeboatError } from '../errors.ts';
+import { nowIso, nowMs } from '../lib/clock.ts';
+import type { Backend } from '../storage/open.ts';
+import type { RepositoryKeys } from './crypto.ts';
+import { openSealedFile, sealFile } from './sealed-file.ts';
+
+const MAGIC = 'LBLK';
+export const REFRESH_MS = 5 * 60_000;
+export const STALE_AFTER_MS = 30 * 60_000;
+
+export interface LockInfo {
+  time: string;
+  host: string;
+  pid: number;
+  username: string;
+  exclusive: boolean;
+  /** What holds it, for messages: "backup", "prune". */
+  purpose: string;
+}
+
+export interface LockFile extends LockInfo {
+  name: string;
+  stale: boolean;
+}
+
+export async function listLocks(backend: Backend, keys: RepositoryKeys): Promise<LockFile[]> {
+  const out: LockFile[] = [];
+  for await (const f of backend.list('locks')) {
+    try {
+      const info = JSON.parse(openSealedFile(keys, MAGIC, f.name, await backend.read('locks', f.name)).toString('utf8')) as LockInfo;
+      out.push({ ...info, name: f.name, stale: isStale(info) });
+    } catch (err) {
+      // Deleted between list and read (released), or unreadable: an unreadable lock is not ours to judge.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      out.push({ time: '', host: '?', pid: 0, username: '?', exclusive: true, purpose: `unreadable (${(err as Error).message})`, name: f.name, stale: false });
+    }
+  }
+  return out;
+}
+
+function isStale(lock: LockInfo): boolean {
+  const age = nowMs() - Date.parse(lock.time);
+  if (lock.host === hostname()) {
+    if (lock.pid === process.pid) return false;
+    try {
+      process.kill(lock.pid, 0);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+    return false;
+  }
+  return !(age < STALE_AFTER_MS);
+}
+
+export class RepositoryLock {
+  readonly #backend: Backend;
+  readonly #keys: RepositoryKeys;
+  readonly #info: LockInfo;
+  #name: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(backend: Backend, keys: RepositoryKeys, info: LockInfo) {
+    this.#backend = backend;
+    this.#keys = keys;
+    this.#info = info;
+  }
+
+  /**
+   * Takes the lock, trying again for up to `waitMs` while another holds a conflicting one; then
+   * fails with LOCKED (exit 11) naming who holds it.
+   */
+  static async acquire(backend: Backend, keys: RepositoryKeys, exclusive: boolean, purpose: string, waitMs = 0): Promise<RepositoryLock> {
+    const deadline = nowMs() + waitMs;
+    for (;;) {
+      try {
+        return await RepositoryLock.#tryAcquire(backend, keys, exclusive, purpose);
+      } catch (err) {
+        if (!(err instanceof LifeboatError) || err.code !== 'LOCKED' || nowMs() >= deadline) throw err;
+        await sleep(500 + Math.random() * 1500); // jitter: two waiting lockers do not collide again
+      }
+    }
+  }
+
+  static async #tryAcquire(backend: Backend, keys: RepositoryKeys, exclusive: boolean, purpose: string): Promise<RepositoryLock> {
+    const lock = new RepositoryLock(backend, keys, { time: nowIso(), host: hostname(), pid: process.pid, username: userInfo().username, exclusive, purpose });
+    await lock.#write();
+    const conflicts = (await listLocks(backend, keys)).filter((l) => l.name !== lock.#name && !l.stale && (exclusive || l.exclusive));
+    if (conflicts.length) {
+      await lock.release();
+      const c = conflicts[0];
+      throw new LifeboatError('LOCKED', `The repository is locked${c.exclusive ? ' exclusively' : ''} by ${c.purpose} (pid ${c.pid} on ${c.host}, user ${c.username}, since ${c.time})`, {
+        hint: c.exclusive || exclusive ? 'Wait for it to finish and try again. If that process is dead, "lifeboat unlock" removes stale locks.' : undefined,
+      });
+    }
+    lock.#timer = setInterval(() => void lock.#refresh(), REFRESH_MS);
+    lock.#timer.unref();
+    return lock;
+  }
+
+  async #write(): Promise<void> {
+    const { name, bytes } = sealFile(this.#keys, MAGIC, Buffer.from(JSON.stringify({ ...this.#info, time: nowIso() })));
+    await this.#backend.write('locks', name, bytes);
+    this.#name = name;
+  }
+
+  async #refresh(): Promise<void> {
+    const old = this.#name;
+    try {
+      await this.#write();
+      if (old) await this.#backend.delete('locks', old);
+    } catch {
+      // The next refresh tries again; a lock not refreshed for 30 minutes is what others treat as stale.
+    }
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.#timer);
+    const name = this.#name;
+    this.#name = undefined;
+    if (name) await this.#backend.delete('locks', name).catch(() => {});
+  }
+}
