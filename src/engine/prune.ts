@@ -40,6 +40,9 @@ export interface PruneReport {
 }
 
 const INDEX_PACKS_PER_FILE = 4096;
+/** Lead (40) + header tag (16) + header length (4); and each entry in the sealed header. */
+const PACK_OVERHEAD_BYTES = 40 + 16 + 4;
+const HEADER_ENTRY_BYTES = 46;
 const REPACK_READS = 2;
 
 export async function prunePacks(repo: Repository, options: PruneOptions): Promise<PruneReport> {
@@ -55,14 +58,18 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   options.onPhase?.('weighing packs');
   const packCount = index.packs.length;
   const usedBytes = new Float64Array(packCount);
+  // A pack's own overhead (lead, sealed header, length) counts as used while any blob in it is.
+  const overhead = new Float64Array(packCount).fill(PACK_OVERHEAD_BYTES);
   const packHex = index.packs.map((p) => p.id.toString('hex'));
   const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: 0, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
   for (let i = 0; i < index.size; i++) {
+    overhead[index.packIndexAt(i)] += HEADER_ENTRY_BYTES;
     if (used[i]) {
       usedBytes[index.packIndexAt(i)] += index.storedLengthAt(i);
       report.blobsUsed++;
     } else report.blobsUnused++;
   }
+  for (let p = 0; p < packCount; p++) if (usedBytes[p] > 0) usedBytes[p] += overhead[p];
   const sizeOf = new Map<string, number>();
   for await (const f of repo.backend.list('packs')) sizeOf.set(f.name, f.sizeBytes);
   const known = new Set(packHex);
