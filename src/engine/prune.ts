@@ -62,8 +62,11 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   const overhead = new Float64Array(packCount).fill(PACK_OVERHEAD_BYTES);
   const packHex = index.packs.map((p) => p.id.toString('hex'));
   const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: 0, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
+  const end = new Float64Array(packCount).fill(40);
   for (let i = 0; i < index.size; i++) {
     overhead[index.packIndexAt(i)] += HEADER_ENTRY_BYTES;
+    const [, loc] = index.at(i);
+    end[loc.packIndex] = Math.max(end[loc.packIndex], loc.offset + loc.storedLength);
     if (used[i]) {
       usedBytes[index.packIndexAt(i)] += index.storedLengthAt(i);
       report.blobsUsed++;
@@ -91,6 +94,9 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
       partly.push(p);
     }
     if (options.repackSmall && usedBytes[p] > 0 && size < 0.8 * repo.config.packTargetBytes) fate[p] = 2;
+    // Some of its blobs are listed for another pack (an interrupted prune or two writers saved
+    // them twice): an index entry for it would not describe it whole, so it is rewritten.
+    if (usedBytes[p] > 0 && size !== end[p] + overhead[p] - 40) fate[p] = 2;
   }
   const pct = Math.min(options.maxUnusedPercent, 99.9);
   const tolerated = (totalUsed * pct) / (100 - pct);
