@@ -67,8 +67,17 @@ export const forget: Command = {
         ctx.info(`dry run: ${removed.length} snapshot(s) would be removed`);
         return 0;
       }
-      for (const id of removed) await repo.snapshots.remove(id);
-      ctx.info(`${removed.length} snapshot(s) removed`);
+      let retained = 0;
+      for (const id of removed) {
+        try {
+          await repo.snapshots.remove(id);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ERETAINED') throw err;
+          retained++; // S3 Object Lock: the message says until when
+          ctx.warn(`snapshot ${id.slice(0, 8)} was kept: ${(err as Error).message}`);
+        }
+      }
+      ctx.info(`${removed.length - retained} snapshot(s) removed${retained ? `, ${retained} kept under Object Lock retention` : ''}`);
     } finally {
       await repo.close();
     }
