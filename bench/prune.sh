@@ -12,7 +12,7 @@ cp -a "$corpus" "$work/src"
 $lb init -q --repo "$work/repo"
 for i in $(seq 1 20); do
   find "$work/src" -type f | shuf -n "$(($(find "$work/src" -type f | wc -l) / 50))" --random-source=<(yes $i) 2>/dev/null |
-    while read -r f; do head -c "$(stat -c %s "$f")" /dev/urandom > "$f"; done
+    while IFS= read -r f; do head -c "$(stat -c %s "$f")" /dev/urandom > "$f"; done
   $lb backup -q --repo "$work/repo" "$work/src"
 done
 $lb forget -q --repo "$work/repo" --keep-last 10
