@@ -11,7 +11,7 @@
 import { LifeboatError } from '../errors.ts';
 import { monotonicMs, nowMs } from '../lib/clock.ts';
 import { Limiter } from '../lib/limiter.ts';
-import type { Repository } from '../repo/repository.ts';
+import { packSizeFor, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
 
 export interface PruneOptions {
   /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
@@ -40,9 +40,6 @@ export interface PruneReport {
 }
 
 const INDEX_PACKS_PER_FILE = 4096;
-/** Lead (40) + header tag (16) + header length (4); and each entry in the sealed header. */
-const PACK_OVERHEAD_BYTES = 40 + 16 + 4;
-const HEADER_ENTRY_BYTES = 46;
 const REPACK_READS = 2;
 
 export async function prunePacks(repo: Repository, options: PruneOptions): Promise<PruneReport> {
@@ -50,31 +47,32 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   const index = repo.index;
   const load = repo.indexLoad!;
   if (load.damagedIndexFiles.length) {
-    throw new LifeboatError('REPO_CORRUPT', `${load.damagedIndexFiles.length} index file(s) are damaged; prune deletes nothing until the index is whole`, { hint: 'Run "lifeboat repair index" first.' });
+    throw new LifeboatError('REPO_CORRUPT', `${load.damagedIndexFiles.length} index file(s) are damaged; prune deletes nothing until the index is whole`, { hint: 'Run "lifeboat check" to see which index files are damaged.' });
   }
   options.onPhase?.('finding the data snapshots use');
   const used = await markUsed(repo);
 
   options.onPhase?.('weighing packs');
   const packCount = index.packs.length;
-  const usedBytes = new Float64Array(packCount);
-  // A pack's own overhead (lead, sealed header, length) counts as used while any blob in it is.
-  const overhead = new Float64Array(packCount).fill(PACK_OVERHEAD_BYTES);
   const packHex = index.packs.map((p) => p.id.toString('hex'));
-  const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: 0, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
-  const end = new Float64Array(packCount).fill(40);
+  const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: packCount, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
+  const usedBytes = new Float64Array(packCount);
+  const listed = new Uint32Array(packCount);
+  const blobsEnd = new Float64Array(packCount).fill(PACK_HEADER_BYTES);
   for (let i = 0; i < index.size; i++) {
-    overhead[index.packIndexAt(i)] += HEADER_ENTRY_BYTES;
-    const [, loc] = index.at(i);
-    end[loc.packIndex] = Math.max(end[loc.packIndex], loc.offset + loc.storedLength);
+    const p = index.packIndexAt(i);
+    listed[p]++;
+    blobsEnd[p] = Math.max(blobsEnd[p], index.offsetAt(i) + index.storedLengthAt(i));
     if (used[i]) {
-      usedBytes[index.packIndexAt(i)] += index.storedLengthAt(i);
+      usedBytes[p] += index.storedLengthAt(i);
       report.blobsUsed++;
     } else report.blobsUnused++;
   }
-  for (let p = 0; p < packCount; p++) if (usedBytes[p] > 0) usedBytes[p] += overhead[p];
+  // A pack's own overhead (clear header, sealed entry table, trailer) counts as used while any blob in it is.
+  for (let p = 0; p < packCount; p++) if (usedBytes[p] > 0) usedBytes[p] += packSizeFor(PACK_HEADER_BYTES, listed[p]);
   const sizeOf = new Map<string, number>();
   for await (const f of repo.backend.list('packs')) sizeOf.set(f.name, f.sizeBytes);
+  const sizes = Float64Array.from(packHex, (name) => sizeOf.get(name) ?? 0);
   const known = new Set(packHex);
   const leftovers = [...sizeOf.keys()].filter((name) => !known.has(name));
   report.packsUnindexed = leftovers.length;
@@ -84,24 +82,22 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   let totalUsed = 0;
   let keptUnused = 0;
   const partly: number[] = [];
+  const unusedOf = (p: number) => sizes[p] - usedBytes[p];
   for (let p = 0; p < packCount; p++) {
-    const size = sizeOf.get(packHex[p]) ?? 0;
-    report.packs++;
     totalUsed += usedBytes[p];
     if (usedBytes[p] === 0) fate[p] = 1;
-    else if (size > usedBytes[p]) {
-      keptUnused += size - usedBytes[p];
+    else if (unusedOf(p) > 0) {
+      keptUnused += unusedOf(p);
       partly.push(p);
     }
-    if (options.repackSmall && usedBytes[p] > 0 && size < 0.8 * repo.config.packTargetBytes) fate[p] = 2;
+    if (options.repackSmall && usedBytes[p] > 0 && sizes[p] < 0.8 * repo.config.packTargetBytes) fate[p] = 2;
     // Some of its blobs are listed for another pack (an interrupted prune or two writers saved
     // them twice): an index entry for it would not describe it whole, so it is rewritten.
-    if (usedBytes[p] > 0 && size !== end[p] + overhead[p] - 40) fate[p] = 2;
+    if (usedBytes[p] > 0 && sizes[p] !== packSizeFor(blobsEnd[p], listed[p])) fate[p] = 2;
   }
   const pct = Math.min(options.maxUnusedPercent, 99.9);
   const tolerated = (totalUsed * pct) / (100 - pct);
-  const unusedOf = (p: number) => (sizeOf.get(packHex[p]) ?? 0) - usedBytes[p];
-  partly.sort((a, b) => unusedOf(b) / (sizeOf.get(packHex[b]) ?? 1) - unusedOf(a) / (sizeOf.get(packHex[a]) ?? 1));
+  partly.sort((a, b) => unusedOf(b) / sizes[b] - unusedOf(a) / sizes[a]);
   for (const p of partly) {
     if (fate[p] === 2) keptUnused -= unusedOf(p);
   }
@@ -113,14 +109,13 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   }
   report.bytesUsed = totalUsed;
   for (let p = 0; p < packCount; p++) {
-    const size = sizeOf.get(packHex[p]) ?? 0;
-    report.bytesUnused += size - usedBytes[p];
+    report.bytesUnused += unusedOf(p);
     if (fate[p] === 1) report.packsDeleted++;
     if (fate[p] === 2) {
       report.packsRepacked++;
       report.bytesRepacked += usedBytes[p];
     }
-    if (fate[p] !== 0) report.bytesFreed += size - (fate[p] === 2 ? usedBytes[p] : 0);
+    if (fate[p] !== 0) report.bytesFreed += sizes[p] - (fate[p] === 2 ? usedBytes[p] : 0);
   }
   for (const name of leftovers) report.bytesFreed += sizeOf.get(name)!;
   if (options.dryRun || (report.packsDeleted + report.packsRepacked + leftovers.length === 0 && load.supersededIndexFiles.length === 0)) {
@@ -184,7 +179,7 @@ async function markUsed(repo: Repository): Promise<Uint8Array> {
   }
   const mark = (hex: string): boolean => {
     const i = repo.index.position(Buffer.from(hex, 'hex'));
-    if (i < 0) throw new LifeboatError('REPO_CORRUPT', `Blob ${hex.slice(0, 16)} that a snapshot uses is not in the index; prune deletes nothing`, { hint: 'Run "lifeboat check", then "lifeboat repair index".' });
+    if (i < 0) throw new LifeboatError('REPO_CORRUPT', `Blob ${hex.slice(0, 16)} that a snapshot uses is not in the index; prune deletes nothing`, { hint: 'Run "lifeboat check" to see what is damaged.' });
     const first = used[i] === 0;
     used[i] = 1;
     return first;
@@ -201,7 +196,7 @@ async function markUsed(repo: Repository): Promise<Uint8Array> {
   return used;
 }
 
-/** Index positions grouped by pack, for the packs in `fate` (counting sort: one number per blob). */
+/** Index positions grouped by pack, for the packs that stay or are rewritten. */
 function positionsByPack(repo: Repository, fate: Uint8Array): Map<number, number[]> {
   const out = new Map<number, number[]>();
   for (let p = 0; p < fate.length; p++) if (fate[p] !== 1) out.set(p, []);

@@ -103,6 +103,10 @@ export class BlobIndex {
     return this.#pack[position];
   }
 
+  offsetAt(position: number): number {
+    return this.#offset[position];
+  }
+
   storedLengthAt(position: number): number {
     return this.#stored[position];
   }

@@ -4,7 +4,7 @@
 import type { Backend } from '../storage/open.ts';
 import type { RepositoryKeys } from './crypto.ts';
 import { BlobIndex } from './blob-index.ts';
-import { decodeIndex } from './index-file.ts';
+import { decodeIndex, type IndexedPack } from './index-file.ts';
 import { packSalt, packTailGuess, readPackHeader, type PackEntry } from './pack.ts';
 
 export interface IndexLoadResult {
@@ -30,20 +30,29 @@ export async function loadIndex(backend: Backend, keys: RepositoryKeys): Promise
     // load again without the replaced files, so every blob is found where the new index says.
     result = await loadIndexFiles(backend, keys, new Set(result.supersededIndexFiles));
   }
-  const index = result.index;
   if (result.damagedIndexFiles.length > 0) {
-    for await (const pack of backend.list('packs')) {
-      if (index.hasPack(pack.name)) continue;
-      try {
-        const { salt, entries } = await readPackEntries(backend, keys, pack.name, pack.sizeBytes);
-        addPackToIndex(index, Buffer.from(pack.name, 'hex'), salt, entries);
-        result.recoveredPacks.push(pack.name);
-      } catch (err) {
-        result.unreadablePacks.push({ name: pack.name, problem: (err as Error).message });
-      }
-    }
+    const unlisted = await indexUnlistedPacks(backend, keys, result.index);
+    result.recoveredPacks = unlisted.indexed.map((p) => p.id.toString('hex'));
+    result.unreadablePacks = unlisted.unreadable;
   }
   return result;
+}
+
+/** Adds the packs on storage that `index` does not list yet, from their own headers. */
+export async function indexUnlistedPacks(backend: Backend, keys: RepositoryKeys, index: BlobIndex): Promise<{ indexed: IndexedPack[]; unreadable: Array<{ name: string; problem: string }> }> {
+  const out: { indexed: IndexedPack[]; unreadable: Array<{ name: string; problem: string }> } = { indexed: [], unreadable: [] };
+  for await (const pack of backend.list('packs')) {
+    if (index.hasPack(pack.name)) continue;
+    try {
+      const { salt, entries } = await readPackEntries(backend, keys, pack.name, pack.sizeBytes);
+      const id = Buffer.from(pack.name, 'hex');
+      addPackToIndex(index, id, salt, entries);
+      out.indexed.push({ id, salt, entries });
+    } catch (err) {
+      out.unreadable.push({ name: pack.name, problem: (err as Error).message });
+    }
+  }
+  return out;
 }
 
 async function loadIndexFiles(backend: Backend, keys: RepositoryKeys, skip: Set<string>): Promise<IndexLoadResult> {

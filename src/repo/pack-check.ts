@@ -17,7 +17,12 @@ export interface PackProblem {
 export function expectedPackSize(blobs: BlobLocation[]): number {
   let end = PACK_HEADER_BYTES;
   for (const b of blobs) end = Math.max(end, b.offset + b.storedLength);
-  return end + blobs.length * 46 + 16 + 4;
+  return packSizeFor(end, blobs.length);
+}
+
+/** A pack's size from where its last blob ends and how many entries its header has. */
+export function packSizeFor(blobsEnd: number, entries: number): number {
+  return blobsEnd + entries * 46 + 16 + 4;
 }
 
 export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: string, blobs: Array<[Buffer, BlobLocation]>): Promise<PackProblem[]> {

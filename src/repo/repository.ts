@@ -13,7 +13,7 @@ import { Chunker, gearTable, type ChunkerParams } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
 import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { decodeIndex, encodeIndex, type IndexedPack } from './index-file.ts';
-import { addPackToIndex, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
+import { addPackToIndex, indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
@@ -32,7 +32,8 @@ export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
 export { listLocks, type LockFile } from './locks.ts';
-export { verifyPack, expectedPackSize, type PackProblem } from './pack-check.ts';
+export { verifyPack, expectedPackSize, packSizeFor, type PackProblem } from './pack-check.ts';
+export { PACK_HEADER_BYTES } from './pack.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
 const decompress = promisify(zstdDecompress);
@@ -144,8 +145,8 @@ export class Repository {
   /**
    * Stores a blob that was already named and compressed (by a chunking worker) unless the
    * repository already has it. `stored` is zstd data when `compression` is COMPRESSION_ZSTD.
+   * `rewrite`: store it even though the index has it (prune moves blobs out of half-empty packs).
    */
-  /** `rewrite`: store it even though the index has it (prune moves blobs out of half-empty packs). */
   async saveStoredBlob(type: BlobType, id: Buffer, stored: Uint8Array, compression: number, rawLength: number, rewrite = false): Promise<SaveResult> {
     this.#throwUploadError();
     const hex = id.toString('hex');
@@ -244,21 +245,9 @@ export class Repository {
    * whose header cannot be read is left alone for check and prune. Returns how many were taken.
    */
   async adoptUnindexedPacks(): Promise<number> {
-    let adopted = 0;
-    for await (const pack of this.backend.list('packs')) {
-      if (this.index.hasPack(pack.name)) continue;
-      let found;
-      try {
-        found = await readPackEntries(this.backend, this.keys, pack.name, pack.sizeBytes);
-      } catch {
-        continue;
-      }
-      const id = Buffer.from(pack.name, 'hex');
-      addPackToIndex(this.index, id, found.salt, found.entries);
-      this.#unindexed.push({ id, salt: found.salt, entries: found.entries });
-      adopted++;
-    }
-    return adopted;
+    const { indexed } = await indexUnlistedPacks(this.backend, this.keys, this.index);
+    this.#unindexed.push(...indexed);
+    return indexed.length;
   }
 
   /** Writes every open pack, waits for all uploads, then writes the index for them. */
