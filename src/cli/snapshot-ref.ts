@@ -20,3 +20,8 @@ export async function resolveSnapshot(repo: Repository, ref: string, args: Parse
   const subpath = colon >= 0 ? ref.slice(colon + 1) || '/' : undefined;
   return { snapshot: await repo.snapshots.resolve(id, filterOf(args)), subpath };
 }
+
+/** A snapshot as `--json` shows it (restic's field names where restic has the field). */
+export function snapshotJson(s: SnapshotRecord): object {
+  return { id: s.id, short_id: s.id.slice(0, 8), time: s.time, host: s.host, username: s.username, paths: s.paths, tags: s.tags, tree: s.tree, parent: s.parent, incomplete: s.incomplete === true, summary: s.summary };
+}

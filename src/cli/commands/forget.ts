@@ -2,11 +2,10 @@
 // engine/retention.ts) or by id, and optionally prunes afterwards.
 import { LifeboatError } from '../../errors.ts';
 import { nowMs } from '../../lib/clock.ts';
-import type { SnapshotRecord } from '../../model/snapshot.ts';
 import { applyPolicy, emptyPolicy, groupSnapshots, isEmptyPolicy, parseDuration, parseGroupBy, PERIODS, type Decision, type RetentionPolicy } from '../../engine/retention.ts';
 import { flag, listOption, stringOption, type Command, type OptionSpec, type ParsedArgs } from '../command.ts';
 import type { Context } from '../context.ts';
-import { FILTER_OPTIONS, filterOf } from '../snapshot-ref.ts';
+import { FILTER_OPTIONS, filterOf, snapshotJson } from '../snapshot-ref.ts';
 import { PRUNE_OPTIONS, runPrune } from './prune.ts';
 
 const SHORT: Record<string, string> = { last: 'l', hourly: 'H', daily: 'd', weekly: 'w', monthly: 'm', yearly: 'y' };
@@ -106,10 +105,6 @@ export function policyOf(args: ParsedArgs): RetentionPolicy {
   if (within !== undefined) p.within = parseDuration(within);
   p.keepTags = listOption(args, 'keep-tag').map((l) => l.split(',').filter(Boolean));
   return p;
-}
-
-function snapshotJson(s: SnapshotRecord): object {
-  return { id: s.id, short_id: s.id.slice(0, 8), time: s.time, host: s.host, username: s.username, paths: s.paths, tags: s.tags, tree: s.tree };
 }
 
 function reasonJson(d: Decision): object {

@@ -1,7 +1,7 @@
 // lifeboat snapshots: the list, filtered by host, tag and path.
 import { formatBytes } from '../../lib/bytes.ts';
 import type { Command } from '../command.ts';
-import { FILTER_OPTIONS, filterOf } from '../snapshot-ref.ts';
+import { FILTER_OPTIONS, filterOf, snapshotJson } from '../snapshot-ref.ts';
 
 export const snapshots: Command = {
   name: 'snapshots',
@@ -15,7 +15,7 @@ export const snapshots: Command = {
       const { snapshots: list, damaged } = await repo.snapshots.list(filterOf(args));
       for (const d of damaged) ctx.warn(`snapshot file ${d.id.slice(0, 12)} is damaged: ${d.problem}`);
       if (ctx.json) {
-        ctx.emitJson(list.map((s) => ({ id: s.id, short_id: s.id.slice(0, 8), time: s.time, host: s.host, username: s.username, paths: s.paths, tags: s.tags, tree: s.tree, parent: s.parent, incomplete: s.incomplete === true, summary: s.summary })));
+        ctx.emitJson(list.map(snapshotJson));
         return 0;
       }
       ctx.out(`${'ID'.padEnd(8)}  ${'Time'.padEnd(19)}  ${'Host'.padEnd(12)}  ${'Tags'.padEnd(12)}  ${'Size'.padStart(9)}  Paths`);
