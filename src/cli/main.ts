@@ -24,6 +24,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   forget: async () => (await import('./commands/forget.ts')).forget,
   prune: async () => (await import('./commands/prune.ts')).prune,
   unlock: async () => (await import('./commands/unlock.ts')).unlock,
+  repair: async () => (await import('./commands/repair.ts')).repair,
   stats: async () => (await import('./commands/stats.ts')).stats,
 };
 

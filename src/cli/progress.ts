@@ -6,8 +6,8 @@ import type { Context } from './context.ts';
 
 export class ProgressLine {
   readonly #ctx: Context;
-  readonly #label: string;
-  readonly #started = monotonicMs();
+  #label: string;
+  #started = monotonicMs();
   #lastDraw = 0;
   #files = 0;
   #bytes = 0;
@@ -56,8 +56,33 @@ export class ProgressLine {
     this.#drawn = true;
   }
 
+  /** Progress counted in items of a phase (prune's packs, repair's packs) rather than files and bytes. */
+  count(done: number, total: number): void {
+    const now = monotonicMs();
+    if (now - this.#lastDraw < 100 && done < total) return;
+    this.#lastDraw = now;
+    if (!this.#ctx.showProgress) return;
+    const seconds = (now - this.#started) / 1000;
+    let line = `[${clock(seconds)}] ${this.#label} ${done}/${total}`;
+    if (total > 0) line += ` (${((done / total) * 100).toFixed(1)}%)`;
+    if (done > 0 && done < total) line += `, ETA ${clock((seconds / done) * (total - done))}`;
+    const wire = this.#ctx.transfer;
+    if (wire.requests > 0) line += `, net ↑${formatBytes(wire.uploadedBytes)} ↓${formatBytes(wire.downloadedBytes)}`;
+    this.#ctx.stderr(`\r\x1b[K${line.slice(0, (process.stderr.columns || 100) - 1)}`);
+    this.#drawn = true;
+  }
+
+  /** Starts counting anew under another label (the next phase). */
+  relabel(label: string): void {
+    this.done();
+    this.#label = label;
+    this.#started = monotonicMs();
+    this.#lastDraw = 0;
+  }
+
   done(): void {
     if (this.#drawn) this.#ctx.stderr('\r\x1b[K');
+    this.#drawn = false;
   }
 }
 

@@ -5,7 +5,7 @@
 // Damage is reported with the snapshots and paths it touches.
 import { randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.ts';
-import { listKeyFiles, verifyPack, expectedPackSize, type PackProblem } from '../repo/repository.ts';
+import { listKeyFiles, verifyPack, packSizeFor, PACK_HEADER_BYTES, type PackProblem } from '../repo/repository.ts';
 
 export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
@@ -68,7 +68,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       markAll(`pack ${name.slice(0, 12)} is missing`);
       continue;
     }
-    const expected = expectedPackSize(blobs.map(([, l]) => l));
+    const expected = packSizeFor(Math.max(PACK_HEADER_BYTES, repo.index.packBlobsEnd(packIndex)), repo.index.packEntryCount(packIndex));
     if (size !== expected) {
       problem('pack', name, `has ${size} bytes, the index implies ${expected} (${size < expected ? 'truncated' : 'extra data'})`);
       markAll(`pack ${name.slice(0, 12)} is ${size < expected ? 'truncated' : 'damaged'}`);
@@ -79,7 +79,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     for (const issue of issues) {
       problem('pack', name, issue.message);
       if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}`);
-      else markAll(`pack ${name.slice(0, 12)} is damaged`);
+      else if (!issue.fileOnly) markAll(`pack ${name.slice(0, 12)} is damaged`);
     }
     report.stats.packsRead++;
     options.onProgress?.(++read, selected.size);

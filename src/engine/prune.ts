@@ -11,7 +11,7 @@
 import { LifeboatError } from '../errors.ts';
 import { monotonicMs, nowMs } from '../lib/clock.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { packSizeFor, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
+import { packSizeFor, PACK_HEADER_BYTES, type PackEntry, type Repository } from '../repo/repository.ts';
 
 export interface PruneOptions {
   /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
@@ -39,7 +39,6 @@ export interface PruneReport {
   durationMs: number;
 }
 
-const INDEX_PACKS_PER_FILE = 4096;
 const REPACK_READS = 2;
 
 export async function prunePacks(repo: Repository, options: PruneOptions): Promise<PruneReport> {
@@ -146,18 +145,14 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   options.onPhase?.('writing the new index');
   const old = load.indexFiles.concat(load.supersededIndexFiles);
   const keep = [...byPack.entries()].filter(([p]) => fate[p] === 0);
-  for (let at = 0; at < keep.length || at === 0; at += INDEX_PACKS_PER_FILE) {
-    const slice = keep.slice(at, at + INDEX_PACKS_PER_FILE).map(([p, positions]) => ({
+  await repo.replaceIndex(
+    keep.map(([p, positions]) => ({
       id: index.packs[p].id,
       salt: index.packs[p].salt,
-      entries: positions.map((i) => {
-        const [id, loc] = index.at(i);
-        return { id, type: loc.type, compression: loc.compression, offset: loc.offset, storedLength: loc.storedLength, rawLength: loc.rawLength };
-      }),
-    }));
-    const last = at + INDEX_PACKS_PER_FILE >= keep.length;
-    await repo.writeIndexFile(slice, last ? old : []);
-  }
+      entries: positions.map((i) => entryAt(repo, i)),
+    })),
+    old,
+  );
 
   // 3. Delete the old index files, then the packs nothing indexes now.
   options.onPhase?.('deleting');
@@ -217,4 +212,10 @@ async function deletePack(repo: Repository, name: string, report: PruneReport): 
 
 function ignoreMissing(err: unknown): void {
   if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+}
+
+/** The index entry at position `i`, in the shape index files store. */
+export function entryAt(repo: Repository, i: number): PackEntry {
+  const [id, loc] = repo.index.at(i);
+  return { id, type: loc.type, compression: loc.compression, offset: loc.offset, storedLength: loc.storedLength, rawLength: loc.rawLength };
 }

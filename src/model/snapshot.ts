@@ -38,6 +38,8 @@ export interface Snapshot {
   errors?: string[];
   program: string;
   summary?: BackupSummary;
+  /** For a snapshot made by `repair snapshots`: what it replaced and what it had to drop. */
+  repaired?: { from: string; time: string; droppedCount: number; dropped: Array<{ path: string; reason: string }> };
 }
 
 /** A snapshot together with its id (the name of its file). */

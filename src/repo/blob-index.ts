@@ -24,6 +24,9 @@ const EMPTY = -1;
 export class BlobIndex {
   readonly packs: PackRef[] = [];
   readonly #packByHex = new Map<string, number>();
+  /** Per pack: entries its listing has, duplicates included, and where its last blob ends. */
+  readonly #packEntries: number[] = [];
+  readonly #packEnd: number[] = [];
   #capacity = 0;
   #count = 0;
   #ids = new Uint8Array(0);
@@ -47,6 +50,8 @@ export class BlobIndex {
     const existing = this.#packByHex.get(hex);
     if (existing !== undefined) return existing;
     this.packs.push({ id, salt });
+    this.#packEntries.push(0);
+    this.#packEnd.push(0);
     this.#packByHex.set(hex, this.packs.length - 1);
     return this.packs.length - 1;
   }
@@ -55,8 +60,23 @@ export class BlobIndex {
     return this.#packByHex.has(idHex);
   }
 
-  /** Adds a blob; a second location for the same id is ignored (the first one wins). */
+  /** How many blobs the pack's listing has, including those another pack's location shadows. */
+  packEntryCount(packIndex: number): number {
+    return this.#packEntries[packIndex];
+  }
+
+  /** Where the pack's last listed blob ends. */
+  packBlobsEnd(packIndex: number): number {
+    return this.#packEnd[packIndex];
+  }
+
+  /**
+   * Adds a blob; a second location for the same id is not kept (the first one wins) but still
+   * counts in its pack's listing, so the pack's size can be checked against it.
+   */
   add(id: Uint8Array, packIndex: number, type: BlobType, compression: number, offset: number, storedLength: number, rawLength: number): void {
+    this.#packEntries[packIndex]++;
+    this.#packEnd[packIndex] = Math.max(this.#packEnd[packIndex], offset + storedLength);
     if (this.#find(id) !== EMPTY) return;
     if ((this.#count + 1) * 2 > this.#slots.length) this.#grow(this.#capacity * 2);
     const i = this.#count++;

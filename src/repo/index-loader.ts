@@ -18,7 +18,9 @@ export interface IndexLoadResult {
   unreadablePacks: Array<{ name: string; problem: string }>;
 }
 
+/** Adds a pack's listing; a pack listed before (by another index file) keeps its first listing. */
 export function addPackToIndex(index: BlobIndex, id: Buffer, salt: Buffer, entries: PackEntry[]): void {
+  if (index.hasPack(id.toString('hex'))) return;
   const p = index.addPack(id, salt);
   for (const e of entries) index.add(e.id, p, e.type, e.compression, e.offset, e.storedLength, e.rawLength);
 }

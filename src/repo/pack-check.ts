@@ -3,14 +3,16 @@
 import { createHash, createHmac } from 'node:crypto';
 import { zstdDecompressSync } from 'node:zlib';
 import type { BlobLocation } from './blob-index.ts';
-import { fileKey, type RepositoryKeys } from './crypto.ts';
+import { fileKey, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
-import { openBlob, readPackHeader, COMPRESSION_ZSTD, PACK_HEADER_BYTES } from './pack.ts';
+import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
 export interface PackProblem {
   message: string;
   /** Set when the problem is one blob; otherwise the whole pack is suspect. */
   blob?: string;
+  /** The file as a whole is changed, but its blobs are judged one by one (they carry their own MACs). */
+  fileOnly?: boolean;
 }
 
 /** The size a pack must have: clear header, sealed blobs, sealed entry table, length trailer. */
@@ -28,7 +30,7 @@ export function packSizeFor(blobsEnd: number, entries: number): number {
 export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: string, blobs: Array<[Buffer, BlobLocation]>): Promise<PackProblem[]> {
   const bytes = await backend.read('packs', name);
   const problems: PackProblem[] = [];
-  if (createHash('sha256').update(bytes).digest('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged' });
+  if (createHash('sha256').update(bytes).digest('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged', fileOnly: true });
   try {
     const entries = readPackHeader(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length);
     const inHeader = new Set(entries.map((e) => e.id.toString('hex')));
@@ -37,18 +39,52 @@ export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: s
   } catch (err) {
     problems.push({ message: `header is damaged: ${(err as Error).message}` });
   }
-  const salt = bytes.subarray(8, PACK_HEADER_BYTES);
-  const key = fileKey(keys, salt);
+  const key = fileKey(keys, bytes.subarray(8, PACK_HEADER_BYTES));
   for (const [id, loc] of blobs) {
-    const hex = id.toString('hex');
-    try {
-      let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
-      if (loc.compression === COMPRESSION_ZSTD) plain = zstdDecompressSync(plain);
-      if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
-      if (!createHmac('sha256', keys.blobId).update(plain).digest().equals(id)) throw new Error('content does not match its id');
-    } catch (err) {
-      problems.push({ message: `blob ${hex.slice(0, 16)} is damaged: ${(err as Error).message}`, blob: hex });
-    }
+    const problem = blobProblem(keys, key, bytes, id, loc);
+    if (problem) problems.push({ message: `blob ${id.toString('hex').slice(0, 16)} is damaged: ${problem}`, blob: id.toString('hex') });
   }
   return problems;
+}
+
+export interface SalvagedPack {
+  salt: Buffer;
+  /** The whole pack as read. */
+  bytes: Buffer;
+  /** Entries whose blobs decrypt, decompress and match their ids. */
+  good: PackEntry[];
+  bad: Array<{ blob: string; problem: string }>;
+}
+
+/**
+ * Reads a pack whole and keeps the header's entries whose blobs are intact (repair index
+ * --read-all-packs). Throws when the header itself cannot be read: then nothing says where the
+ * blobs are, and the pack cannot be salvaged.
+ */
+export async function salvagePack(backend: Backend, keys: RepositoryKeys, name: string): Promise<SalvagedPack> {
+  const bytes = await backend.read('packs', name);
+  const salt = packSalt(bytes);
+  const entries = readPackHeader(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length);
+  const key = fileKey(keys, salt);
+  const out: SalvagedPack = { salt, bytes, good: [], bad: [] };
+  for (const e of entries) {
+    const problem = blobProblem(keys, key, bytes, e.id, e);
+    if (problem) out.bad.push({ blob: e.id.toString('hex'), problem });
+    else out.good.push(e);
+  }
+  return out;
+}
+
+/** Why the blob at `loc` in the pack's `bytes` is not the blob `id`, or undefined when it is. */
+function blobProblem(keys: RepositoryKeys, key: CipherKey, bytes: Buffer, id: Buffer, loc: Omit<PackEntry, 'id' | 'type'>): string | undefined {
+  try {
+    if (loc.offset + loc.storedLength > bytes.length) throw new Error('lies beyond the end of the pack');
+    let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
+    if (loc.compression === COMPRESSION_ZSTD) plain = zstdDecompressSync(plain);
+    if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
+    if (!createHmac('sha256', keys.blobId).update(plain).digest().equals(id)) throw new Error('content does not match its id');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -20,7 +20,9 @@ import { RepositoryLock } from './locks.ts';
 import { openBlob, PackWriter, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { SnapshotStore } from './snapshots.ts';
 
-export type { BlobType } from './pack.ts';
+export type { BlobType, PackEntry } from './pack.ts';
+export type { IndexedPack } from './index-file.ts';
+export { readPackEntries } from './index-loader.ts';
 export type { RepositoryConfig } from './config.ts';
 export type { RepositoryKeys } from './crypto.ts';
 export type { BlobLocation } from './blob-index.ts';
@@ -32,7 +34,7 @@ export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
 export { listLocks, type LockFile } from './locks.ts';
-export { verifyPack, expectedPackSize, packSizeFor, type PackProblem } from './pack-check.ts';
+export { verifyPack, salvagePack, expectedPackSize, packSizeFor, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
@@ -40,6 +42,8 @@ const decompress = promisify(zstdDecompress);
 const UPLOADS_IN_FLIGHT = 2;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
 const PACKS_PER_INDEX = 64;
+/** A rewritten index holds more packs per file: it is written in one go, not as a backup goes. */
+const PACKS_PER_REPLACEMENT_INDEX = 4096;
 
 export interface LockRequest {
   exclusive: boolean;
@@ -205,11 +209,23 @@ export class Repository {
     }
   }
 
-  /** Writes one index file (prune's rewrite); returns its name. */
-  async writeIndexFile(packs: IndexedPack[], supersedes: string[]): Promise<string> {
-    const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
-    await this.backend.write('index', name, bytes);
-    return name;
+  /**
+   * Writes a new index for `packs` (prune's and repair's rewrite), in files of a bounded number
+   * of packs; only the last names `old` as superseded, so until it is written the old files still
+   * count, and once it is, readers skip them. Deleting the old files is the caller's next step.
+   */
+  async replaceIndex(packs: Iterable<IndexedPack>, old: string[]): Promise<void> {
+    let slice: IndexedPack[] = [];
+    const write = async (supersedes: string[]): Promise<void> => {
+      const { name, bytes } = encodeIndex(this.keys, { packs: slice, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
+      await this.backend.write('index', name, bytes);
+      slice = [];
+    };
+    for (const pack of packs) {
+      if (slice.length === PACKS_PER_REPLACEMENT_INDEX) await write([]);
+      slice.push(pack);
+    }
+    await write(old);
   }
 
   #openBlob(loc: BlobLocation, id: Buffer, sealed: Buffer): Buffer {
