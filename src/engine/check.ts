@@ -5,7 +5,7 @@
 // Damage is reported with the snapshots and paths it touches.
 import { randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.ts';
-import { listKeyFiles, verifyPack, packSizeFor, PACK_HEADER_BYTES, type PackProblem } from '../repo/repository.ts';
+import { listKeyFiles, listLocks, verifyPack, packSizeFor, PACK_HEADER_BYTES, type PackProblem } from '../repo/repository.ts';
 
 export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
@@ -14,7 +14,7 @@ export interface CheckOptions {
 }
 
 export interface CheckProblem {
-  /** config, key, index, pack, snapshot, tree, blob */
+  /** config, key, lock, index, pack, snapshot, tree, blob */
   kind: string;
   file: string;
   message: string;
@@ -39,6 +39,9 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     report.problems.push({ kind, file, message });
   };
   await checkKeys(repo, problem);
+  for (const l of await listLocks(repo.backend, repo.keys)) {
+    if (l.damaged) problem('lock', l.name, `damaged lock file (${l.damaged}); it blocks other commands until "lifeboat unlock" removes it`);
+  }
   const load = await repo.reloadIndex();
   for (const d of load.damagedIndexFiles) problem('index', d.name, d.problem);
   for (const u of load.unreadablePacks) problem('pack', u.name, `header unreadable: ${u.problem}`);
@@ -71,14 +74,17 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     const expected = packSizeFor(Math.max(PACK_HEADER_BYTES, repo.index.packBlobsEnd(packIndex)), repo.index.packEntryCount(packIndex));
     if (size !== expected) {
       problem('pack', name, `has ${size} bytes, the index implies ${expected} (${size < expected ? 'truncated' : 'extra data'})`);
-      markAll(`pack ${name.slice(0, 12)} is ${size < expected ? 'truncated' : 'damaged'}`);
-      continue;
+      // Reading it tells which blobs survive; without reading, every blob in it is suspect.
+      if (!selected.has(name)) {
+        markAll(`pack ${name.slice(0, 12)} is ${size < expected ? 'truncated' : 'damaged'}`);
+        continue;
+      }
     }
     if (!selected.has(name)) continue;
     const issues: PackProblem[] = await verifyPack(repo.backend, repo.keys, name, blobs).catch((err) => [{ message: `cannot be read: ${(err as Error).message}` }]);
     for (const issue of issues) {
       problem('pack', name, issue.message);
-      if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}`);
+      if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}${size < expected ? ' (truncated)' : ''}`);
       else if (!issue.fileOnly) markAll(`pack ${name.slice(0, 12)} is damaged`);
     }
     report.stats.packsRead++;

@@ -20,6 +20,8 @@ export interface PruneOptions {
   repackSmall: boolean;
   dryRun: boolean;
   onPhase?: (phase: string) => void;
+  /** Packs done of the current phase's total (repacking, deleting). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PruneReport {
@@ -126,6 +128,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   if (report.packsRepacked) options.onPhase?.(`repacking ${report.packsRepacked} pack(s)`);
   const byPack = positionsByPack(repo, fate);
   const reads = new Limiter(REPACK_READS);
+  let repacked = 0;
   await Promise.all(
     [...byPack.entries()].filter(([p]) => fate[p] === 2).map(([p, positions]) =>
       reads.run(async () => {
@@ -136,6 +139,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
           const stored = repo.openStoredBlob(id, loc, sealed.subarray(loc.offset, loc.offset + loc.storedLength));
           await repo.saveStoredBlob(loc.type, id, stored, loc.compression, loc.rawLength, true);
         }
+        options.onProgress?.(++repacked, report.packsRepacked);
       }),
     ),
   );
@@ -159,8 +163,15 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   // A superseded index file under Object Lock stays until its retention ends; readers skip it.
   for (const name of old) await repo.backend.delete('index', name).catch((err) => (err.code === 'ERETAINED' ? undefined : ignoreMissing(err)));
   const doomed = packHex.filter((_, p) => fate[p] !== 0).concat(leftovers);
+  // Nothing is deleted unless this prune still holds its lock (`unlock --remove-all` meanwhile
+  // would have let another process in, which may have decided to reuse these packs).
+  await repo.assertLockHeld();
   const deletes = new Limiter(8);
-  await Promise.all(doomed.map((name) => deletes.run(() => deletePack(repo, name, report))));
+  let deleted = 0;
+  await Promise.all(doomed.map((name) => deletes.run(async () => {
+    await deletePack(repo, name, report);
+    options.onProgress?.(++deleted, doomed.length);
+  })));
   report.durationMs = Math.round(monotonicMs() - started);
   return report;
 }

@@ -100,6 +100,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   for (const p of packs) report.blobs += p.entries.length;
   await repo.flush(); // the salvaged blobs' new packs, with an index file of their own
   await repo.replaceIndex(packs, oldFiles);
+  await repo.assertLockHeld();
   const tolerated = (err: NodeJS.ErrnoException) => (err.code === 'ERETAINED' || err.code === 'ENOENT' ? undefined : Promise.reject(err));
   for (const name of oldFiles) await repo.backend.delete('index', name).catch(tolerated);
   for (const name of report.packsReplaced) await repo.backend.delete('packs', name).catch(tolerated);

@@ -32,6 +32,8 @@ export interface LockInfo {
 export interface LockFile extends LockInfo {
   name: string;
   stale: boolean;
+  /** Why the file cannot be read (flipped bytes, truncation); its other fields are then unknown. */
+  damaged?: string;
 }
 
 export async function listLocks(backend: Backend, keys: RepositoryKeys): Promise<LockFile[]> {
@@ -41,9 +43,10 @@ export async function listLocks(backend: Backend, keys: RepositoryKeys): Promise
       const info = JSON.parse(openSealedFile(keys, MAGIC, f.name, await backend.read('locks', f.name)).toString('utf8')) as LockInfo;
       out.push({ ...info, name: f.name, stale: isStale(info) });
     } catch (err) {
-      // Deleted between list and read (released), or unreadable: an unreadable lock is not ours to judge.
+      // Deleted between list and read (released). A damaged lock cannot say whether it is
+      // exclusive, so it counts as one: its owner, if alive, replaces it at its next refresh.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      out.push({ time: '', host: '?', pid: 0, username: '?', exclusive: true, purpose: `unreadable (${(err as Error).message})`, name: f.name, stale: false });
+      out.push({ time: '', host: '?', pid: 0, username: '?', exclusive: true, purpose: 'unknown (damaged lock file)', name: f.name, stale: false, damaged: (err as Error).message });
     }
   }
   return out;
@@ -80,11 +83,11 @@ export class RepositoryLock {
    * Takes the lock, trying again for up to `waitMs` while another holds a conflicting one; then
    * fails with LOCKED (exit 11) naming who holds it.
    */
-  static async acquire(backend: Backend, keys: RepositoryKeys, exclusive: boolean, purpose: string, waitMs = 0): Promise<RepositoryLock> {
+  static async acquire(backend: Backend, keys: RepositoryKeys, exclusive: boolean, purpose: string, waitMs = 0, tolerateDamaged = false): Promise<RepositoryLock> {
     const deadline = nowMs() + waitMs;
     for (;;) {
       try {
-        return await RepositoryLock.#tryAcquire(backend, keys, exclusive, purpose);
+        return await RepositoryLock.#tryAcquire(backend, keys, exclusive, purpose, tolerateDamaged);
       } catch (err) {
         if (!(err instanceof LifeboatError) || err.code !== 'LOCKED' || nowMs() >= deadline) throw err;
         await sleep(500 + Math.random() * 1500); // jitter: two waiting lockers do not collide again
@@ -92,13 +95,18 @@ export class RepositoryLock {
     }
   }
 
-  static async #tryAcquire(backend: Backend, keys: RepositoryKeys, exclusive: boolean, purpose: string): Promise<RepositoryLock> {
+  static async #tryAcquire(backend: Backend, keys: RepositoryKeys, exclusive: boolean, purpose: string, tolerateDamaged: boolean): Promise<RepositoryLock> {
     const lock = new RepositoryLock(backend, keys, { time: nowIso(), host: hostname(), pid: process.pid, username: userInfo().username, exclusive, purpose });
     await lock.#write();
-    const conflicts = (await listLocks(backend, keys)).filter((l) => l.name !== lock.#name && !l.stale && (exclusive || l.exclusive));
+    const conflicts = (await listLocks(backend, keys)).filter((l) => l.name !== lock.#name && !l.stale && (exclusive || l.exclusive) && !(l.damaged && tolerateDamaged));
     if (conflicts.length) {
       await lock.release();
       const c = conflicts[0];
+      if (c.damaged) {
+        throw new LifeboatError('LOCKED', `The repository holds a damaged lock file, locks/${c.name} (${c.damaged}); it cannot tell who holds it, so it counts as an exclusive lock`, {
+          hint: `A running process replaces its lock file every ${REFRESH_MS / 60_000} minutes. If it is still there after that, or nothing else uses the repository, "lifeboat unlock" removes it.`,
+        });
+      }
       throw new LifeboatError('LOCKED', `The repository is locked${c.exclusive ? ' exclusively' : ''} by ${c.purpose} (pid ${c.pid} on ${c.host}, user ${c.username}, since ${c.time})`, {
         hint: c.exclusive || exclusive ? 'Wait for it to finish and try again. If that process is dead, "lifeboat unlock" removes stale locks.' : undefined,
       });
@@ -121,6 +129,21 @@ export class RepositoryLock {
       if (old) await this.#backend.delete('locks', old);
     } catch {
       // The next refresh tries again; a lock not refreshed for 30 minutes is what others treat as stale.
+    }
+  }
+
+  /**
+   * Fails unless this lock's file is still there and no other live exclusive lock appeared: before
+   * a destructive step, in case someone removed locks by hand (`unlock --remove-all`) meanwhile.
+   */
+  async assertHeld(): Promise<void> {
+    const locks = await listLocks(this.#backend, this.#keys);
+    const mine = locks.some((l) => l.name === this.#name);
+    const rival = locks.find((l) => l.name !== this.#name && !l.stale && !l.damaged && (this.#info.exclusive || l.exclusive));
+    if (!mine || rival) {
+      throw new LifeboatError('LOCKED', `This ${this.#info.purpose}'s lock was removed while it ran${rival ? `, and ${rival.purpose} (pid ${rival.pid} on ${rival.host}) has locked the repository since` : ''}; it stopped before deleting anything`, {
+        hint: 'The repository is intact. Run it again once nothing else uses the repository.',
+      });
     }
   }
 

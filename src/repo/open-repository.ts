@@ -124,7 +124,14 @@ export async function openWithPassword(backend: Backend, password: string): Prom
       throw err;
     }
   }
-  const note = damaged.length ? ` (${damaged.length} key file(s) are damaged: ${damaged.map((d) => `${d.id.slice(0, 8)}: ${d.problem}`).join('; ')})` : '';
+  const list = damaged.map((d) => `keys/${d.id} (${d.problem})`).join('; ');
+  if (slots.length === 0 || damaged.length === slots.length) {
+    // No intact key slot is left: no password can help, so say what is damaged, not "wrong password".
+    throw new LifeboatError('REPO_CORRUPT', `Cannot open repository "${backend.location}": ${slots.length === 0 ? 'there is no key file (keys/ is empty)' : `every key file is damaged: ${list}`}`, {
+      hint: 'The master key is stored only in the key files: restore keys/ from a copy of this repository\'s files. (A repository made by "lifeboat copy" has keys of its own, and its data can be restored from it.)',
+    });
+  }
+  const note = damaged.length ? ` (${damaged.length} key file(s) are damaged: ${list})` : '';
   throw new LifeboatError('WRONG_PASSWORD', `Cannot open repository "${backend.location}": wrong password, no key slot opens with it${note}`, {
     hint: 'Check LIFEBOAT_PASSWORD or --password-file.',
   });

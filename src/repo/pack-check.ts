@@ -11,7 +11,10 @@ export interface PackProblem {
   message: string;
   /** Set when the problem is one blob; otherwise the whole pack is suspect. */
   blob?: string;
-  /** The file as a whole is changed, but its blobs are judged one by one (they carry their own MACs). */
+  /**
+   * The file as a whole is damaged (hash, header), but its blobs are judged one by one: each
+   * carries its own MAC, bound to its id, at the offset the index gives.
+   */
   fileOnly?: boolean;
 }
 
@@ -35,9 +38,9 @@ export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: s
     const entries = readPackHeader(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length);
     const inHeader = new Set(entries.map((e) => e.id.toString('hex')));
     const missing = blobs.filter(([id]) => !inHeader.has(id.toString('hex')));
-    if (missing.length) problems.push({ message: `header does not list ${missing.length} blob(s) the index places here` });
+    if (missing.length) problems.push({ message: `header does not list ${missing.length} blob(s) the index places here`, fileOnly: true });
   } catch (err) {
-    problems.push({ message: `header is damaged: ${(err as Error).message}` });
+    problems.push({ message: `header is damaged: ${(err as Error).message}`, fileOnly: true });
   }
   const key = fileKey(keys, bytes.subarray(8, PACK_HEADER_BYTES));
   for (const [id, loc] of blobs) {

@@ -51,6 +51,8 @@ export interface LockRequest {
   purpose: string;
   /** How long to keep trying while another process holds a conflicting lock. */
   waitMs?: number;
+  /** Go ahead despite damaged lock files (check: it only reads, and reports them). */
+  tolerateDamaged?: boolean;
 }
 
 export interface SaveResult {
@@ -97,7 +99,8 @@ export class Repository {
    */
   static async open(backend: Backend, password: string, options: { loadIndex?: boolean; lock?: LockRequest } = {}): Promise<Repository> {
     const repo = new Repository(backend, await openWithPassword(backend, password));
-    if (options.lock) repo.#lock = await RepositoryLock.acquire(backend, repo.keys, options.lock.exclusive, options.lock.purpose, options.lock.waitMs);
+    const lock = options.lock;
+    if (lock) repo.#lock = await RepositoryLock.acquire(backend, repo.keys, lock.exclusive, lock.purpose, lock.waitMs, lock.tolerateDamaged);
     try {
       if (options.loadIndex !== false) await repo.reloadIndex();
     } catch (err) {
@@ -310,6 +313,11 @@ export class Repository {
 
   #throwUploadError(): void {
     if (this.#uploadError !== undefined) throw this.#uploadError;
+  }
+
+  /** See RepositoryLock.assertHeld; a repository opened without a lock (--no-lock) passes. */
+  async assertLockHeld(): Promise<void> {
+    await this.#lock?.assertHeld();
   }
 
   async close(): Promise<void> {

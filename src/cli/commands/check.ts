@@ -1,6 +1,6 @@
 // lifeboat check: is the repository intact, and if not, exactly what is damaged and what it touches.
 import { LifeboatError } from '../../errors.ts';
-import { checkRepository, type CheckOptions } from '../../engine/check.ts';
+import { checkRepository, type CheckOptions, type CheckReport } from '../../engine/check.ts';
 import { flag, stringOption, type Command } from '../command.ts';
 
 export const check: Command = {
@@ -14,7 +14,7 @@ export const check: Command = {
   },
   async run(ctx, args) {
     const readData = parseSubset(stringOption(args, 'read-data-subset')) ?? (flag(args, 'read-data') ? { kind: 'all' as const } : undefined);
-    const repo = await ctx.openRepository({ loadIndex: false, lock: { exclusive: false, purpose: 'check' } });
+    const repo = await ctx.openRepository({ loadIndex: false, lock: { exclusive: false, purpose: 'check', tolerateDamaged: true } });
     try {
       const report = await checkRepository(repo, { readData });
       if (ctx.json) {
@@ -36,6 +36,7 @@ export const check: Command = {
         ctx.out('Affected snapshots and files:');
         for (const a of report.affected) ctx.out(`  snapshot ${a.snapshot.slice(0, 8)}  ${a.path}  (${a.reason})`);
       }
+      ctx.out(repairAdvice(report));
       return 21;
     } finally {
       await repo.close();
@@ -50,4 +51,17 @@ function parseSubset(text: string | undefined): CheckOptions['readData'] {
   const pct = /^(\d+(?:\.\d+)?)%$/.exec(text);
   if (pct && +pct[1] > 0 && +pct[1] <= 100) return { kind: 'percent', percent: +pct[1] };
   throw new LifeboatError('USAGE', `--read-data-subset "${text}" must be N/T (1 <= N <= T) or P% (0 < P <= 100)`);
+}
+
+/** What to run next, from what was found. */
+function repairAdvice(report: CheckReport): string {
+  const kinds = new Set(report.problems.map((p) => p.kind));
+  const steps: string[] = [];
+  if (kinds.has('index') || kinds.has('pack') || kinds.has('blob') || kinds.has('tree') || report.unreferencedPacks.length) {
+    steps.push('"lifeboat repair index --read-all-packs" rebuilds the index from the packs (packs no index lists may hold the missing data)');
+  }
+  if (report.affected.length) steps.push('back up the same sources again (data that still exists there is stored anew), then "lifeboat repair snapshots" drops what stays unreadable');
+  if (kinds.has('lock')) steps.push('"lifeboat unlock" removes damaged lock files');
+  if (kinds.has('key') || kinds.has('snapshot')) steps.push('a damaged key or snapshot file cannot be rebuilt: restore it from a copy of the repository, or remove it ("lifeboat key remove", "lifeboat forget")');
+  return steps.length ? `What to do: ${steps.map((s, i) => `\n  ${i + 1}. ${s}`).join('')}` : '';
 }

@@ -4,6 +4,7 @@ import { formatBytes } from '../../lib/bytes.ts';
 import { prunePacks } from '../../engine/prune.ts';
 import { flag, stringOption, type Command, type OptionSpec, type ParsedArgs } from '../command.ts';
 import type { Context } from '../context.ts';
+import { ProgressLine } from '../progress.ts';
 
 export const PRUNE_OPTIONS: Record<string, OptionSpec> = {
   'max-unused': { type: 'string', arg: 'PERCENT', description: 'unused space tolerated in kept packs, as % of the used space (default 5%)' },
@@ -30,8 +31,17 @@ export async function runPrune(ctx: Context, args: ParsedArgs): Promise<number> 
   }
   const dryRun = flag(args, 'dry-run');
   const repo = await ctx.openRepository({ lock: { exclusive: true, purpose: 'prune' } });
+  const progress = new ProgressLine(ctx, 'packs');
   try {
-    const r = await prunePacks(repo, { maxUnusedPercent, repackSmall: flag(args, 'repack-small'), dryRun, onPhase: (p) => ctx.showProgress && ctx.info(`${p}…`) });
+    const r = await prunePacks(repo, {
+      maxUnusedPercent, repackSmall: flag(args, 'repack-small'), dryRun,
+      onPhase: (p) => {
+        progress.relabel('packs');
+        if (ctx.showProgress) ctx.info(`${p}…`);
+      },
+      onProgress: (done, total) => progress.count(done, total),
+    });
+    progress.done();
     if (ctx.json) ctx.emitJson({ dryRun, ...r, transfer: ctx.transfer });
     else {
       ctx.out(`used: ${r.blobsUsed} blobs, ${formatBytes(r.bytesUsed)}; unused: ${r.blobsUnused} blobs, ${formatBytes(r.bytesUnused)} in ${r.packs} packs`);
@@ -42,6 +52,7 @@ export async function runPrune(ctx: Context, args: ParsedArgs): Promise<number> 
     }
     return 0;
   } finally {
+    progress.done();
     await repo.close();
   }
 }
