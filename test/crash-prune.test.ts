@@ -12,24 +12,46 @@ import { cliOk, MAIN, newRepo, tempDir } from './helpers.ts';
 const KILLS = Number(process.env.LIFEBOAT_KILLS ?? 30);
 const ENV = { ...process.env, LIFEBOAT_KDF_MEMORY_KIB: '1024', LIFEBOAT_PASSWORD: 'correct horse' };
 
-/** Kill moments are drawn from the whole length of a run, which is learnt from the runs that finish. */
+/**
+ * Kill moments are drawn from the whole length of a run, which is learnt from the runs that finish.
+ * Runs show progress (--progress) so that the phase each kill landed in is recorded: prune's last
+ * phase line, backup's last percentage.
+ */
 class Killer {
   #typicalMs: number;
+  readonly phases: Record<string, number> = {};
   constructor(firstGuessMs: number) {
     this.#typicalMs = firstGuessMs;
   }
 
   async run(args: string[]): Promise<boolean> {
     const started = performance.now();
-    const child = spawn(process.execPath, [MAIN, ...args], { env: ENV, stdio: 'ignore' });
+    const child = spawn(process.execPath, [MAIN, ...args, '--progress'], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const timer = setTimeout(() => child.kill('SIGKILL'), randomInt(5, 100) * this.#typicalMs / 100);
     const code = await exited;
     clearTimeout(timer);
     if (code === 0) this.#typicalMs = (this.#typicalMs + 1.1 * (performance.now() - started)) / 2;
-    else assert.equal(code, null, `${args[0]} failed by itself (exit ${code})`);
+    else {
+      assert.equal(code, null, `${args[0]} failed by itself (exit ${code}): ${stderr}`);
+      const phase = phaseOf(stderr);
+      this.phases[phase] = (this.phases[phase] ?? 0) + 1;
+    }
     return code === 0;
   }
+}
+
+/** Where a run was when it was killed, from its progress output. */
+function phaseOf(stderr: string): string {
+  const lines = stderr.replace(/\x1b\[K/g, '').split(/[\r\n]+/).filter((l) => l.trim());
+  const phase = lines.filter((l) => l.endsWith('…')).pop();
+  if (phase) return phase.replace(/\d+ pack\(s\)/, 'N pack(s)').replace(/…$/, '');
+  const pct = lines.map((l) => /\((\d+(?:\.\d+)?)%\)/.exec(l)?.[1]).filter((x) => x !== undefined).pop();
+  if (pct === undefined) return 'start-up (before any progress)';
+  const p = Number(pct);
+  return p >= 100 ? 'all data read (index, snapshot)' : `reading ${Math.floor(p / 25) * 25}-${Math.floor(p / 25) * 25 + 25}%`;
 }
 
 test(`kill -9 of backup and of prune, ${KILLS} times each: check passes, finished snapshots restore exactly, the next run completes`, async (t) => {
@@ -79,5 +101,7 @@ test(`kill -9 of backup and of prune, ${KILLS} times each: check passes, finishe
   assert.deepEqual([last.packsUnindexed, last.packsDeleted, last.packsRepacked], [0, 0, 0]);
   await cliOk(['check', '--repo', repo, '--read-data']);
   t.diagnostic(`kills: ${JSON.stringify(outcomes)}`);
+  t.diagnostic(`backup killed in: ${JSON.stringify(backups.phases)}`);
+  t.diagnostic(`prune killed in: ${JSON.stringify(prunes.phases)}`);
   assert.ok(outcomes.backup.killed >= KILLS / 4 && outcomes.prune.killed >= KILLS / 4, `most runs were killed part-way: ${JSON.stringify(outcomes)}`);
 });

@@ -50,17 +50,14 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   const sizes = new Map<string, number>();
   for await (const f of repo.backend.list('packs')) sizes.set(f.name, f.sizeBytes);
   const damagedBlobs = new Map<string, string>();
-  const byPack = new Map<number, Array<[Buffer, ReturnType<Repository['index']['get']> & object]>>();
-  for (const [id, loc] of repo.index.entries()) {
-    let list = byPack.get(loc.packIndex);
-    if (!list) byPack.set(loc.packIndex, (list = []));
-    list.push([id, loc]);
-  }
-  report.stats.packs = byPack.size;
+  const byPack = repo.index.groupByPack();
+  const packsWithBlobs = [...repo.index.packs.keys()].filter((p) => byPack.of(p).length > 0);
+  report.stats.packs = packsWithBlobs.length;
   report.stats.blobs = repo.index.size;
-  const selected = selectPacks([...byPack.keys()].map((i) => repo.index.packs[i].id.toString('hex')).sort(), options.readData);
+  const selected = selectPacks(packsWithBlobs.map((i) => repo.index.packs[i].id.toString('hex')).sort(), options.readData);
   let read = 0;
-  for (const [packIndex, blobs] of byPack) {
+  for (const packIndex of packsWithBlobs) {
+    const blobs = [...byPack.of(packIndex)].map((i) => repo.index.at(i));
     const name = repo.index.packs[packIndex].id.toString('hex');
     const size = sizes.get(name);
     const markAll = (why: string): void => {

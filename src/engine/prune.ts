@@ -126,14 +126,15 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
 
   // 1. Repack.
   if (report.packsRepacked) options.onPhase?.(`repacking ${report.packsRepacked} pack(s)`);
-  const byPack = positionsByPack(repo, fate);
+  const byPack = index.groupByPack();
   const reads = new Limiter(REPACK_READS);
   let repacked = 0;
+  const toRepack = [...fate.keys()].filter((p) => fate[p] === 2);
   await Promise.all(
-    [...byPack.entries()].filter(([p]) => fate[p] === 2).map(([p, positions]) =>
+    toRepack.map((p) =>
       reads.run(async () => {
         const sealed = await repo.backend.read('packs', packHex[p]);
-        for (const i of positions) {
+        for (const i of byPack.of(p)) {
           if (!used[i]) continue;
           const [id, loc] = index.at(i);
           const stored = repo.openStoredBlob(id, loc, sealed.subarray(loc.offset, loc.offset + loc.storedLength));
@@ -145,18 +146,16 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   );
   await repo.flush();
 
-  // 2. The new index: every pack that stays, in slices; the last file supersedes the old ones.
+  // 2. The new index: every pack that stays, in slices (built as they are written, so memory
+  // holds one slice); the last file supersedes the old ones.
   options.onPhase?.('writing the new index');
   const old = load.indexFiles.concat(load.supersededIndexFiles);
-  const keep = [...byPack.entries()].filter(([p]) => fate[p] === 0);
-  await repo.replaceIndex(
-    keep.map(([p, positions]) => ({
-      id: index.packs[p].id,
-      salt: index.packs[p].salt,
-      entries: positions.map((i) => entryAt(repo, i)),
-    })),
-    old,
-  );
+  function* kept() {
+    for (let p = 0; p < packCount; p++) {
+      if (fate[p] === 0) yield { id: index.packs[p].id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) };
+    }
+  }
+  await repo.replaceIndex(kept(), old);
 
   // 3. Delete the old index files, then the packs nothing indexes now.
   options.onPhase?.('deleting');
@@ -200,14 +199,6 @@ async function markUsed(repo: Repository): Promise<Uint8Array> {
   };
   for (const s of snapshots) await visit(s.tree);
   return used;
-}
-
-/** Index positions grouped by pack, for the packs that stay or are rewritten. */
-function positionsByPack(repo: Repository, fate: Uint8Array): Map<number, number[]> {
-  const out = new Map<number, number[]>();
-  for (let p = 0; p < fate.length; p++) if (fate[p] !== 1) out.set(p, []);
-  for (let i = 0; i < repo.index.size; i++) out.get(repo.index.packIndexAt(i))?.push(i);
-  return out;
 }
 
 async function deletePack(repo: Repository, name: string, report: PruneReport): Promise<void> {

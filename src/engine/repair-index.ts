@@ -43,37 +43,36 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   for await (const f of repo.backend.list('index')) oldFiles.push(f.name);
   const report: RepairIndexReport = { packs: onStorage.size, packsFromIndex: 0, packsRead: 0, blobs: 0, unreadablePacks: [], packsReplaced: [], damagedBlobs: [], missingPacks: [], oldIndexFiles: oldFiles.length };
 
-  const positions = new Map<string, number[]>();
-  for (let i = 0; i < index.size; i++) {
-    const name = index.packs[index.packIndexAt(i)].id.toString('hex');
-    let list = positions.get(name);
-    if (!list) positions.set(name, (list = []));
-    list.push(i);
-  }
-  for (const p of index.packs) if (!onStorage.has(p.id.toString('hex'))) report.missingPacks.push(p.id.toString('hex'));
+  const packIndexOf = new Map(index.packs.map((p, i) => [p.id.toString('hex'), i]));
+  for (const name of packIndexOf.keys()) if (!onStorage.has(name)) report.missingPacks.push(name);
+  const byPack = index.groupByPack();
   /** The old listing describes the pack whole: every entry is ours and the sizes agree. */
-  const wholeListing = (listed: number[] | undefined, size: number): listed is number[] => {
-    if (!listed) return false;
-    const p = index.packIndexAt(listed[0]);
-    return listed.length === index.packEntryCount(p) && packSizeFor(Math.max(PACK_HEADER_BYTES, index.packBlobsEnd(p)), listed.length) === size;
+  const wholeListing = (p: number | undefined, size: number): p is number => {
+    if (p === undefined) return false;
+    const listed = byPack.of(p).length;
+    return listed > 0 && listed === index.packEntryCount(p) && packSizeFor(Math.max(PACK_HEADER_BYTES, index.packBlobsEnd(p)), listed) === size;
+  };
+  const replacement = repo.indexReplacement(oldFiles);
+  const add = (pack: IndexedPack): Promise<void> => {
+    report.blobs += pack.entries.length;
+    return replacement.add(pack);
   };
 
-  const packs: IndexedPack[] = [];
   const reads = new Limiter(READS_IN_FLIGHT);
   let done = 0;
   await Promise.all(
     [...onStorage].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, size]) =>
       reads.run(async () => {
         const id = Buffer.from(name, 'hex');
-        const listed = positions.get(name);
+        const p = packIndexOf.get(name);
         try {
-          if (!options.readAllPacks && wholeListing(listed, size)) {
-            packs.push({ id, salt: index.packs[index.packIndexAt(listed[0])].salt, entries: listed.map((i) => entryAt(repo, i)) });
+          if (!options.readAllPacks && wholeListing(p, size)) {
+            await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) });
             report.packsFromIndex++;
           } else if (options.readAllPacks) {
             const { salt, bytes, good, bad } = await salvagePack(repo.backend, repo.keys, name);
             report.packsRead++;
-            if (bad.length === 0) packs.push({ id, salt, entries: good });
+            if (bad.length === 0) await add({ id, salt, entries: good });
             else {
               // Its intact blobs move to new packs; the damaged pack goes once nothing indexes it.
               for (const b of bad) report.damagedBlobs.push({ pack: name, ...b });
@@ -86,7 +85,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
             }
           } else {
             const { salt, entries } = await readPackEntries(repo.backend, repo.keys, name, size);
-            packs.push({ id, salt, entries });
+            await add({ id, salt, entries });
             report.packsRead++;
           }
         } catch (err) {
@@ -96,10 +95,8 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
       }),
     ),
   );
-  // A blob stored in two packs stays listed in both: a pack's listing must describe it whole.
-  for (const p of packs) report.blobs += p.entries.length;
   await repo.flush(); // the salvaged blobs' new packs, with an index file of their own
-  await repo.replaceIndex(packs, oldFiles);
+  await replacement.finish();
   await repo.assertLockHeld();
   const tolerated = (err: NodeJS.ErrnoException) => (err.code === 'ERETAINED' || err.code === 'ENOENT' ? undefined : Promise.reject(err));
   for (const name of oldFiles) await repo.backend.delete('index', name).catch(tolerated);

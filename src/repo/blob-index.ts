@@ -131,6 +131,20 @@ export class BlobIndex {
     return this.#stored[position];
   }
 
+  /**
+   * Blob positions grouped by pack, in 4 bytes per blob: `of(p)` lists pack p's positions.
+   * For the commands that go through the repository pack by pack (check, prune, repair).
+   */
+  groupByPack(): { of(packIndex: number): Uint32Array } {
+    const start = new Uint32Array(this.packs.length + 1);
+    for (let i = 0; i < this.#count; i++) start[this.#pack[i] + 1]++;
+    for (let p = 0; p < this.packs.length; p++) start[p + 1] += start[p];
+    const order = new Uint32Array(this.#count);
+    const next = start.slice(0, this.packs.length);
+    for (let i = 0; i < this.#count; i++) order[next[this.#pack[i]]++] = i;
+    return { of: (p) => order.subarray(start[p], start[p + 1]) };
+  }
+
   /** Every blob id with its location; for check and index writing. */
   *entries(): Generator<[Buffer, BlobLocation]> {
     for (let i = 0; i < this.#count; i++) {

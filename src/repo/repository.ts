@@ -42,8 +42,9 @@ const decompress = promisify(zstdDecompress);
 const UPLOADS_IN_FLIGHT = 2;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
 const PACKS_PER_INDEX = 64;
-/** A rewritten index holds more packs per file: it is written in one go, not as a backup goes. */
-const PACKS_PER_REPLACEMENT_INDEX = 4096;
+/** A rewritten index has bigger files (it is written in one go, not as a backup goes), within both limits. */
+const REPLACEMENT_INDEX_PACKS = 4096;
+const REPLACEMENT_INDEX_ENTRIES = 200_000;
 
 export interface LockRequest {
   exclusive: boolean;
@@ -213,22 +214,36 @@ export class Repository {
   }
 
   /**
-   * Writes a new index for `packs` (prune's and repair's rewrite), in files of a bounded number
-   * of packs; only the last names `old` as superseded, so until it is written the old files still
-   * count, and once it is, readers skip them. Deleting the old files is the caller's next step.
+   * Writes a new index (prune's and repair's rewrite) as packs are added, in files of bounded size,
+   * so memory holds one file's worth; `finish` writes the last one, which names `old` as
+   * superseded: until then the old files still count, and from then on readers skip them.
+   * Deleting the old files is the caller's next step.
    */
-  async replaceIndex(packs: Iterable<IndexedPack>, old: string[]): Promise<void> {
+  indexReplacement(old: string[]): { add(pack: IndexedPack): Promise<void>; finish(): Promise<void> } {
     let slice: IndexedPack[] = [];
-    const write = async (supersedes: string[]): Promise<void> => {
-      const { name, bytes } = encodeIndex(this.keys, { packs: slice, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
+    let entries = 0;
+    const write = async (packs: IndexedPack[], supersedes: string[]): Promise<void> => {
+      const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
       await this.backend.write('index', name, bytes);
-      slice = [];
     };
-    for (const pack of packs) {
-      if (slice.length === PACKS_PER_REPLACEMENT_INDEX) await write([]);
-      slice.push(pack);
-    }
-    await write(old);
+    return {
+      add: async (pack) => {
+        slice.push(pack);
+        entries += pack.entries.length;
+        if (slice.length < REPLACEMENT_INDEX_PACKS && entries < REPLACEMENT_INDEX_ENTRIES) return;
+        const full = slice;
+        slice = [];
+        entries = 0;
+        await write(full, []);
+      },
+      finish: () => write(slice, old),
+    };
+  }
+
+  async replaceIndex(packs: Iterable<IndexedPack>, old: string[]): Promise<void> {
+    const replacement = this.indexReplacement(old);
+    for (const pack of packs) await replacement.add(pack);
+    await replacement.finish();
   }
 
   #openBlob(loc: BlobLocation, id: Buffer, sealed: Buffer): Buffer {

@@ -1,0 +1,76 @@
+// Index scale: a repository with N small blobs in real packs (half of them used by one snapshot,
+// half by a second that is then forgotten), then the CLI's index load (`lifeboat snapshots` does
+// not load it; `check` does, plus a walk of the trees) and a prune, each under GNU time for wall
+// time and peak RSS. Memory per blob = (peak RSS at N - peak RSS of the same command on an empty
+// repository) / N. Usage: node bench/index-scale.ts N [WORK]
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { emptySummary, programName, snapshotOwner } from '../src/engine/backup.ts';
+import { monotonicMs, nowLocalIso } from '../src/lib/clock.ts';
+import type { TreeNode } from '../src/model/tree.ts';
+import { Repository } from '../src/repo/repository.ts';
+import { openBackend } from '../src/storage/open.ts';
+
+const n = Number(process.argv[2]);
+if (!(n > 0)) throw new Error('usage: node bench/index-scale.ts N [WORK]');
+const work = process.argv[3] ?? '/var/tmp/lifeboat-index-scale';
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
+const env = { ...process.env, LIFEBOAT_PASSWORD: 'bench', LIFEBOAT_KDF_MEMORY_KIB: '1024' };
+const BLOBS_PER_FILE = 1000;
+
+/** Wall seconds and peak RSS (MiB) of one CLI command. */
+function timed(args: string[]): { seconds: number; peakMiB: number } {
+  const out = execFileSync('/usr/bin/time', ['-f', '%e %M', process.execPath, MAIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] }).toString().trim().split('\n').pop()!;
+  const [seconds, kib] = out.split(' ').map(Number);
+  return { seconds, peakMiB: kib / 1024 };
+}
+
+async function build(dir: string, blobs: number): Promise<{ seconds: number; second: string }> {
+  const repo = await Repository.init(await openBackend(dir), 'bench');
+  await repo.reloadIndex();
+  const started = monotonicMs();
+  // Two snapshots, each a folder of files of BLOBS_PER_FILE blobs; blob i goes to snapshot i % 2.
+  const files: TreeNode[][] = [[], []];
+  let content: string[][] = [[], []];
+  for (let i = 0; i < blobs; i++) {
+    const { id } = await repo.saveBlob('data', randomBytes(64));
+    content[i % 2].push(id.toString('hex'));
+    if (content[i % 2].length === BLOBS_PER_FILE || i >= blobs - 2) {
+      const k = i % 2;
+      if (content[k].length) files[k].push(fileNode(`f${files[k].length}`, content[k]));
+      content[k] = [];
+    }
+  }
+  let second = '';
+  for (const k of [0, 1]) {
+    const tree = await repo.saveTree({ nodes: files[k] });
+    await repo.flush();
+    second = await repo.snapshots.save({ version: 1, time: nowLocalIso(), host: 'bench', ...snapshotOwner(), paths: [`/s${k}`], tags: [`s${k}`], tree, program: programName(), summary: emptySummary() });
+  }
+  await repo.close();
+  return { seconds: (monotonicMs() - started) / 1000, second };
+}
+
+function fileNode(name: string, content: string[]): TreeNode {
+  return { name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: '0', ctimeNs: '0', inode: '0', device: '0', links: 1, size: content.length * 64, content };
+}
+
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+const empty = `${work}/empty`;
+await build(empty, 0);
+const baseCheck = timed(['check', '-q', '--repo', empty]);
+const basePrune = timed(['prune', '-q', '--repo', empty]);
+const repo = `${work}/repo`;
+const { seconds: buildSeconds, second } = await build(repo, n);
+const check = timed(['check', '-q', '--repo', repo]);
+execFileSync(process.execPath, [MAIN, 'forget', '-q', '--repo', repo, '--tag', 's1', '--keep-last', '0', '--allow-empty'], { env, stdio: 'inherit' });
+const prune = timed(['prune', '-q', '--repo', repo, '--max-unused', '0%']);
+const perBlob = (r: { peakMiB: number }, base: { peakMiB: number }) => (((r.peakMiB - base.peakMiB) * 1048576) / n).toFixed(0);
+console.log(`${n} blobs written in ${buildSeconds.toFixed(1)} s`);
+console.log(`| command | wall s | peak RSS MiB | empty repository MiB | bytes per blob |`);
+console.log(`|---|---:|---:|---:|---:|`);
+console.log(`| check (index load + tree walk) | ${check.seconds} | ${check.peakMiB.toFixed(0)} | ${baseCheck.peakMiB.toFixed(0)} | ${perBlob(check, baseCheck)} |`);
+console.log(`| prune (half the blobs unused) | ${prune.seconds} | ${prune.peakMiB.toFixed(0)} | ${basePrune.peakMiB.toFixed(0)} | ${perBlob(prune, basePrune)} |`);
+rmSync(work, { recursive: true, force: true });
