@@ -1,6 +1,6 @@
-// Crash safety of prune and backup, many times over: kill -9 at random moments (LIFEBOAT_KILLS
-// each, default 30). After every kill: check passes (leftovers allowed), the snapshots that were
-// complete before restore exactly, and the next backup or prune completes.
+// Crash safety of prune and backup, many times over: kill -9 at random moments until each was
+// killed LIFEBOAT_KILLS times (default 30). After every kill: check --read-data passes (leftovers
+// allowed), a snapshot that was complete before restores exactly, and the next run completes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -13,28 +13,38 @@ const KILLS = Number(process.env.LIFEBOAT_KILLS ?? 30);
 const ENV = { ...process.env, LIFEBOAT_KDF_MEMORY_KIB: '1024', LIFEBOAT_PASSWORD: 'correct horse' };
 
 /**
- * Kill moments are drawn from the whole length of a run, which is learnt from the runs that finish.
- * Runs show progress (--progress) so that the phase each kill landed in is recorded: prune's last
- * phase line, backup's last percentage.
+ * Where kills land: one in six during start-up (opening, locking, loading the index), drawn from
+ * the time until the first progress output; the rest after that, drawn uniformly from the length
+ * of the run's working part, which is learnt from the runs that finish (the first guess is long,
+ * so early runs finish and teach it). Runs show progress (--progress), so the phase each kill
+ * landed in is recorded: prune's last phase line, backup's last percentage.
  */
 class Killer {
-  #typicalMs: number;
+  #workMs = 3000;
+  #startupMs = 500;
   readonly phases: Record<string, number> = {};
-  constructor(firstGuessMs: number) {
-    this.#typicalMs = firstGuessMs;
-  }
 
   async run(args: string[]): Promise<boolean> {
     const started = performance.now();
     const child = spawn(process.execPath, [MAIN, ...args, '--progress'], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), randomInt(5, 100) * this.#typicalMs / 100);
-    const code = await exited;
+    let timer: NodeJS.Timeout | undefined;
+    let workStarted = 0;
+    const kill = () => child.kill('SIGKILL');
+    const inStartup = randomInt(6) === 0;
+    if (inStartup) timer = setTimeout(kill, randomInt(0, 100) * this.#startupMs / 100);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      if (workStarted) return;
+      workStarted = performance.now();
+      this.#startupMs = (this.#startupMs + (workStarted - started)) / 2;
+      if (!inStartup) timer = setTimeout(kill, randomInt(0, 100) * this.#workMs / 100);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     clearTimeout(timer);
-    if (code === 0) this.#typicalMs = (this.#typicalMs + 1.1 * (performance.now() - started)) / 2;
-    else {
+    if (code === 0) {
+      if (workStarted) this.#workMs = (this.#workMs + (performance.now() - workStarted)) / 2;
+    } else {
       assert.equal(code, null, `${args[0]} failed by itself (exit ${code}): ${stderr}`);
       const phase = phaseOf(stderr);
       this.phases[phase] = (this.phases[phase] ?? 0) + 1;
@@ -54,7 +64,7 @@ function phaseOf(stderr: string): string {
   return p >= 100 ? 'all data read (index, snapshot)' : `reading ${Math.floor(p / 25) * 25}-${Math.floor(p / 25) * 25 + 25}%`;
 }
 
-test(`kill -9 of backup and of prune, ${KILLS} times each: check passes, finished snapshots restore exactly, the next run completes`, async (t) => {
+test(`kill -9 of backup and of prune, ${KILLS} kills each: check passes, finished snapshots restore exactly, the next run completes`, async (t) => {
   const repo = await newRepo(t);
   const src = join(tempDir(t), 'data');
   mkdirSync(src);
@@ -78,21 +88,30 @@ test(`kill -9 of backup and of prune, ${KILLS} times each: check passes, finishe
     await cliOk(['restore', '--repo', repo, id, '--target', target]);
     assert.deepEqual([readFileSync(join(target, src, 'f0.bin')), readFileSync(join(target, src, 'f7.bin'))], expected.get(id), `snapshot ${id.slice(0, 8)} restores exactly`);
   };
-  const backups = new Killer(600);
-  const prunes = new Killer(600);
+  const backups = new Killer();
+  const prunes = new Killer();
   const outcomes = { backup: { killed: 0, finished: 0 }, prune: { killed: 0, finished: 0 } };
-  for (let k = 0; k < KILLS; k++) {
+  // Rounds go on until each command was killed KILLS times (a run the kill came too late for
+  // finishes, and only teaches the Killer how long runs take).
+  for (let round = 0; (outcomes.backup.killed < KILLS || outcomes.prune.killed < KILLS) && round < KILLS * 4; round++) {
     // Change some data, back up (killed at a random moment), forget all but the newest two, prune (killed too).
     writeFileSync(join(src, `f${randomInt(8)}.bin`), randomBytes(1 << 20));
-    const b = await backups.run(['backup', '--repo', repo, src]);
-    outcomes.backup[b ? 'finished' : 'killed']++;
-    if (b) await remember();
-    await verify();
+    if (outcomes.backup.killed < KILLS) {
+      const b = await backups.run(['backup', '--repo', repo, src]);
+      outcomes.backup[b ? 'finished' : 'killed']++;
+      if (b) await remember();
+      else await verify();
+    } else {
+      await cliOk(['backup', '--repo', repo, src]);
+      await remember();
+    }
     await cliOk(['forget', '--repo', repo, '--keep-last', '2']);
-    // Slowed down (rate limits) so that the kills land in every phase, not only in start-up.
-    const p = await prunes.run(['prune', '--repo', repo, '--max-unused', '0%', '--limit-download', '8192', '--limit-upload', '8192']);
-    outcomes.prune[p ? 'finished' : 'killed']++;
-    await verify();
+    if (outcomes.prune.killed < KILLS) {
+      // Slowed down (rate limits) so that the kills reach the later phases too.
+      const p = await prunes.run(['prune', '--repo', repo, '--max-unused', '0%', '--limit-download', '8192', '--limit-upload', '8192']);
+      outcomes.prune[p ? 'finished' : 'killed']++;
+      if (!p) await verify();
+    }
   }
   // The next runs complete and leave nothing behind.
   await cliOk(['backup', '--repo', repo, src]);
@@ -103,5 +122,5 @@ test(`kill -9 of backup and of prune, ${KILLS} times each: check passes, finishe
   t.diagnostic(`kills: ${JSON.stringify(outcomes)}`);
   t.diagnostic(`backup killed in: ${JSON.stringify(backups.phases)}`);
   t.diagnostic(`prune killed in: ${JSON.stringify(prunes.phases)}`);
-  assert.ok(outcomes.backup.killed >= KILLS / 4 && outcomes.prune.killed >= KILLS / 4, `most runs were killed part-way: ${JSON.stringify(outcomes)}`);
+  assert.ok(outcomes.backup.killed >= KILLS && outcomes.prune.killed >= KILLS, `each command was killed ${KILLS} times: ${JSON.stringify(outcomes)}`);
 });
