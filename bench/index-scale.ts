@@ -3,7 +3,7 @@
 // not load it; `check` does, plus a walk of the trees) and a prune, each under GNU time for wall
 // time and peak RSS. Memory per blob = (peak RSS at N - peak RSS of the same command on an empty
 // repository) / N. Usage: node bench/index-scale.ts N [WORK]
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { emptySummary, programName, snapshotOwner } from '../src/engine/backup.ts';
@@ -12,8 +12,12 @@ import type { TreeNode } from '../src/model/tree.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { openBackend } from '../src/storage/open.ts';
 
+if (process.argv[2] === 'load') {
+  await measureLoad(Number(process.argv[3]), process.argv[4] ?? '/var/tmp/lifeboat-index-load');
+  process.exit(0);
+}
 const n = Number(process.argv[2]);
-if (!(n > 0)) throw new Error('usage: node bench/index-scale.ts N [WORK]');
+if (!(n > 0)) throw new Error('usage: node bench/index-scale.ts N [WORK] | node bench/index-scale.ts load N [WORK]');
 const work = process.argv[3] ?? '/var/tmp/lifeboat-index-scale';
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
 const env = { ...process.env, LIFEBOAT_PASSWORD: 'bench', LIFEBOAT_KDF_MEMORY_KIB: '1024' };
@@ -21,7 +25,9 @@ const BLOBS_PER_FILE = 1000;
 
 /** Wall seconds and peak RSS (MiB) of one CLI command. */
 function timed(args: string[]): { seconds: number; peakMiB: number } {
-  const out = execFileSync('/usr/bin/time', ['-f', '%e %M', process.execPath, MAIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] }).toString().trim().split('\n').pop()!;
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, MAIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`lifeboat ${args.join(' ')} failed: ${r.stderr}`);
+  const out = r.stderr.toString().trim().split('\n').pop()!;
   const [seconds, kib] = out.split(' ').map(Number);
   return { seconds, peakMiB: kib / 1024 };
 }
@@ -65,7 +71,8 @@ const basePrune = timed(['prune', '-q', '--repo', empty]);
 const repo = `${work}/repo`;
 const { seconds: buildSeconds, second } = await build(repo, n);
 const check = timed(['check', '-q', '--repo', repo]);
-execFileSync(process.execPath, [MAIN, 'forget', '-q', '--repo', repo, '--tag', 's1', '--keep-last', '0', '--allow-empty'], { env, stdio: 'inherit' });
+if (process.env.KEEP === '1') execFileSync('cp', ['-a', repo, `${repo}-before-forget`]);
+execFileSync(process.execPath, [MAIN, 'forget', '-q', '--repo', repo, second], { env, stdio: 'inherit' });
 const prune = timed(['prune', '-q', '--repo', repo, '--max-unused', '0%']);
 const perBlob = (r: { peakMiB: number }, base: { peakMiB: number }) => (((r.peakMiB - base.peakMiB) * 1048576) / n).toFixed(0);
 console.log(`${n} blobs written in ${buildSeconds.toFixed(1)} s`);
@@ -73,4 +80,37 @@ console.log(`| command | wall s | peak RSS MiB | empty repository MiB | bytes pe
 console.log(`|---|---:|---:|---:|---:|`);
 console.log(`| check (index load + tree walk) | ${check.seconds} | ${check.peakMiB.toFixed(0)} | ${baseCheck.peakMiB.toFixed(0)} | ${perBlob(check, baseCheck)} |`);
 console.log(`| prune (half the blobs unused) | ${prune.seconds} | ${prune.peakMiB.toFixed(0)} | ${basePrune.peakMiB.toFixed(0)} | ${perBlob(prune, basePrune)} |`);
-rmSync(work, { recursive: true, force: true });
+if (process.env.KEEP !== '1') rmSync(work, { recursive: true, force: true });
+
+/**
+ * Index load alone, at a scale no real backup here reaches quickly: index files as backups write
+ * them (64 packs of 100 blobs each per file) for N blobs of packs that do not exist, then a
+ * Repository.open in this process; memory is measured after a GC, so it is what stays.
+ */
+async function measureLoad(blobs: number, dir: string): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  const created = await Repository.init(await openBackend(dir), 'bench');
+  for (let done = 0; done < blobs; ) {
+    const packs = [];
+    for (let p = 0; p < 64 && done < blobs; p++) {
+      const entries = [];
+      for (let b = 0; b < 100 && done < blobs; b++, done++) entries.push({ id: randomBytes(32), type: 'data' as const, compression: 1, offset: 40 + b * 5000, storedLength: 5000, rawLength: 9000 });
+      packs.push({ id: randomBytes(32), salt: randomBytes(32), entries });
+    }
+    await created.replaceIndex(packs, []);
+  }
+  await created.close();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with node --expose-gc');
+  gc();
+  const before = process.memoryUsage();
+  const started = monotonicMs();
+  const repo = await Repository.open(await openBackend(dir), 'bench');
+  const seconds = (monotonicMs() - started) / 1000;
+  gc();
+  const after = process.memoryUsage();
+  const grown = after.rss - before.rss;
+  console.log(`index of ${repo.index.size} blobs in ${repo.index.packs.length} packs: loaded in ${seconds.toFixed(2)} s; memory after load +${(grown / 1048576).toFixed(0)} MiB RSS (${(grown / blobs).toFixed(0)} bytes per blob), peak RSS of the process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  await repo.close();
+  if (process.env.KEEP !== '1') rmSync(dir, { recursive: true, force: true });
+}

@@ -57,11 +57,12 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   const selected = selectPacks(packsWithBlobs.map((i) => repo.index.packs[i].id.toString('hex')).sort(), options.readData);
   let read = 0;
   for (const packIndex of packsWithBlobs) {
-    const blobs = [...byPack.of(packIndex)].map((i) => repo.index.at(i));
+    // Built only when needed: a pack of many small blobs would otherwise cost an object per blob.
+    const blobs = () => [...byPack.of(packIndex)].map((i) => repo.index.at(i));
     const name = repo.index.packs[packIndex].id.toString('hex');
     const size = sizes.get(name);
     const markAll = (why: string): void => {
-      for (const [id] of blobs) damagedBlobs.set(id.toString('hex'), why);
+      for (const [id] of blobs()) damagedBlobs.set(id.toString('hex'), why);
     };
     if (size === undefined) {
       problem('pack', name, 'missing: the index lists it but it is not in the repository');
@@ -78,7 +79,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       }
     }
     if (!selected.has(name)) continue;
-    const issues: PackProblem[] = await verifyPack(repo.backend, repo.keys, name, blobs).catch((err) => [{ message: `cannot be read: ${(err as Error).message}` }]);
+    const issues: PackProblem[] = await verifyPack(repo.backend, repo.keys, name, blobs()).catch((err) => [{ message: `cannot be read: ${(err as Error).message}` }]);
     for (const issue of issues) {
       problem('pack', name, issue.message);
       if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}${size < expected ? ' (truncated)' : ''}`);

@@ -20,6 +20,7 @@ export interface BlobLocation {
 }
 
 const EMPTY = -1;
+const ENTRY_TABLE_BYTES = 46;
 
 export class BlobIndex {
   readonly packs: PackRef[] = [];
@@ -75,18 +76,46 @@ export class BlobIndex {
    * counts in its pack's listing, so the pack's size can be checked against it.
    */
   add(id: Uint8Array, packIndex: number, type: BlobType, compression: number, offset: number, storedLength: number, rawLength: number): void {
+    this.#addAt(id, 0, packIndex, BLOB_TYPES.indexOf(type) | (compression << 4), offset, storedLength, rawLength);
+  }
+
+  /**
+   * Adds `count` entries of a pack straight from an entry table in the index/pack-header layout
+   * (46 bytes each: id 32 | type | compression | offset u32 | stored u32 | raw u32): no object
+   * per blob, which is what keeps loading a big index fast and small. The caller has validated it.
+   */
+  addTable(packIndex: number, table: Buffer, count: number): void {
+    this.reserve(this.#count + count);
+    const u32 = (at: number): number => (table[at] | (table[at + 1] << 8) | (table[at + 2] << 16) | (table[at + 3] << 24)) >>> 0;
+    for (let k = 0, at = 0; k < count; k++, at += ENTRY_TABLE_BYTES) {
+      this.#addAt(table, at, packIndex, table[at + 32] | (table[at + 33] << 4), u32(at + 34), u32(at + 38), u32(at + 42));
+    }
+  }
+
+  #addAt(src: Uint8Array, at: number, packIndex: number, flags: number, offset: number, storedLength: number, rawLength: number): void {
     this.#packEntries[packIndex]++;
     this.#packEnd[packIndex] = Math.max(this.#packEnd[packIndex], offset + storedLength);
-    if (this.#find(id) !== EMPTY) return;
-    if ((this.#count + 1) * 2 > this.#slots.length) this.#grow(this.#capacity * 2);
+    this.reserve(this.#count + 1);
+    const slot = this.#probe(src, at);
+    if (this.#slots[slot] !== EMPTY) return;
     const i = this.#count++;
-    this.#ids.set(id.subarray(0, 32), i * 32);
+    const ids = this.#ids;
+    for (let k = 0, b = i * 32; k < 32; k++) ids[b + k] = src[at + k]; // no view object per blob
     this.#pack[i] = packIndex;
     this.#offset[i] = offset;
     this.#stored[i] = storedLength;
     this.#raw[i] = rawLength;
-    this.#flags[i] = BLOB_TYPES.indexOf(type) | (compression << 4);
-    this.#insertSlot(i);
+    this.#flags[i] = flags;
+    this.#slots[slot] = i;
+  }
+
+  /**
+   * Room for `count` blobs. Loading calls it once with the total its index files' sizes imply,
+   * so a big index is allocated once, at its size; later growth is by half again, not double.
+   */
+  reserve(count: number): void {
+    if (count <= this.#capacity) return;
+    this.#grow(Math.max(count, Math.ceil(this.#capacity * 1.5)));
   }
 
   has(id: Uint8Array): boolean {
@@ -153,25 +182,36 @@ export class BlobIndex {
     }
   }
 
-  #hash(id: Uint8Array): number {
+  #hash(id: Uint8Array, at = 0): number {
     // Ids are MAC outputs: any 4 bytes are uniformly distributed.
-    return (id[0] | (id[1] << 8) | (id[2] << 16) | (id[3] << 24)) >>> 0;
+    return (id[at] | (id[at + 1] << 8) | (id[at + 2] << 16) | (id[at + 3] << 24)) >>> 0;
   }
 
-  #find(id: Uint8Array): number {
-    const mask = this.#slots.length - 1;
-    let s = this.#hash(id) & mask;
+  /** The position of the id at `src[at..at+32]`, or EMPTY. */
+  #find(src: Uint8Array, at = 0): number {
+    return this.#slots[this.#probe(src, at)];
+  }
+
+  /** The slot that holds the id at `src[at..at+32]`, or the empty slot where it would go. */
+  #probe(src: Uint8Array, at: number): number {
+    const slots = this.#slots;
+    const ids = this.#ids;
+    const mask = slots.length - 1;
+    const h = this.#hash(src, at);
+    let s = h & mask;
     for (;;) {
-      const i = this.#slots[s];
-      if (i === EMPTY) return EMPTY;
-      if (this.#idEquals(i, id)) return i;
+      const i = slots[s];
+      if (i === EMPTY) return s;
+      // The first 4 bytes (the hash) reject almost every other id without a call.
+      const b = i * 32;
+      if (((ids[b] | (ids[b + 1] << 8) | (ids[b + 2] << 16) | (ids[b + 3] << 24)) >>> 0) === h && this.#idEquals(i, src, at)) return s;
       s = (s + 1) & mask;
     }
   }
 
-  #idEquals(i: number, id: Uint8Array): boolean {
+  #idEquals(i: number, src: Uint8Array, at: number): boolean {
     const base = i * 32;
-    for (let k = 0; k < 32; k++) if (this.#ids[base + k] !== id[k]) return false;
+    for (let k = 0; k < 32; k++) if (this.#ids[base + k] !== src[at + k]) return false;
     return true;
   }
 
@@ -195,7 +235,10 @@ export class BlobIndex {
     this.#raw = copy(this.#raw, (n) => new Uint32Array(n));
     this.#flags = copy(this.#flags, (n) => new Uint8Array(n));
     this.#capacity = capacity;
-    this.#slots = new Int32Array(capacity * 2).fill(EMPTY);
+    // Open addressing at a load of at most 3/4 (a power of two, for the mask).
+    let slots = 1;
+    while (slots * 3 < capacity * 4) slots *= 2;
+    this.#slots = new Int32Array(slots).fill(EMPTY);
     for (let i = 0; i < this.#count; i++) this.#insertSlot(i);
   }
 }

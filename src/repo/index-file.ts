@@ -5,7 +5,7 @@
 //   id 32 | type u8 | compression u8 | offset u32 | stored length u32 | raw length u32)
 //   u32 count of superseded index files, then their ids (32 each)  -- used by prune
 import type { RepositoryKeys } from './crypto.ts';
-import { ENTRY_BYTES, readEntry, writeEntry, type PackEntry } from './pack.ts';
+import { BLOB_TYPES, ENTRY_BYTES, readEntry, writeEntry, type PackEntry } from './pack.ts';
 import { openSealedFile, sealFile, FileFormatError } from './sealed-file.ts';
 
 export const INDEX_MAGIC = 'LBIX';
@@ -41,7 +41,23 @@ export function encodeIndex(keys: RepositoryKeys, content: IndexContent): { name
 }
 
 export function decodeIndex(keys: RepositoryKeys, name: string, bytes: Buffer): IndexContent {
+  const packs: IndexedPack[] = [];
+  const { supersedes } = readIndex(keys, name, bytes, (id, salt, table, count) => {
+    const entries: PackEntry[] = [];
+    for (let i = 0; i < count; i++) entries.push(readEntry(table, i * ENTRY_BYTES));
+    packs.push({ id, salt, entries });
+  });
+  return { packs, supersedes };
+}
+
+/**
+ * Opens an index file and hands each pack's entry table to `visit` as it stands in the file (no
+ * object per blob: the loader copies it straight into the BlobIndex). The whole file is checked
+ * first, so a malformed file visits nothing.
+ */
+export function readIndex(keys: RepositoryKeys, name: string, bytes: Buffer, visit: (id: Buffer, salt: Buffer, table: Buffer, count: number) => void): { supersedes: Buffer[] } {
   const buf = openSealedFile(keys, INDEX_MAGIC, name, bytes);
+  const tables: Array<[number, number]> = [];
   let at = 0;
   const need = (n: number): void => {
     if (at + n > buf.byteLength) throw new FileFormatError('index payload is truncated');
@@ -49,17 +65,15 @@ export function decodeIndex(keys: RepositoryKeys, name: string, bytes: Buffer): 
   need(4);
   const packCount = buf.readUInt32LE(at);
   at += 4;
-  const packs: IndexedPack[] = [];
   for (let p = 0; p < packCount; p++) {
     need(68);
-    const id = Buffer.from(buf.subarray(at, at + 32));
-    const salt = Buffer.from(buf.subarray(at + 32, at + 64));
     const count = buf.readUInt32LE(at + 64);
+    tables.push([at, count]);
     at += 68;
     need(count * ENTRY_BYTES);
-    const entries: PackEntry[] = [];
-    for (let i = 0; i < count; i++, at += ENTRY_BYTES) entries.push(readEntry(buf, at));
-    packs.push({ id, salt, entries });
+    for (let i = 0; i < count; i++, at += ENTRY_BYTES) {
+      if (buf[at + 32] >= BLOB_TYPES.length) throw new FileFormatError(`index has unknown blob type ${buf[at + 32]}`);
+    }
   }
   need(4);
   const supersededCount = buf.readUInt32LE(at);
@@ -67,5 +81,8 @@ export function decodeIndex(keys: RepositoryKeys, name: string, bytes: Buffer): 
   need(supersededCount * 32);
   const supersedes: Buffer[] = [];
   for (let i = 0; i < supersededCount; i++, at += 32) supersedes.push(Buffer.from(buf.subarray(at, at + 32)));
-  return { packs, supersedes };
+  for (const [start, count] of tables) {
+    visit(Buffer.from(buf.subarray(start, start + 32)), Buffer.from(buf.subarray(start + 32, start + 64)), buf.subarray(start + 68, start + 68 + count * ENTRY_BYTES), count);
+  }
+  return { supersedes };
 }

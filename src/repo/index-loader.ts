@@ -1,11 +1,15 @@
 // Loads every index file into one BlobIndex. A damaged index file does not make the repository
 // unreadable: it is reported, and the packs no surviving index describes are indexed from their
 // own (encrypted) headers instead.
-import type { Backend } from '../storage/open.ts';
+import type { Backend, FileInfo } from '../storage/open.ts';
 import type { RepositoryKeys } from './crypto.ts';
+import { Limiter } from '../lib/limiter.ts';
 import { BlobIndex } from './blob-index.ts';
-import { decodeIndex, type IndexedPack } from './index-file.ts';
+import { readIndex, type IndexedPack } from './index-file.ts';
 import { packSalt, packTailGuess, readPackHeader, type PackEntry } from './pack.ts';
+
+const READS_IN_FLIGHT = 8;
+const STORED_BYTES_PER_ENTRY = 32;
 
 export interface IndexLoadResult {
   index: BlobIndex;
@@ -61,17 +65,31 @@ async function loadIndexFiles(backend: Backend, keys: RepositoryKeys, skip: Set<
   const index = new BlobIndex(1 << 14);
   const result: IndexLoadResult = { index, indexFiles: [], damagedIndexFiles: [], supersededIndexFiles: [...skip], recoveredPacks: [], unreadablePacks: [] };
   const superseded = new Set<string>();
-  for await (const info of backend.list('index')) {
-    if (skip.has(info.name)) continue;
-    try {
-      const content = decodeIndex(keys, info.name, await backend.read('index', info.name));
-      for (const p of content.packs) addPackToIndex(index, p.id, p.salt, p.entries);
-      for (const s of content.supersedes) superseded.add(s.toString('hex'));
-      result.indexFiles.push(info.name);
-    } catch (err) {
-      result.damagedIndexFiles.push({ name: info.name, problem: (err as Error).message });
-    }
-  }
+  const files: FileInfo[] = [];
+  for await (const info of backend.list('index')) if (!skip.has(info.name)) files.push(info);
+  // Sized once, from the files' sizes, rather than grown (and rehashed) as it fills. An entry takes
+  // 46 bytes before compression, and its 32-byte id does not compress (the rest nearly vanishes):
+  // so at most one entry per 32 bytes stored, and about 34 in practice.
+  index.reserve(Math.ceil(files.reduce((n, f) => n + f.sizeBytes, 0) / STORED_BYTES_PER_ENTRY));
+  // Several files are read at once (remote storage answers slowly; a local disk too, file by
+  // file); each is taken in as it arrives, so memory holds only the files in flight.
+  const reads = new Limiter(READS_IN_FLIGHT);
+  await Promise.all(
+    files.map((info) =>
+      reads.run(async () => {
+        try {
+          const { supersedes } = readIndex(keys, info.name, await backend.read('index', info.name), (id, salt, table, count) => {
+            if (index.hasPack(id.toString('hex'))) return; // listed by another file too: one listing counts
+            index.addTable(index.addPack(id, salt), table, count);
+          });
+          for (const s of supersedes) superseded.add(s.toString('hex'));
+          result.indexFiles.push(info.name);
+        } catch (err) {
+          result.damagedIndexFiles.push({ name: info.name, problem: (err as Error).message });
+        }
+      }),
+    ),
+  );
   if (skip.size === 0) result.supersededIndexFiles = result.indexFiles.filter((n) => superseded.has(n));
   return result;
 }

@@ -1,0 +1,146 @@
+// npm run bench: Lifeboat, restic and borg side by side on one corpus, interleaved phase by phase
+// (each phase runs for every tool before the next phase starts; the order of tools is reversed
+// on even repetitions). Phases: init, full backup, re-backup with no change, re-backup after a
+// small change (1% of files edited, an append to a large file, 100 new files), restore of the
+// latest snapshot (then verified against the source: content and metadata), check --read-data.
+// Per phase and tool: wall time, throughput, CPU time, peak RSS (GNU time) and repository size;
+// then time ratios Lifeboat / peer. Every measurement is also appended as a JSON line.
+// Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB),
+// TOOLS ("lifeboat restic borg"), REPS (1), BENCH_WORK (a real disk), RESULTS (JSON lines file).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { cpus, hostname, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { mutate } from './mutate.ts';
+import { TOOLS, type Tool } from './tools.ts';
+import { compareTrees } from './verify-tree.ts';
+
+const here = new URL('.', import.meta.url).pathname;
+const corpus = process.env.CORPUS ?? '/var/tmp/lifeboat-bench-corpus';
+const work = process.env.BENCH_WORK ?? '/var/tmp/lifeboat-bench-work';
+const results = process.env.RESULTS ?? join(here, 'results.jsonl');
+const reps = Number(process.env.REPS ?? 1);
+const runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+const PHASES = ['init', 'backup_full', 'backup_nochange', 'backup_incr', 'restore', 'check_read_data'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Measurement {
+  run: string;
+  rep: number;
+  tool: string;
+  phase: Phase;
+  wallSeconds: number;
+  userSeconds: number;
+  sysSeconds: number;
+  peakRssKiB: number;
+  repoBytes: number;
+  /** Bytes of the corpus the phase covers (throughput = bytes / wall). */
+  bytes: number;
+  exitCode: number;
+  verify?: Record<string, { count: number; examples: string[] }>;
+}
+
+if (!existsSync(corpus)) {
+  console.error(`building the corpus in ${corpus} (CORPUS_SCALE=${process.env.CORPUS_SCALE ?? '0.6'})`);
+  execFileSync('bash', [join(here, 'corpus-gen.sh'), corpus], { stdio: 'inherit', env: { ...process.env, CORPUS_SCALE: process.env.CORPUS_SCALE ?? '0.6' } });
+}
+const tools: Tool[] = [];
+for (const name of (process.env.TOOLS ?? 'lifeboat restic borg').split(/\s+/).filter(Boolean)) {
+  const tool = TOOLS[name];
+  if (!tool) throw new Error(`unknown tool "${name}" (known: ${Object.keys(TOOLS).join(', ')})`);
+  const why = tool.missing();
+  if (why) console.error(`skipping ${name}: ${why}`);
+  else tools.push(tool);
+}
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+console.error(`run ${runId}: ${tools.map((t) => t.version()).join('; ')}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${hostname()}`);
+
+const measurements: Measurement[] = [];
+for (let rep = 1; rep <= reps; rep++) {
+  // Each repetition backs up a fresh copy (same path, same mtimes), so the change is the same.
+  const source = join(work, 'source');
+  rmSync(source, { recursive: true, force: true });
+  cpSync(corpus, source, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  const corpusBytes = treeBytes(source);
+  const order = rep % 2 === 0 ? [...tools].reverse() : tools;
+  for (const phase of PHASES) {
+    if (phase === 'backup_incr') mutate(source, `rep-${rep}`);
+    for (const tool of order) {
+      const repo = join(work, `repo-${tool.name}`);
+      const target = join(work, `restore-${tool.name}`);
+      if (phase === 'init') rmSync(repo, { recursive: true, force: true });
+      if (phase === 'restore') {
+        rmSync(target, { recursive: true, force: true });
+        mkdirSync(target);
+      }
+      const plan = phase === 'init' ? { commands: tool.init(repo) }
+        : phase.startsWith('backup') ? { commands: tool.backup(repo, source, `${phase}-${rep}`) }
+        : phase === 'restore' ? tool.restore(repo, target)
+        : { commands: tool.checkReadData(repo) };
+      const m = timed(plan.commands, { ...tool.env, BORG_BASE_DIR: join(work, 'borg-base') }, plan.cwd);
+      execFileSync('sync');
+      const record: Measurement = { run: runId, rep, tool: tool.name, phase, ...m, repoBytes: treeBytes(repo), bytes: phase === 'init' ? 0 : corpusBytes };
+      if (phase === 'restore') {
+        record.verify = await compareTrees(source, tool.restoredRoot(target, source));
+        rmSync(target, { recursive: true, force: true });
+      }
+      measurements.push(record);
+      execFileSync('sh', ['-c', `printf '%s\\n' "$0" >> "$1"`, JSON.stringify({ ...record, machine: { cores: cpus().length, host: hostname() }, versions: tool.version() }), results]);
+      console.error(`  rep ${rep} ${tool.name.padEnd(9)} ${phase.padEnd(16)} ${m.wallSeconds.toFixed(2)} s, ${(m.peakRssKiB / 1024).toFixed(0)} MiB${m.exitCode ? `, EXIT ${m.exitCode}` : ''}${record.verify ? `, restore ${Object.keys(record.verify).length ? `DIFFERS: ${JSON.stringify(record.verify)}` : 'identical'}` : ''}`);
+    }
+  }
+}
+process.stdout.write(report(measurements, tools));
+rmSync(work, { recursive: true, force: true });
+
+/** Runs commands one after another under GNU time: wall summed, CPU summed, RSS the largest. */
+function timed(commands: string[][], env: Record<string, string>, cwd?: string): Pick<Measurement, 'wallSeconds' | 'userSeconds' | 'sysSeconds' | 'peakRssKiB' | 'exitCode'> {
+  const out = { wallSeconds: 0, userSeconds: 0, sysSeconds: 0, peakRssKiB: 0, exitCode: 0 };
+  for (const command of commands) {
+    const started = performance.now();
+    const r = spawnSync('/usr/bin/time', ['-f', '@@ %U %S %M', ...command], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+    out.wallSeconds += (performance.now() - started) / 1000;
+    const line = r.stderr.toString().split('\n').find((l) => l.startsWith('@@ '));
+    if (!line) throw new Error(`GNU time gave no figures for ${command.join(' ')}: ${r.stderr}`);
+    const [user, sys, rss] = line.slice(3).split(' ').map(Number);
+    out.userSeconds += user;
+    out.sysSeconds += sys;
+    out.peakRssKiB = Math.max(out.peakRssKiB, rss);
+    if (r.status !== 0) {
+      out.exitCode = r.status ?? 1;
+      console.error(`${command.join(' ')} exited ${r.status}:\n${r.stderr.toString().slice(-2000)}`);
+    }
+  }
+  return out;
+}
+
+function treeBytes(path: string): number {
+  if (!existsSync(path)) return 0;
+  return Number(execFileSync('du', ['-sb', path]).toString().split('\t')[0]);
+}
+
+function report(all: Measurement[], tools: Tool[]): string {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const lines = [`Run ${runId}, ${reps} repetition(s); medians over repetitions; ratios are Lifeboat ÷ peer within each repetition, then the median.`, ''];
+  const peers = tools.filter((t) => t.name !== 'lifeboat');
+  lines.push(`| phase | tool | wall s | MiB/s | CPU s | peak RSS MiB | repo MiB | restore check | ${peers.map((p) => `time vs ${p.name}`).join(' | ')} |`);
+  lines.push(`|---|---|---:|---:|---:|---:|---:|---|${peers.map(() => '---:').join('|')}|`);
+  for (const phase of PHASES) {
+    for (const tool of tools) {
+      const ms = all.filter((m) => m.phase === phase && m.tool === tool.name);
+      if (!ms.length) continue;
+      const wall = median(ms.map((m) => m.wallSeconds));
+      const mibs = phase === 'init' ? '-' : (ms[0].bytes / 1048576 / wall).toFixed(1);
+      const verify = phase === 'restore' ? (ms.every((m) => Object.keys(m.verify ?? {}).length === 0) ? 'identical' : Object.keys(ms.find((m) => Object.keys(m.verify ?? {}).length)!.verify!).join(', ')) : '';
+      const ratios = peers.map((p) => {
+        if (tool.name !== 'lifeboat') return '';
+        const rs = ms.map((m) => m.wallSeconds / (all.find((o) => o.phase === phase && o.rep === m.rep && o.tool === p.name)?.wallSeconds ?? NaN));
+        return median(rs).toFixed(2);
+      });
+      lines.push(`| ${phase} | ${tool.name} | ${wall.toFixed(2)} | ${mibs} | ${median(ms.map((m) => m.userSeconds + m.sysSeconds)).toFixed(1)} | ${(median(ms.map((m) => m.peakRssKiB)) / 1024).toFixed(0)} | ${(median(ms.map((m) => m.repoBytes)) / 1048576).toFixed(0)} | ${verify} | ${ratios.join(' | ')} |`);
+    }
+  }
+  lines.push('', `JSON lines appended to ${results}.`, '');
+  return lines.join('\n');
+}

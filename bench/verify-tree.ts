@@ -1,0 +1,83 @@
+// Compares a restored tree with its source: every entry's type, content (SHA-256), size, mode,
+// owner, modification time (nanoseconds), symlink target, extended attributes, hard-link groups,
+// and whether a sparse file stayed sparse. Returns the differences by category, each with a few
+// example paths; an identical tree gives {}.
+import { createHash } from 'node:crypto';
+import { createReadStream, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { nativeFs } from '../src/sources/native.ts';
+
+export type Differences = Record<string, { count: number; examples: string[] }>;
+
+export async function compareTrees(source: string, restored: string): Promise<Differences> {
+  const diffs: Differences = {};
+  const note = (category: string, path: string): void => {
+    const d = (diffs[category] ??= { count: 0, examples: [] });
+    d.count++;
+    if (d.examples.length < 3) d.examples.push(path);
+  };
+  // Hard links: source inode → the restored inode its first path got.
+  const links = new Map<bigint, bigint>();
+  const walk = async (rel: string): Promise<void> => {
+    const names = readdirSync(join(source, rel), { encoding: 'buffer' }).map((n) => n.toString('latin1')).sort();
+    const restoredNames = new Set(readdirSync(join(restored, rel), { encoding: 'buffer' }).map((n) => n.toString('latin1')));
+    for (const n of restoredNames) if (!names.includes(n)) note('extra', join(rel, n));
+    for (const n of names) {
+      const path = join(rel, n);
+      const a = Buffer.from(join(source, path), 'latin1');
+      const b = Buffer.from(join(restored, path), 'latin1');
+      if (!restoredNames.has(n)) {
+        note('missing', path);
+        continue;
+      }
+      const sa = lstatSync(a, { bigint: true });
+      const sb = lstatSync(b, { bigint: true });
+      if (kind(sa) !== kind(sb)) {
+        note('type', path);
+        continue;
+      }
+      if ((sa.mode & 0o7777n) !== (sb.mode & 0o7777n)) note('mode', path);
+      if (sa.uid !== sb.uid || sa.gid !== sb.gid) note('owner', path);
+      if (!sa.isSymbolicLink() && sa.mtimeNs !== sb.mtimeNs) note('mtime', path);
+      if (xattrsOf(a) !== xattrsOf(b)) note('xattrs', path);
+      if (sa.isSymbolicLink() && !readlinkSync(a, { encoding: 'buffer' }).equals(readlinkSync(b, { encoding: 'buffer' }))) note('symlink target', path);
+      if (sa.isDirectory()) await walk(path);
+      if (!sa.isFile()) continue;
+      if (sa.nlink > 1n) {
+        const seen = links.get(sa.ino);
+        if (seen === undefined) links.set(sa.ino, sb.ino);
+        else if (seen !== sb.ino) note('hard link', path);
+      }
+      if (sa.size !== sb.size) note('size', path);
+      else if ((await digest(a)) !== (await digest(b))) note('content', path);
+      // Sparse: the source holds far fewer blocks than its size needs; the copy should too.
+      if (sa.blocks * 512n < sa.size / 2n && sb.blocks * 512n >= sa.size / 2n) note('sparse lost', path);
+    }
+  };
+  await walk('');
+  return diffs;
+}
+
+function kind(s: BigIntStats): string {
+  return s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+function xattrsOf(path: Buffer): string {
+  try {
+    return nativeFs
+      .listXattrs(path)
+      .filter((n) => n.toString().startsWith('user.'))
+      .map((n) => `${n.toString('hex')}=${nativeFs.getXattr(path, n).toString('hex')}`)
+      .sort()
+      .join(',');
+  } catch {
+    return '?';
+  }
+}
+
+function digest(path: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path).on('data', (d) => hash.update(d)).on('end', () => resolve(hash.digest('hex'))).on('error', reject);
+  });
+}
