@@ -8,7 +8,7 @@
 // Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB),
 // TOOLS ("lifeboat restic borg"), REPS (1), BENCH_WORK (a real disk), RESULTS (JSON lines file).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mutate } from './mutate.ts';
@@ -58,10 +58,10 @@ console.error(`run ${runId}: ${tools.map((t) => t.version()).join('; ')}; ${cpus
 
 const measurements: Measurement[] = [];
 for (let rep = 1; rep <= reps; rep++) {
-  // Each repetition backs up a fresh copy (same path, same mtimes), so the change is the same.
+  // Each repetition backs up a fresh copy (same path, same metadata), so the change is the same.
   const source = join(work, 'source');
   rmSync(source, { recursive: true, force: true });
-  cpSync(corpus, source, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  execFileSync('cp', ['-a', corpus, source]); // GNU cp keeps holes, hard links, xattrs and times
   const corpusBytes = treeBytes(source);
   const order = rep % 2 === 0 ? [...tools].reverse() : tools;
   for (const phase of PHASES) {

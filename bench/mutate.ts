@@ -5,13 +5,14 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function mutate(root: string, seed: string): { edited: number; appended: string; added: number } {
+export function mutate(root: string, seed: string): { edited: number; appended: Buffer; added: number } {
   let counter = 0;
   const random = (): number => createHash('sha256').update(`${seed}:${counter++}`).digest().readUInt32LE(0) / 2 ** 32;
-  const files: Array<{ path: string; size: number }> = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const path = join(dir, entry.name);
+  const files: Array<{ path: Buffer; size: number }> = [];
+  // Paths as bytes: the corpus has names that are not UTF-8.
+  const walk = (dir: Buffer): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true, encoding: 'buffer' }).sort((a, b) => Buffer.compare(a.name, b.name))) {
+      const path = Buffer.concat([dir, Buffer.from('/'), entry.name]);
       if (entry.isDirectory()) walk(path);
       else if (entry.isFile()) {
         const st = lstatSync(path);
@@ -19,7 +20,7 @@ export function mutate(root: string, seed: string): { edited: number; appended: 
       }
     }
   };
-  walk(root);
+  walk(Buffer.from(root));
   const picks = new Set<number>();
   const wanted = Math.max(1, Math.round(files.length / 100));
   while (picks.size < wanted) picks.add(Math.floor(random() * files.length));
@@ -33,7 +34,7 @@ export function mutate(root: string, seed: string): { edited: number; appended: 
       closeSync(fd);
     }
   }
-  const logs = files.filter((f) => f.path.endsWith('.log')).sort((a, b) => b.size - a.size);
+  const logs = files.filter((f) => f.path.toString('latin1').endsWith('.log')).sort((a, b) => b.size - a.size);
   const log = (logs[0] ?? files.sort((a, b) => b.size - a.size)[0]).path;
   const lines: string[] = [];
   for (let n = 0, bytes = 0; bytes < 8 << 20; n++) {

@@ -4,7 +4,6 @@
 // example paths; an identical tree gives {}.
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 import { nativeFs } from '../src/sources/native.ts';
 
 export type Differences = Record<string, { count: number; examples: string[] }>;
@@ -18,15 +17,22 @@ export async function compareTrees(source: string, restored: string): Promise<Di
   };
   // Hard links: source inode → the restored inode its first path got.
   const links = new Map<bigint, bigint>();
-  const walk = async (rel: string): Promise<void> => {
-    const names = readdirSync(join(source, rel), { encoding: 'buffer' }).map((n) => n.toString('latin1')).sort();
-    const restoredNames = new Set(readdirSync(join(restored, rel), { encoding: 'buffer' }).map((n) => n.toString('latin1')));
-    for (const n of restoredNames) if (!names.includes(n)) note('extra', join(rel, n));
+  // Paths as bytes throughout: the corpus has names that are not UTF-8.
+  const sourceRoot = Buffer.from(source);
+  const restoredRoot = Buffer.from(restored);
+  const under = (root: Buffer, rel: Buffer): Buffer => (rel.length ? Buffer.concat([root, Buffer.from('/'), rel]) : root);
+  const walk = async (rel: Buffer): Promise<void> => {
+    const names = readdirSync(under(sourceRoot, rel), { encoding: 'buffer' }).sort(Buffer.compare);
+    const restoredNames = new Set(readdirSync(under(restoredRoot, rel), { encoding: 'buffer' }).map((n) => n.toString('hex')));
+    const sourceNames = new Set(names.map((n) => n.toString('hex')));
+    const child = (n: Buffer): Buffer => (rel.length ? Buffer.concat([rel, Buffer.from('/'), n]) : n);
+    for (const n of readdirSync(under(restoredRoot, rel), { encoding: 'buffer' })) if (!sourceNames.has(n.toString('hex'))) note('extra', child(n).toString());
     for (const n of names) {
-      const path = join(rel, n);
-      const a = Buffer.from(join(source, path), 'latin1');
-      const b = Buffer.from(join(restored, path), 'latin1');
-      if (!restoredNames.has(n)) {
+      const relPath = child(n);
+      const path = relPath.toString();
+      const a = under(sourceRoot, relPath);
+      const b = under(restoredRoot, relPath);
+      if (!restoredNames.has(n.toString('hex'))) {
         note('missing', path);
         continue;
       }
@@ -41,7 +47,7 @@ export async function compareTrees(source: string, restored: string): Promise<Di
       if (!sa.isSymbolicLink() && sa.mtimeNs !== sb.mtimeNs) note('mtime', path);
       if (xattrsOf(a) !== xattrsOf(b)) note('xattrs', path);
       if (sa.isSymbolicLink() && !readlinkSync(a, { encoding: 'buffer' }).equals(readlinkSync(b, { encoding: 'buffer' }))) note('symlink target', path);
-      if (sa.isDirectory()) await walk(path);
+      if (sa.isDirectory()) await walk(relPath);
       if (!sa.isFile()) continue;
       if (sa.nlink > 1n) {
         const seen = links.get(sa.ino);
@@ -54,7 +60,7 @@ export async function compareTrees(source: string, restored: string): Promise<Di
       if (sa.blocks * 512n < sa.size / 2n && sb.blocks * 512n >= sa.size / 2n) note('sparse lost', path);
     }
   };
-  await walk('');
+  await walk(Buffer.alloc(0));
   return diffs;
 }
 

@@ -49,9 +49,23 @@ export class ChunkPool {
   readonly #waiting: Array<{ job: number; path: Buffer; sizeBytes: number }> = [];
   #nextJob = 1;
 
+  readonly #repo: Repository;
+  readonly #size: number;
+
   constructor(repo: Repository, workers = Math.max(1, Math.min(4, availableParallelism()))) {
+    this.#repo = repo;
+    this.#size = workers;
+  }
+
+  /**
+   * Workers start with the first file that must be read: a backup in which nothing changed
+   * never pays for them (each costs start-up time and tens of MiB).
+   */
+  #start(): void {
+    if (this.#workers.length) return;
+    const repo = this.#repo;
     const init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, blobIdKey: repo.keys.blobId };
-    for (let i = 0; i < workers; i++) {
+    for (let i = 0; i < this.#size; i++) {
       const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: init });
       worker.on('message', (msg) => this.#onMessage(worker, msg));
       worker.on('error', (err) => this.#failWorker(worker, err));
@@ -62,6 +76,7 @@ export class ChunkPool {
 
   /** `sizeBytes` (from lstat) lets the pool balance work by bytes rather than by file count. */
   chunkFile(path: Buffer, sizeBytes: number, onChunk: OnChunk): Promise<ChunkedFile> {
+    this.#start();
     const job = this.#nextJob++;
     return new Promise<ChunkedFile>((resolve, reject) => {
       this.#jobs.set(job, { onChunk, pending: new Set(), resolve, reject, worker: undefined, sizeBytes });
