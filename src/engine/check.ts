@@ -5,7 +5,9 @@
 // Damage is reported with the snapshots and paths it touches.
 import { randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.ts';
-import { listKeyFiles, listLocks, verifyPack, packSizeFor, PACK_HEADER_BYTES, type PackProblem } from '../repo/repository.ts';
+import { VerifyPool } from './verify-pool.ts';
+import { Limiter } from '../lib/limiter.ts';
+import { listKeyFiles, listLocks, packSizeFor, PACK_HEADER_BYTES, type PackProblem } from '../repo/repository.ts';
 
 export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
@@ -55,18 +57,16 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   report.stats.packs = packsWithBlobs.length;
   report.stats.blobs = repo.index.size;
   const selected = selectPacks(packsWithBlobs.map((i) => repo.index.packs[i].id.toString('hex')).sort(), options.readData);
-  let read = 0;
+  const markPack = (packIndex: number, why: string): void => {
+    for (const i of byPack.of(packIndex)) damagedBlobs.set(repo.index.at(i)[0].toString('hex'), why);
+  };
+  const toRead: Array<{ packIndex: number; name: string; truncated: boolean }> = [];
   for (const packIndex of packsWithBlobs) {
-    // Built only when needed: a pack of many small blobs would otherwise cost an object per blob.
-    const blobs = () => [...byPack.of(packIndex)].map((i) => repo.index.at(i));
     const name = repo.index.packs[packIndex].id.toString('hex');
     const size = sizes.get(name);
-    const markAll = (why: string): void => {
-      for (const [id] of blobs()) damagedBlobs.set(id.toString('hex'), why);
-    };
     if (size === undefined) {
       problem('pack', name, 'missing: the index lists it but it is not in the repository');
-      markAll(`pack ${name.slice(0, 12)} is missing`);
+      markPack(packIndex, `pack ${name.slice(0, 12)} is missing`);
       continue;
     }
     const expected = packSizeFor(Math.max(PACK_HEADER_BYTES, repo.index.packBlobsEnd(packIndex)), repo.index.packEntryCount(packIndex));
@@ -74,24 +74,49 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       problem('pack', name, `has ${size} bytes, the index implies ${expected} (${size < expected ? 'truncated' : 'extra data'})`);
       // Reading it tells which blobs survive; without reading, every blob in it is suspect.
       if (!selected.has(name)) {
-        markAll(`pack ${name.slice(0, 12)} is ${size < expected ? 'truncated' : 'damaged'}`);
+        markPack(packIndex, `pack ${name.slice(0, 12)} is ${size < expected ? 'truncated' : 'damaged'}`);
         continue;
       }
     }
-    if (!selected.has(name)) continue;
-    const issues: PackProblem[] = await verifyPack(repo.backend, repo.keys, name, blobs()).catch((err) => [{ message: `cannot be read: ${(err as Error).message}` }]);
-    for (const issue of issues) {
-      problem('pack', name, issue.message);
-      if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}${size < expected ? ' (truncated)' : ''}`);
-      else if (!issue.fileOnly) markAll(`pack ${name.slice(0, 12)} is damaged`);
-    }
-    report.stats.packsRead++;
-    options.onProgress?.(++read, selected.size);
+    if (selected.has(name)) toRead.push({ packIndex, name, truncated: size < expected });
   }
+  if (toRead.length) await readPacks(repo, toRead, byPack, options, report, problem, markPack, damagedBlobs);
   for (const name of sizes.keys()) if (!repo.index.hasPack(name)) report.unreferencedPacks.push(name);
 
   await checkSnapshots(repo, report, damagedBlobs, problem);
   return report;
+}
+
+/** check --read-data: packs read a few ahead and verified in worker threads, one per core. */
+async function readPacks(
+  repo: Repository, toRead: Array<{ packIndex: number; name: string; truncated: boolean }>, byPack: { of(p: number): Uint32Array },
+  options: CheckOptions, report: CheckReport, problem: (k: string, f: string, m: string) => void, markPack: (p: number, why: string) => void, damagedBlobs: Map<string, string>,
+): Promise<void> {
+  const pool = new VerifyPool(repo.keys);
+  const reads = new Limiter(pool.inFlight);
+  let read = 0;
+  try {
+    await Promise.all(
+      toRead.map(({ packIndex, name, truncated }) =>
+        reads.run(async () => {
+          const blobs = [...byPack.of(packIndex)].map((i) => repo.index.at(i));
+          const issues: PackProblem[] = await repo.backend.read('packs', name).then(
+            (bytes) => pool.verify(name, bytes, blobs),
+            (err) => [{ message: `cannot be read: ${(err as Error).message}` }],
+          );
+          for (const issue of issues) {
+            problem('pack', name, issue.message);
+            if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}${truncated ? ' (truncated)' : ''}`);
+            else if (!issue.fileOnly) markPack(packIndex, `pack ${name.slice(0, 12)} is damaged`);
+          }
+          report.stats.packsRead++;
+          options.onProgress?.(++read, toRead.length);
+        }),
+      ),
+    );
+  } finally {
+    await pool.close();
+  }
 }
 
 async function checkKeys(repo: Repository, problem: (k: string, f: string, m: string) => void): Promise<void> {

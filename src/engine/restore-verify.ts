@@ -1,6 +1,5 @@
 // Reads a restored file back and checks it against the snapshot: every blob-sized piece must
 // have the blob's id (a keyed MAC of its content), and the file must end where the last does.
-import { createHmac } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -16,7 +15,7 @@ export async function verifyFile(repo: Repository, path: Buffer, node: TreeNode)
       const buf = Buffer.allocUnsafe(loc.rawLength);
       const { bytesRead } = await fh.read(buf, 0, loc.rawLength, offset);
       if (bytesRead !== loc.rawLength) return `file is shorter than expected (at byte ${offset + bytesRead})`;
-      const id = createHmac('sha256', repo.keys.blobId).update(buf).digest('hex');
+      const id = repo.blobId(buf).toString('hex');
       if (id !== hex) return `content differs in bytes ${offset}..${offset + loc.rawLength}`;
       offset += loc.rawLength;
     }

@@ -90,5 +90,17 @@ export function unseal(key: CipherKey, iv: Uint8Array, sealed: Uint8Array, what:
 
 /** A blob's id: a keyed MAC of its plaintext, so storage cannot test for known content. */
 export function blobIdOf(keys: RepositoryKeys, data: Uint8Array): Buffer {
-  return createHmac('sha256', keys.blobId).update(data).digest();
+  return createHmac('sha256', blobIdKey(keys)).update(data).digest();
+}
+
+const blobIdKeys = new WeakMap<RepositoryKeys, KeyObject>();
+
+/**
+ * The blob-id MAC key as a KeyObject, made once: an HMAC keyed with raw bytes costs about 30 µs
+ * to set up against 3 µs with a KeyObject, which is most of the time for a small blob.
+ */
+export function blobIdKey(keys: RepositoryKeys): KeyObject {
+  let key = blobIdKeys.get(keys);
+  if (!key) blobIdKeys.set(keys, (key = createSecretKey(keys.blobId)));
+  return key;
 }

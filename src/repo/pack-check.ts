@@ -3,7 +3,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { zstdDecompressSync } from 'node:zlib';
 import type { BlobLocation } from './blob-index.ts';
-import { fileKey, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { blobIdKey, fileKey, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
 import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
@@ -30,8 +30,15 @@ export function packSizeFor(blobsEnd: number, entries: number): number {
   return blobsEnd + entries * 46 + 16 + 4;
 }
 
-export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: string, blobs: Array<[Buffer, BlobLocation]>): Promise<PackProblem[]> {
-  const bytes = await backend.read('packs', name);
+/** Where a blob lies in its pack and what it must decode to: what verifying needs of an index entry. */
+export type BlobPlace = Pick<BlobLocation, 'offset' | 'storedLength' | 'compression' | 'rawLength'>;
+
+export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: string, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
+  return verifyPackBytes(keys, name, await backend.read('packs', name), blobs);
+}
+
+/** The CPU part of verifyPack, on bytes already read: check runs it in worker threads. */
+export function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): PackProblem[] {
   const problems: PackProblem[] = [];
   if (createHash('sha256').update(bytes).digest('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged', fileOnly: true });
   try {
@@ -79,13 +86,13 @@ export async function salvagePack(backend: Backend, keys: RepositoryKeys, name: 
 }
 
 /** Why the blob at `loc` in the pack's `bytes` is not the blob `id`, or undefined when it is. */
-function blobProblem(keys: RepositoryKeys, key: CipherKey, bytes: Buffer, id: Buffer, loc: Omit<PackEntry, 'id' | 'type'>): string | undefined {
+function blobProblem(keys: RepositoryKeys, key: CipherKey, bytes: Buffer, id: Buffer, loc: BlobPlace): string | undefined {
   try {
     if (loc.offset + loc.storedLength > bytes.length) throw new Error('lies beyond the end of the pack');
     let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
     if (loc.compression === COMPRESSION_ZSTD) plain = zstdDecompressSync(plain);
     if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
-    if (!createHmac('sha256', keys.blobId).update(plain).digest().equals(id)) throw new Error('content does not match its id');
+    if (!createHmac('sha256', blobIdKey(keys)).update(plain).digest().equals(id)) throw new Error('content does not match its id');
     return undefined;
   } catch (err) {
     return (err as Error).message;

@@ -34,7 +34,7 @@ export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
 export { listLocks, type LockFile } from './locks.ts';
-export { verifyPack, salvagePack, expectedPackSize, packSizeFor, type PackProblem } from './pack-check.ts';
+export { verifyPack, verifyPackBytes, salvagePack, expectedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };

@@ -1,0 +1,52 @@
+// check --read-data's workers: one per core verifies whole packs (SHA-256 of the file, the
+// header, every blob's decryption, decompression and MAC) while the main thread reads ahead.
+// Memory: the packs in flight, at most two per worker.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BlobPlace, PackProblem, RepositoryKeys } from '../repo/repository.ts';
+
+export class VerifyPool {
+  readonly #workers: Worker[] = [];
+  readonly #pending = new Map<number, { resolve: (p: PackProblem[]) => void; reject: (e: Error) => void; worker: Worker }>();
+  readonly #load = new Map<Worker, number>();
+  #nextJob = 1;
+
+  constructor(keys: RepositoryKeys, size = Math.max(1, Math.min(4, availableParallelism()))) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./verify-worker.ts', import.meta.url), { workerData: keys });
+      worker.on('message', (msg: { job: number; problems: PackProblem[] }) => {
+        const job = this.#pending.get(msg.job)!;
+        this.#pending.delete(msg.job);
+        this.#load.set(worker, this.#load.get(worker)! - 1);
+        job.resolve(msg.problems);
+      });
+      worker.on('error', (err) => {
+        for (const [id, job] of this.#pending) if (job.worker === worker) (this.#pending.delete(id), job.reject(err));
+      });
+      this.#workers.push(worker);
+      this.#load.set(worker, 0);
+    }
+  }
+
+  /** How many packs may be read ahead of the workers. */
+  get inFlight(): number {
+    return this.#workers.length * 2;
+  }
+
+  verify(name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
+    const worker = this.#workers.reduce((a, b) => (this.#load.get(b)! < this.#load.get(a)! ? b : a));
+    this.#load.set(worker, this.#load.get(worker)! + 1);
+    const job = this.#nextJob++;
+    // A read of a whole file owns its buffer; a pooled one is copied so it can be transferred.
+    const owned = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? bytes : Buffer.from(bytes);
+    const places = blobs.map(([id, l]) => [id, { offset: l.offset, storedLength: l.storedLength, compression: l.compression, rawLength: l.rawLength }]);
+    return new Promise((resolve, reject) => {
+      this.#pending.set(job, { resolve, reject, worker });
+      worker.postMessage({ job, name, bytes: owned, blobs: places }, [owned.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}
