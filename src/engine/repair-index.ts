@@ -22,7 +22,10 @@ export interface RepairIndexReport {
   /** Packs listed from their own headers (or read whole). */
   packsRead: number;
   blobs: number;
-  /** Packs on storage that could not be indexed (header unreadable): their blobs are missing now. */
+  /**
+   * Packs on storage that could not be read. One the old index listed keeps that listing; one it
+   * did not is left out (its blobs are missing).
+   */
   unreadablePacks: Array<{ pack: string; problem: string }>;
   /** Packs with damaged blobs whose intact blobs were written to new packs (readAllPacks only); deleted. */
   packsReplaced: string[];
@@ -63,38 +66,45 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   await Promise.all(
     [...onStorage].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, size]) =>
       reads.run(async () => {
-        const id = Buffer.from(name, 'hex');
-        const p = packIndexOf.get(name);
         try {
-          if (!options.readAllPacks && wholeListing(p, size)) {
-            await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) });
-            report.packsFromIndex++;
-          } else if (options.readAllPacks) {
-            const { salt, bytes, good, bad } = await salvagePack(repo.backend, repo.keys, name);
-            report.packsRead++;
-            if (bad.length === 0) await add({ id, salt, entries: good });
-            else {
-              // Its intact blobs move to new packs; the damaged pack goes once nothing indexes it.
-              for (const b of bad) report.damagedBlobs.push({ pack: name, ...b });
-              for (const e of good) {
-                const loc = { pack: { id, salt }, packIndex: -1, ...e };
-                await repo.saveStoredBlob(e.type, e.id, repo.openStoredBlob(e.id, loc, bytes.subarray(e.offset, e.offset + e.storedLength)), e.compression, e.rawLength, true);
-              }
-              report.packsReplaced.push(name);
-              report.blobs += good.length;
-            }
-          } else {
-            const { salt, entries } = await readPackEntries(repo.backend, repo.keys, name, size);
-            await add({ id, salt, entries });
-            report.packsRead++;
-          }
-        } catch (err) {
-          report.unreadablePacks.push({ pack: name, problem: (err as Error).message });
+          await indexPack(name, size);
+        } finally {
+          options.onProgress?.(++done, onStorage.size);
         }
-        options.onProgress?.(++done, onStorage.size);
       }),
     ),
   );
+  async function indexPack(name: string, size: number): Promise<void> {
+    const id = Buffer.from(name, 'hex');
+    const p = packIndexOf.get(name);
+    if (!options.readAllPacks && wholeListing(p, size)) {
+      await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) });
+      report.packsFromIndex++;
+    } else {
+      // Only a failure to read the pack makes it "unreadable"; a failure to write is the
+      // command's failure, before any old index file is deleted.
+      const salvaged = await (options.readAllPacks ? salvagePack(repo.backend, repo.keys, name) : readPackEntries(repo.backend, repo.keys, name, size).then((r) => ({ ...r, bytes: undefined, good: r.entries, bad: [] })))
+        .catch((err: Error) => void report.unreadablePacks.push({ pack: name, problem: err.message }));
+      if (!salvaged) {
+        // Unreadable now (damaged, or storage failing): what the old index knew of it is kept
+        // rather than dropped; each blob's own MAC still tells whether it is intact.
+        if (p !== undefined && byPack.of(p).length) await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) });
+        return;
+      }
+      report.packsRead++;
+      if (salvaged.bad.length === 0) await add({ id, salt: salvaged.salt, entries: salvaged.good });
+      else {
+        // Its intact blobs move to new packs; the damaged pack goes once nothing indexes it.
+        for (const b of salvaged.bad) report.damagedBlobs.push({ pack: name, ...b });
+        for (const e of salvaged.good) {
+          const loc = { pack: { id, salt: salvaged.salt }, packIndex: -1, ...e };
+          await repo.saveStoredBlob(e.type, e.id, repo.openStoredBlob(e.id, loc, salvaged.bytes!.subarray(e.offset, e.offset + e.storedLength)), e.compression, e.rawLength, true);
+        }
+        report.packsReplaced.push(name);
+        report.blobs += salvaged.good.length;
+      }
+    }
+  }
   await repo.flush(); // the salvaged blobs' new packs, with an index file of their own
   await replacement.finish();
   await repo.assertLockHeld();

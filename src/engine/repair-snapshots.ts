@@ -111,6 +111,7 @@ export async function repairSnapshots(repo: Repository, options: RepairSnapshots
     await repo.flush(); // the new trees are stored and indexed before a snapshot refers to them
     entry.repairedAs = await repo.snapshots.save(repairedSnapshot(s, tree, dropped));
     if (options.forget) {
+      await repo.assertLockHeld();
       await repo.snapshots.remove(s.id);
       entry.forgotten = true;
     }

@@ -37,8 +37,10 @@ export class VerifyPool {
     const worker = this.#workers.reduce((a, b) => (this.#load.get(b)! < this.#load.get(a)! ? b : a));
     this.#load.set(worker, this.#load.get(worker)! + 1);
     const job = this.#nextJob++;
-    // A read of a whole file owns its buffer; a pooled one is copied so it can be transferred.
-    const owned = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? bytes : Buffer.from(bytes);
+    // Copied into memory of its own, then handed over: the read's buffer may be a view into
+    // shared memory (Node's small-buffer pool, an HTTP body), which a transfer would take from
+    // everyone else who uses it. A copy costs far less than the verifying.
+    const owned = new Uint8Array(bytes);
     const places = blobs.map(([id, l]) => [id, { offset: l.offset, storedLength: l.storedLength, compression: l.compression, rawLength: l.rawLength }]);
     return new Promise((resolve, reject) => {
       this.#pending.set(job, { resolve, reject, worker });

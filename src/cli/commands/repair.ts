@@ -42,7 +42,7 @@ async function repairIndexCommand(ctx: Context, args: ParsedArgs): Promise<numbe
     }
     ctx.out(`new index: ${r.blobs} blobs; of ${r.packs} packs, ${r.packsFromIndex} kept as the old index lists them and ${r.packsRead} read; replaced ${r.oldIndexFiles} index file(s)`);
     for (const m of r.missingPacks) ctx.out(`pack ${m.slice(0, 12)}: listed by the old index but missing from storage; its blobs are no longer indexed`);
-    for (const u of r.unreadablePacks) ctx.out(`pack ${u.pack.slice(0, 12)}: not indexed, its header cannot be read (${u.problem})`);
+    for (const u of r.unreadablePacks) ctx.out(`pack ${u.pack.slice(0, 12)}: cannot be read (${u.problem}); the old index's listing of it is kept if it had one`);
     for (const d of r.damagedBlobs) ctx.out(`blob ${d.blob.slice(0, 16)} in pack ${d.pack.slice(0, 12)}: left out, damaged (${d.problem})`);
     for (const p of r.packsReplaced) ctx.out(`pack ${p.slice(0, 12)}: its intact blobs were written to new packs, and the damaged pack was deleted`);
     if (r.missingPacks.length + r.unreadablePacks.length + r.damagedBlobs.length) {
