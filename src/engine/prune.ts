@@ -11,7 +11,7 @@
 import { LifeboatError } from '../errors.ts';
 import { monotonicMs, nowMs } from '../lib/clock.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { packSizeFor, PACK_HEADER_BYTES, type PackEntry, type Repository } from '../repo/repository.ts';
+import { packSizeFor, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
 
 export interface PruneOptions {
   /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
@@ -152,7 +152,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   const old = load.indexFiles.concat(load.supersededIndexFiles);
   function* kept() {
     for (let p = 0; p < packCount; p++) {
-      if (fate[p] === 0) yield { id: index.packs[p].id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) };
+      if (fate[p] === 0) yield { id: index.packs[p].id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) };
     }
   }
   await repo.replaceIndex(kept(), old);
@@ -216,8 +216,3 @@ function ignoreMissing(err: unknown): void {
   if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }
 
-/** The index entry at position `i`, in the shape index files store. */
-export function entryAt(repo: Repository, i: number): PackEntry {
-  const [id, loc] = repo.index.at(i);
-  return { id, type: loc.type, compression: loc.compression, offset: loc.offset, storedLength: loc.storedLength, rawLength: loc.rawLength };
-}

@@ -8,7 +8,6 @@
 // old one, then the old files are deleted; a kill at any point leaves a readable repository.
 import { Limiter } from '../lib/limiter.ts';
 import { packSizeFor, PACK_HEADER_BYTES, readPackEntries, salvagePack, type IndexedPack, type Repository } from '../repo/repository.ts';
-import { entryAt } from './prune.ts';
 
 export interface RepairIndexOptions {
   readAllPacks: boolean;
@@ -78,7 +77,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
     const id = Buffer.from(name, 'hex');
     const p = packIndexOf.get(name);
     if (!options.readAllPacks && wholeListing(p, size)) {
-      await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) });
+      await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
       report.packsFromIndex++;
     } else {
       // Only a failure to read the pack makes it "unreadable"; a failure to write is the
@@ -88,7 +87,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
       if (!salvaged) {
         // Unreadable now (damaged, or storage failing): what the old index knew of it is kept
         // rather than dropped; each blob's own MAC still tells whether it is intact.
-        if (p !== undefined && byPack.of(p).length) await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => entryAt(repo, i)) });
+        if (p !== undefined && byPack.of(p).length) await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
         return;
       }
       report.packsRead++;

@@ -1,7 +1,7 @@
 // The in-memory blob index: where every blob lives. Held in typed arrays with open addressing
 // (about 60 bytes per blob) rather than a Map of objects, because this is the structure that
 // grows with the repository: 10 million blobs fit in well under 1 GiB.
-import type { BlobType } from './pack.ts';
+import type { BlobType, PackEntry } from './pack.ts';
 import { BLOB_TYPES } from './pack.ts';
 
 export interface PackRef {
@@ -146,6 +146,12 @@ export class BlobIndex {
   at(position: number): [Buffer, BlobLocation] {
     const id = Buffer.from(this.#ids.subarray(position * 32, position * 32 + 32));
     return [id, this.get(id)!];
+  }
+
+  /** The blob at a position in the shape index files and pack headers store. */
+  entryAt(position: number): PackEntry {
+    const [id, loc] = this.at(position);
+    return { id, type: loc.type, compression: loc.compression, offset: loc.offset, storedLength: loc.storedLength, rawLength: loc.rawLength };
   }
 
   packIndexAt(position: number): number {

@@ -18,6 +18,7 @@ import { openSealedFile, sealFile } from './sealed-file.ts';
 const MAGIC = 'LBLK';
 export const REFRESH_MS = 5 * 60_000;
 export const STALE_AFTER_MS = 30 * 60_000;
+const GIVE_WAY_MS = 3000;
 
 export interface LockInfo {
   time: string;
@@ -137,9 +138,16 @@ export class RepositoryLock {
    * a destructive step, in case someone removed locks by hand (`unlock --remove-all`) meanwhile.
    */
   async assertHeld(): Promise<void> {
-    const locks = await listLocks(this.#backend, this.#keys);
+    let locks = await listLocks(this.#backend, this.#keys);
+    const rivalOf = (all: LockFile[]) => all.find((l) => l.name !== this.#name && !l.stale && !l.damaged && (this.#info.exclusive || l.exclusive));
     const mine = locks.some((l) => l.name === this.#name);
-    const rival = locks.find((l) => l.name !== this.#name && !l.stale && !l.damaged && (this.#info.exclusive || l.exclusive));
+    if (mine && rivalOf(locks)) {
+      // A locker that saw this lock writes its own file, lists, and gives way: look again once
+      // that moment has passed before calling it a rival.
+      await sleep(GIVE_WAY_MS);
+      locks = await listLocks(this.#backend, this.#keys);
+    }
+    const rival = rivalOf(locks);
     if (!mine || rival) {
       throw new LifeboatError('LOCKED', `This ${this.#info.purpose}'s lock was removed while it ran${rival ? `, and ${rival.purpose} (pid ${rival.pid} on ${rival.host}) has locked the repository since` : ''}; it stopped before deleting anything`, {
         hint: 'The repository is intact. Run it again once nothing else uses the repository.',
