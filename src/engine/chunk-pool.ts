@@ -64,7 +64,7 @@ export class ChunkPool {
   #start(): void {
     if (this.#workers.length) return;
     const repo = this.#repo;
-    const init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, blobIdKey: repo.keys.blobId };
+    const init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, blobIdKey: repo.keys.blobId, known: repo.index.idPrefixes() };
     for (let i = 0; i < this.#size; i++) {
       const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: init });
       worker.on('message', (msg) => this.#onMessage(worker, msg));

@@ -148,6 +148,27 @@ export class BlobIndex {
     return [id, this.get(id)!];
   }
 
+  /**
+   * The first 8 bytes of every id, in an open-addressing table in shared memory (0 = empty slot;
+   * a prefix of 0 is stored as 1), for the chunk workers: a chunk whose prefix is there is almost
+   * surely a blob the repository has, so the worker does not compress it (engine/chunk-worker.ts
+   * probes it the same way). A false match only leaves a new blob uncompressed. 16 bytes a blob.
+   */
+  idPrefixes(): BigUint64Array {
+    let slots = 1024;
+    while (slots < this.#count * 2) slots *= 2;
+    const table = new BigUint64Array(new SharedArrayBuffer(slots * 8));
+    const view = new DataView(this.#ids.buffer, this.#ids.byteOffset);
+    const mask = BigInt(slots - 1);
+    for (let i = 0; i < this.#count; i++) {
+      const prefix = view.getBigUint64(i * 32, true) || 1n;
+      let s = Number(prefix & mask);
+      while (table[s] !== 0n && table[s] !== prefix) s = (s + 1) & (slots - 1);
+      table[s] = prefix;
+    }
+    return table;
+  }
+
   /** The blob at a position in the shape index files and pack headers store. */
   entryAt(position: number): PackEntry {
     const [id, loc] = this.at(position);

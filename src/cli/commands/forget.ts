@@ -59,7 +59,7 @@ export const forget: Command = {
           throw new LifeboatError('USAGE', `This policy would remove every snapshot of ${emptied.length} group(s), e.g. ${JSON.stringify(emptied[0].key)}`, { hint: 'Check the policy with --dry-run; add --allow-empty if that is what you want.' });
         }
         if (ctx.json) ctx.emitJson(groups.map((g) => ({ ...g.key, keep: g.decisions.filter((d) => d.keep).map((d) => snapshotJson(d.snapshot)), remove: g.decisions.filter((d) => !d.keep).map((d) => snapshotJson(d.snapshot)), reasons: g.decisions.filter((d) => d.keep).map(reasonJson) })));
-        else for (const g of groups) printGroup(ctx, g.key, g.decisions);
+        else if (!ctx.quiet || flag(args, 'dry-run')) for (const g of groups) printGroup(ctx, g.key, g.decisions);
         removed = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot.id));
       }
       if (flag(args, 'dry-run')) {
