@@ -42,6 +42,8 @@ const decompress = promisify(zstdDecompress);
 const UPLOADS_IN_FLIGHT = 2;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
 const PACKS_PER_INDEX = 64;
+/** ...or every this many blobs, so that packs of many tiny blobs do not pile up entries in memory. */
+const ENTRIES_PER_INDEX = 50_000;
 /** A rewritten index has bigger files (it is written in one go, not as a backup goes), within both limits. */
 const REPLACEMENT_INDEX_PACKS = 4096;
 const REPLACEMENT_INDEX_ENTRIES = 200_000;
@@ -315,7 +317,7 @@ export class Repository {
     })();
     this.#inFlight.add(upload);
     void upload.finally(() => this.#inFlight.delete(upload));
-    if (this.#unindexed.length >= PACKS_PER_INDEX) await this.#writeIndex();
+    if (this.#unindexed.length >= PACKS_PER_INDEX || this.#unindexed.reduce((n, p) => n + p.entries.length, 0) >= ENTRIES_PER_INDEX) await this.#writeIndex();
   }
 
   async #writeIndex(): Promise<void> {
