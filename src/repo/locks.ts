@@ -18,7 +18,6 @@ import { openSealedFile, sealFile } from './sealed-file.ts';
 const MAGIC = 'LBLK';
 export const REFRESH_MS = 5 * 60_000;
 export const STALE_AFTER_MS = 30 * 60_000;
-const GIVE_WAY_MS = 3000;
 
 export interface LockInfo {
   time: string;
@@ -73,6 +72,7 @@ export class RepositoryLock {
   readonly #info: LockInfo;
   #name: string | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #lost = false;
 
   private constructor(backend: Backend, keys: RepositoryKeys, info: LockInfo) {
     this.#backend = backend;
@@ -127,29 +127,26 @@ export class RepositoryLock {
     const old = this.#name;
     try {
       await this.#write();
-      if (old) await this.#backend.delete('locks', old);
     } catch {
-      // The next refresh tries again; a lock not refreshed for 30 minutes is what others treat as stale.
+      return; // the next refresh tries again; a lock not refreshed for 30 minutes is what others treat as stale
     }
+    if (!old) return;
+    await this.#backend.delete('locks', old).catch((err) => {
+      // Gone before we removed it: someone removed our lock, and others may have locked since.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.#lost = true;
+    });
   }
 
   /**
-   * Fails unless this lock's file is still there and no other live exclusive lock appeared: before
-   * a destructive step, in case someone removed locks by hand (`unlock --remove-all`) meanwhile.
+   * Fails unless this lock has stood the whole time: its file is still there, and no refresh
+   * found the previous one removed. Called before a destructive step, in case someone removed
+   * locks by hand (`unlock --remove-all`) meanwhile and another process went ahead. (Other lock
+   * files are no sign: a locker that sees ours writes its own, lists, and gives way.)
    */
   async assertHeld(): Promise<void> {
-    let locks = await listLocks(this.#backend, this.#keys);
-    const rivalOf = (all: LockFile[]) => all.find((l) => l.name !== this.#name && !l.stale && !l.damaged && (this.#info.exclusive || l.exclusive));
-    const mine = locks.some((l) => l.name === this.#name);
-    if (mine && rivalOf(locks)) {
-      // A locker that saw this lock writes its own file, lists, and gives way: look again once
-      // that moment has passed before calling it a rival.
-      await sleep(GIVE_WAY_MS);
-      locks = await listLocks(this.#backend, this.#keys);
-    }
-    const rival = rivalOf(locks);
-    if (!mine || rival) {
-      throw new LifeboatError('LOCKED', `This ${this.#info.purpose}'s lock was removed while it ran${rival ? `, and ${rival.purpose} (pid ${rival.pid} on ${rival.host}) has locked the repository since` : ''}; it stopped before deleting anything`, {
+    const present = this.#name !== undefined && (await listLocks(this.#backend, this.#keys)).some((l) => l.name === this.#name);
+    if (!present || this.#lost) {
+      throw new LifeboatError('LOCKED', `This ${this.#info.purpose}'s lock was removed while it ran; it stopped before deleting anything`, {
         hint: 'The repository is intact. Run it again once nothing else uses the repository.',
       });
     }

@@ -48,8 +48,12 @@ export class LocalBackend implements Backend {
     for (const dir of dirs) {
       for (const entry of await readdirOrEmpty(dir)) {
         if (entry.startsWith('.tmp-')) continue;
-        const st = await stat(join(dir, entry));
-        if (st.isFile()) yield { name: entry, sizeBytes: st.size };
+        // Deleted between the listing and the stat (a lock given up, a file pruned): not there.
+        const st = await stat(join(dir, entry)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return undefined;
+          throw err;
+        });
+        if (st?.isFile()) yield { name: entry, sizeBytes: st.size };
       }
     }
   }
