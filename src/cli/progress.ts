@@ -6,7 +6,7 @@ import type { Context } from './context.ts';
 
 export class ProgressLine {
   readonly #ctx: Context;
-  #label: string;
+  readonly #label: string;
   #started = monotonicMs();
   #lastDraw = 0;
   #files = 0;
@@ -47,13 +47,10 @@ export class ProgressLine {
       line += ` of ${formatBytes(this.#totalBytes)} (${pct.toFixed(1)}%)`;
       if (rate > 0 && this.#bytes < this.#totalBytes) line += `, ETA ${clock((this.#totalBytes - this.#bytes) / rate)}`;
     }
-    line += `, ${formatBytes(rate)}/s`;
-    const wire = this.#ctx.transfer;
-    if (wire.requests > 0) line += `, net ↑${formatBytes(wire.uploadedBytes)} ↓${formatBytes(wire.downloadedBytes)}`;
+    line += `, ${formatBytes(rate)}/s${this.#network()}`;
     const width = process.stderr.columns || 100;
     if (this.#current && line.length + 3 < width) line += ' ' + tail(this.#current, width - line.length - 2);
-    this.#ctx.stderr(`\r\x1b[K${line.slice(0, width - 1)}`);
-    this.#drawn = true;
+    this.#paint(line);
   }
 
   /** Progress counted in items of a phase (prune's packs, repair's packs) rather than files and bytes. */
@@ -66,18 +63,25 @@ export class ProgressLine {
     let line = `[${clock(seconds)}] ${this.#label} ${done}/${total}`;
     if (total > 0) line += ` (${((done / total) * 100).toFixed(1)}%)`;
     if (done > 0 && done < total) line += `, ETA ${clock((seconds / done) * (total - done))}`;
-    const wire = this.#ctx.transfer;
-    if (wire.requests > 0) line += `, net ↑${formatBytes(wire.uploadedBytes)} ↓${formatBytes(wire.downloadedBytes)}`;
-    this.#ctx.stderr(`\r\x1b[K${line.slice(0, (process.stderr.columns || 100) - 1)}`);
-    this.#drawn = true;
+    this.#paint(line + this.#network());
   }
 
-  /** Starts counting anew under another label (the next phase). */
-  relabel(label: string): void {
+  /** Starts the clock anew for the next phase. */
+  restart(): void {
     this.done();
-    this.#label = label;
     this.#started = monotonicMs();
     this.#lastDraw = 0;
+  }
+
+  /** Bytes on the wire so far, for remote storage. */
+  #network(): string {
+    const wire = this.#ctx.transfer;
+    return wire.requests > 0 ? `, net ↑${formatBytes(wire.uploadedBytes)} ↓${formatBytes(wire.downloadedBytes)}` : '';
+  }
+
+  #paint(line: string): void {
+    this.#ctx.stderr(`\r\x1b[K${line.slice(0, (process.stderr.columns || 100) - 1)}`);
+    this.#drawn = true;
   }
 
   done(): void {

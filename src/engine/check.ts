@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.ts';
 import { VerifyPool } from './verify-pool.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { listKeyFiles, listLocks, packSizeFor, PACK_HEADER_BYTES, type PackProblem } from '../repo/repository.ts';
+import { listKeyFiles, listLocks, listedPackSize, type PackProblem } from '../repo/repository.ts';
 
 export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
@@ -69,7 +69,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       markPack(packIndex, `pack ${name.slice(0, 12)} is missing`);
       continue;
     }
-    const expected = packSizeFor(Math.max(PACK_HEADER_BYTES, repo.index.packBlobsEnd(packIndex)), repo.index.packEntryCount(packIndex));
+    const expected = listedPackSize(repo.index, packIndex);
     if (size !== expected) {
       problem('pack', name, `has ${size} bytes, the index implies ${expected} (${size < expected ? 'truncated' : 'extra data'})`);
       // Reading it tells which blobs survive; without reading, every blob in it is suspect.

@@ -7,7 +7,7 @@
 // next backup of the same data stores it again. The write order is prune's: new index files, the last superseding every
 // old one, then the old files are deleted; a kill at any point leaves a readable repository.
 import { Limiter } from '../lib/limiter.ts';
-import { packSizeFor, PACK_HEADER_BYTES, readPackEntries, salvagePack, type IndexedPack, type Repository } from '../repo/repository.ts';
+import { listedPackSize, readPackEntries, salvagePack, type IndexedPack, type Repository } from '../repo/repository.ts';
 
 export interface RepairIndexOptions {
   readAllPacks: boolean;
@@ -52,7 +52,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   const wholeListing = (p: number | undefined, size: number): p is number => {
     if (p === undefined) return false;
     const listed = byPack.of(p).length;
-    return listed > 0 && listed === index.packEntryCount(p) && packSizeFor(Math.max(PACK_HEADER_BYTES, index.packBlobsEnd(p)), listed) === size;
+    return listed > 0 && listed === index.packEntryCount(p) && listedPackSize(index, p) === size;
   };
   const replacement = repo.indexReplacement(oldFiles);
   const add = (pack: IndexedPack): Promise<void> => {

@@ -2,7 +2,7 @@
 // (about 60 bytes per blob) rather than a Map of objects, because this is the structure that
 // grows with the repository: 10 million blobs fit in well under 1 GiB.
 import type { BlobType, PackEntry } from './pack.ts';
-import { BLOB_TYPES } from './pack.ts';
+import { BLOB_TYPES, ENTRY_BYTES } from './pack.ts';
 
 export interface PackRef {
   id: Buffer;
@@ -20,7 +20,6 @@ export interface BlobLocation {
 }
 
 const EMPTY = -1;
-const ENTRY_TABLE_BYTES = 46;
 
 export class BlobIndex {
   readonly packs: PackRef[] = [];
@@ -87,7 +86,7 @@ export class BlobIndex {
   addTable(packIndex: number, table: Buffer, count: number): void {
     this.reserve(this.#count + count);
     const u32 = (at: number): number => (table[at] | (table[at + 1] << 8) | (table[at + 2] << 16) | (table[at + 3] << 24)) >>> 0;
-    for (let k = 0, at = 0; k < count; k++, at += ENTRY_TABLE_BYTES) {
+    for (let k = 0, at = 0; k < count; k++, at += ENTRY_BYTES) {
       this.#addAt(table, at, packIndex, table[at + 32] | (table[at + 33] << 4), u32(at + 34), u32(at + 38), u32(at + 42));
     }
   }

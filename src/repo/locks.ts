@@ -144,7 +144,8 @@ export class RepositoryLock {
    * files are no sign: a locker that sees ours writes its own, lists, and gives way.)
    */
   async assertHeld(): Promise<void> {
-    const present = this.#name !== undefined && (await listLocks(this.#backend, this.#keys)).some((l) => l.name === this.#name);
+    const name = this.#name;
+    const present = name !== undefined && (await this.#backend.stat('locks', name).then(() => true, (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err))));
     if (!present || this.#lost) {
       throw new LifeboatError('LOCKED', `This ${this.#info.purpose}'s lock was removed while it ran; it stopped before deleting anything`, {
         hint: 'The repository is intact. Run it again once nothing else uses the repository.',

@@ -2,10 +2,10 @@
 // open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
 import { createHash, createHmac } from 'node:crypto';
 import { zstdDecompressSync } from 'node:zlib';
-import type { BlobLocation } from './blob-index.ts';
+import type { BlobIndex, BlobLocation } from './blob-index.ts';
 import { blobIdKey, fileKey, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
-import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
+import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
 export interface PackProblem {
   message: string;
@@ -18,26 +18,23 @@ export interface PackProblem {
   fileOnly?: boolean;
 }
 
-/** The size a pack must have: clear header, sealed blobs, sealed entry table, length trailer. */
-export function expectedPackSize(blobs: BlobLocation[]): number {
-  let end = PACK_HEADER_BYTES;
-  for (const b of blobs) end = Math.max(end, b.offset + b.storedLength);
-  return packSizeFor(end, blobs.length);
+/**
+ * The size a pack must have for its listing in the index (every entry, shadowed duplicates
+ * included) to describe it whole.
+ */
+export function listedPackSize(index: BlobIndex, packIndex: number): number {
+  return packSizeFor(Math.max(PACK_HEADER_BYTES, index.packBlobsEnd(packIndex)), index.packEntryCount(packIndex));
 }
 
 /** A pack's size from where its last blob ends and how many entries its header has. */
 export function packSizeFor(blobsEnd: number, entries: number): number {
-  return blobsEnd + entries * 46 + 16 + 4;
+  return blobsEnd + entries * ENTRY_BYTES + 16 + 4;
 }
 
 /** Where a blob lies in its pack and what it must decode to: what verifying needs of an index entry. */
 export type BlobPlace = Pick<BlobLocation, 'offset' | 'storedLength' | 'compression' | 'rawLength'>;
 
-export async function verifyPack(backend: Backend, keys: RepositoryKeys, name: string, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
-  return verifyPackBytes(keys, name, await backend.read('packs', name), blobs);
-}
-
-/** The CPU part of verifyPack, on bytes already read: check runs it in worker threads. */
+/** Verifies a pack's bytes, already read: its hash, its header and every blob (check --read-data runs it in worker threads). */
 export function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): PackProblem[] {
   const problems: PackProblem[] = [];
   if (createHash('sha256').update(bytes).digest('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged', fileOnly: true });

@@ -34,7 +34,7 @@ export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
 export { listLocks, type LockFile } from './locks.ts';
-export { verifyPack, verifyPackBytes, salvagePack, expectedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
+export { verifyPackBytes, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
@@ -224,10 +224,6 @@ export class Repository {
   indexReplacement(old: string[]): { add(pack: IndexedPack): Promise<void>; finish(): Promise<void> } {
     let slice: IndexedPack[] = [];
     let entries = 0;
-    const write = async (packs: IndexedPack[], supersedes: string[]): Promise<void> => {
-      const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
-      await this.backend.write('index', name, bytes);
-    };
     return {
       add: async (pack) => {
         slice.push(pack);
@@ -236,9 +232,9 @@ export class Repository {
         const full = slice;
         slice = [];
         entries = 0;
-        await write(full, []);
+        await this.#writeIndexFile(full, []);
       },
-      finish: () => write(slice, old),
+      finish: () => this.#writeIndexFile(slice, old),
     };
   }
 
@@ -324,7 +320,11 @@ export class Repository {
     if (this.#unindexed.length === 0) return;
     const packs = this.#unindexed;
     this.#unindexed = [];
-    const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: [] });
+    await this.#writeIndexFile(packs, []);
+  }
+
+  async #writeIndexFile(packs: IndexedPack[], supersedes: string[]): Promise<void> {
+    const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
     await this.backend.write('index', name, bytes);
   }
 

@@ -36,7 +36,7 @@ export async function runPrune(ctx: Context, args: ParsedArgs): Promise<number> 
     const r = await prunePacks(repo, {
       maxUnusedPercent, repackSmall: flag(args, 'repack-small'), dryRun,
       onPhase: (p) => {
-        progress.relabel('packs');
+        progress.restart();
         if (ctx.showProgress) ctx.info(`${p}…`);
       },
       onProgress: (done, total) => progress.count(done, total),
