@@ -3,25 +3,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cli, cliOk, newRepo, tempDir } from './helpers.ts';
+import { cli, cliOk, flipByte, newRepo, repoFiles as files, tempDir } from './helpers.ts';
 import { canMount, mountTmpfs, resizeTmpfs } from './mounts.ts';
-
-function files(repo: string, kind: string): string[] {
-  const dir = join(repo, kind === 'packs' ? 'data' : kind);
-  if (kind !== 'packs') return readdirSync(dir).map((n) => join(dir, n));
-  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).map((n) => join(dir, d, n)));
-}
-
-function flipByte(path: string, at?: number): void {
-  chmodSync(path, 0o644);
-  const bytes = readFileSync(path);
-  const i = at ?? Math.floor(bytes.length / 2);
-  bytes[i] ^= 0x01;
-  writeFileSync(path, bytes);
-}
 
 async function repoWithData(t: Parameters<typeof newRepo>[0]): Promise<{ repo: string; source: string }> {
   const repo = await newRepo(t);

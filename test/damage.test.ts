@@ -5,29 +5,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cli, cliOk, MAIN, newRepo, tempDir } from './helpers.ts';
+import { cli, cliOk, flipByte, MAIN, newRepo, repoFiles, tempDir } from './helpers.ts';
 
 type Kind = 'config' | 'keys' | 'index' | 'packs' | 'snapshots' | 'locks';
 type Damage = 'flip' | 'truncate' | 'delete';
 
-function filesOf(repo: string, kind: Kind): string[] {
-  if (kind === 'config') return [join(repo, 'config')];
-  const dir = join(repo, kind === 'packs' ? 'data' : kind);
-  if (kind !== 'packs') return readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => join(dir, n));
-  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).map((n) => join(dir, d, n)));
-}
-
 function damage(path: string, how: Damage): void {
   if (how === 'delete') return rmSync(path);
-  const bytes = readFileSync(path);
-  if (how === 'truncate') return truncateSync(path, Math.floor(bytes.length / 2));
-  bytes[Math.floor(bytes.length / 2)] ^= 0x01; // an XOR always changes the byte
-  rmSync(path);
-  writeFileSync(path, bytes);
+  if (how === 'truncate') return truncateSync(path, Math.floor(statSync(path).size / 2));
+  flipByte(path);
 }
 
 /** A lock file left by a process killed while it held it. */
@@ -59,7 +49,7 @@ async function template(t: Parameters<typeof newRepo>[0]): Promise<Template> {
   writeFileSync(join(source, 'docs', 'new.txt'), randomBytes(10_000));
   await cliOk(['backup', '--repo', repo, source]);
   await leaveLock(repo);
-  const before = new Set(filesOf(repo, 'packs'));
+  const before = new Set(repoFiles(repo, 'packs'));
   let bigPack = '';
   for (const p of before) {
     const header = JSON.parse((await cliOk(['cat', '--repo', repo, 'pack', p.split('/').pop()!])).stdout) as { blobs: Array<{ type: string; rawLength: number }> };
@@ -85,7 +75,7 @@ test('damage matrix: every kind of file flipped, truncated and deleted; check na
     for (const how of DAMAGES) {
       const repo = join(tempDir(t), 'repo');
       cpSync(tpl.repo, repo, { recursive: true });
-      const victim = kind === 'packs' ? tpl.bigPack.replace(tpl.repo, repo) : filesOf(repo, kind)[0];
+      const victim = kind === 'packs' ? tpl.bigPack.replace(tpl.repo, repo) : repoFiles(repo, kind)[0];
       const name = victim.split('/').pop()!;
       damage(victim, how);
       const r = await cli(['check', '--repo', repo, '--read-data', '--json']);
@@ -159,7 +149,7 @@ test('a deleted lock: the prune that held it stops before deleting anything', as
   for (let i = 0; i < 3; i++) writeFileSync(join(source, `f${i}`), randomBytes(1 << 20));
   await cliOk(['backup', '--repo', repo, source]);
   await cliOk(['forget', '--repo', repo, '--keep-last', '1']);
-  const packsBefore = filesOf(repo, 'packs').length;
+  const packsBefore = repoFiles(repo, 'packs').length;
   // Slowed down so that the lock can be removed while it repacks.
   const prune = cli(['prune', '--repo', repo, '--max-unused', '0%', '--limit-download', '1024']);
   while (readdirSync(join(repo, 'locks')).length === 0) await sleep(10);
@@ -167,7 +157,7 @@ test('a deleted lock: the prune that held it stops before deleting anything', as
   const r = await prune;
   assert.equal(r.code, 11, r.stderr);
   assert.match(r.stderr, /lock was removed while it ran; it stopped before deleting anything/);
-  assert.ok(filesOf(repo, 'packs').length >= packsBefore, 'no pack was deleted');
+  assert.ok(repoFiles(repo, 'packs').length >= packsBefore, 'no pack was deleted');
   await cliOk(['check', '--repo', repo, '--read-data']);
   await cliOk(['prune', '--repo', repo]);
 });
@@ -205,10 +195,10 @@ test('repairs: a damaged pack and a lost index; restore of the damaged snapshot 
   assert.equal(existsSync(join(again, tpl.source, 'big.bin')), false);
 
   // Every index file lost: repair index rebuilds it from the pack headers, and nothing is missing.
-  for (const f of filesOf(repo, 'index')) rmSync(f);
+  for (const f of repoFiles(repo, 'index')) rmSync(f);
   assert.equal((await cli(['check', '--repo', repo])).code, 21);
   const rebuilt = JSON.parse((await cliOk(['repair', 'index', '--repo', repo, '--json'])).stdout);
-  assert.equal(rebuilt.packsRead, filesOf(repo, 'packs').length);
+  assert.equal(rebuilt.packsRead, repoFiles(repo, 'packs').length);
   await cliOk(['check', '--repo', repo, '--read-data']);
   const third = tempDir(t);
   await cliOk(['restore', '--repo', repo, 'latest', '--target', third]);

@@ -1,7 +1,7 @@
 // Test helpers: run the real CLI in a child process (as users and scripts do) with a throw-away
 // repository and a low-cost KDF, and make temporary directories that are removed after the test.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,4 +51,23 @@ export async function newRepo(t: TestContext): Promise<string> {
   const repo = join(tempDir(t, 'lifeboat-repo-'), 'repo');
   await cliOk(['init', '--repo', repo]);
   return repo;
+}
+
+/**
+ * The files of one kind in a local repository, as paths ("config" gives the config file). Only
+ * real repository files: a temporary file left by a killed write is not one of them.
+ */
+export function repoFiles(repo: string, kind: 'config' | 'keys' | 'index' | 'packs' | 'snapshots' | 'locks'): string[] {
+  if (kind === 'config') return [join(repo, 'config')];
+  const dir = join(repo, kind === 'packs' ? 'data' : kind);
+  const named = (d: string) => readdirSync(d).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => join(d, n));
+  return kind === 'packs' ? readdirSync(dir).flatMap((d) => named(join(dir, d))) : named(dir);
+}
+
+/** Flips one bit of the byte at `at` (default: the middle); an XOR always changes it. */
+export function flipByte(path: string, at?: number): void {
+  chmodSync(path, 0o644); // repository files are written read-only
+  const bytes = readFileSync(path);
+  bytes[at ?? Math.floor(bytes.length / 2)] ^= 0x01;
+  writeFileSync(path, bytes);
 }
