@@ -8,7 +8,7 @@
 // Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB),
 // TOOLS ("lifeboat restic borg"), REPS (1), BENCH_WORK (a real disk), RESULTS (JSON lines file).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mutate } from './mutate.ts';
@@ -54,7 +54,8 @@ for (const name of (process.env.TOOLS ?? 'lifeboat restic borg').split(/\s+/).fi
 }
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
-console.error(`run ${runId}: ${tools.map((t) => t.version()).join('; ')}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${hostname()}`);
+const versions = new Map(tools.map((t) => [t.name, t.version()]));
+console.error(`run ${runId}: ${[...versions.values()].join('; ')}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${hostname()}`);
 
 const measurements: Measurement[] = [];
 for (let rep = 1; rep <= reps; rep++) {
@@ -86,7 +87,7 @@ for (let rep = 1; rep <= reps; rep++) {
         rmSync(target, { recursive: true, force: true });
       }
       measurements.push(record);
-      execFileSync('sh', ['-c', `printf '%s\\n' "$0" >> "$1"`, JSON.stringify({ ...record, machine: { cores: cpus().length, host: hostname() }, versions: tool.version() }), results]);
+      appendFileSync(results, JSON.stringify({ ...record, machine: { cores: cpus().length, host: hostname() }, versions: versions.get(tool.name) }) + '\n');
       console.error(`  rep ${rep} ${tool.name.padEnd(9)} ${phase.padEnd(16)} ${m.wallSeconds.toFixed(2)} s, ${(m.peakRssKiB / 1024).toFixed(0)} MiB${m.exitCode ? `, EXIT ${m.exitCode}` : ''}${record.verify ? `, restore ${Object.keys(record.verify).length ? `DIFFERS: ${JSON.stringify(record.verify)}` : 'identical'}` : ''}`);
     }
   }
