@@ -3,6 +3,7 @@
 // CLI on the Node.js 24 pinned by the npm package "node", which runs the TypeScript directly.
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +19,19 @@ if (!pinned && major < 24) {
 const node = pinned ?? process.execPath;
 // File creation and metadata calls are slow on some disks but parallelise well: a larger libuv
 // thread pool lets restore create many files at once.
-const env = { UV_THREADPOOL_SIZE: '8', ...process.env };
+const env = { UV_THREADPOOL_SIZE: '8', ...compileCache(), ...process.env };
+/**
+ * Node.js strips the TypeScript types of every module at each start (a WebAssembly transformer);
+ * its compile cache keeps the result, which halves start-up (0.39 -> 0.17 s for --version) and
+ * saves 30 MiB. The cache lives in the user's own cache folder, never in a shared /tmp, so that
+ * nobody else can plant code in it. NODE_COMPILE_CACHE (or an empty one) overrides it.
+ */
+function compileCache() {
+  const home = process.env.HOME || homedir();
+  const base = process.env.XDG_CACHE_HOME || (home && join(home, '.cache'));
+  return base ? { NODE_COMPILE_CACHE: join(base, 'lifeboat', 'node-compile-cache') } : {};
+}
+
 const child = spawn(node, ['--disable-warning=ExperimentalWarning', main, ...process.argv.slice(2)], { stdio: 'inherit', env });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {

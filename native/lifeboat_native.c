@@ -2,6 +2,7 @@
  * - extended attributes on the entry itself (l*xattr, never following symlinks; POSIX ACLs live here)
  * - utimensat with nanosecond precision (fs.utimes goes through a double and loses nanoseconds)
  * - mknod for FIFOs and device nodes
+ * - scanDirectory (scan_dir.c): a folder's names and lstat results in one call off the main thread
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -13,11 +14,12 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+napi_value errno_error(napi_env env, int err, const char *syscall) {
   char code[32];
   const char *name = err == ENOTSUP ? "ENOTSUP" : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES"
     : err == EPERM ? "EPERM" : err == ENOSPC ? "ENOSPC" : err == ENODATA ? "ENODATA" : err == E2BIG ? "E2BIG"
-    : err == ERANGE ? "ERANGE" : err == EEXIST ? "EEXIST" : err == EDQUOT ? "EDQUOT" : NULL;
+    : err == ERANGE ? "ERANGE" : err == EEXIST ? "EEXIST" : err == EDQUOT ? "EDQUOT" : err == ENOTDIR ? "ENOTDIR"
+    : err == ELOOP ? "ELOOP" : err == EIO ? "EIO" : err == ENAMETOOLONG ? "ENAMETOOLONG" : err == EMFILE ? "EMFILE" : NULL;
   if (name) snprintf(code, sizeof code, "%s", name); else snprintf(code, sizeof code, "E%d", err);
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s, %s", code, strerror(err), syscall);
@@ -28,9 +30,15 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
   napi_create_int32(env, -err, &errnoval);
   napi_set_named_property(env, error, "errno", errnoval);
   napi_set_named_property(env, error, "code", ecode);
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  napi_throw(env, errno_error(env, err, syscall));
   return NULL;
 }
+
+napi_value scan_directory(napi_env env, napi_callback_info info); /* scan_dir.c */
 
 /* Copies a Buffer argument into a NUL-terminated C string; caller frees. */
 static char *buffer_arg(napi_env env, napi_value v, size_t *len_out) {
@@ -202,6 +210,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"futimens", 0, do_futimens, 0, 0, 0, napi_default, 0},
     {"fsetxattr", 0, do_fsetxattr, 0, 0, 0, napi_default, 0},
     {"devParts", 0, dev_parts, 0, 0, 0, napi_default, 0},
+    {"scanDirectory", 0, scan_directory, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -75,6 +75,7 @@ export class Repository {
   readonly #master: Buffer;
   readonly #writers = new Map<BlobType, PackWriter>();
   readonly #pending = new Set<string>();
+  readonly #idScratch = Buffer.alloc(32);
   readonly #uploads = new Limiter(UPLOADS_IN_FLIGHT);
   readonly #inFlight = new Set<Promise<void>>();
   #unindexed: IndexedPack[] = [];
@@ -133,7 +134,12 @@ export class Repository {
   }
 
   hasBlob(id: Uint8Array): boolean {
-    return this.index.has(id) || this.#pending.has(Buffer.from(id).toString('hex'));
+    return this.index.has(id) || (this.#pending.size > 0 && this.#pending.has(Buffer.from(id).toString('hex')));
+  }
+
+  /** hasBlob for an id in hex, as trees hold them, without allocating a Buffer for each. */
+  hasBlobHex(hex: string): boolean {
+    return (this.#idScratch.write(hex, 'hex') === 32 && this.index.has(this.#idScratch)) || this.#pending.has(hex);
   }
 
   /** Stores a blob unless the repository already has it. */

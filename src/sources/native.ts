@@ -13,6 +13,7 @@ export interface NativeFs {
   futimens(fd: number, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
   fsetxattr(fd: number, name: Buffer, value: Buffer): void;
   devParts(rdev: number): [number, number];
+  scanDirectory(path: Buffer): Promise<{ names: Buffer; ends: Uint32Array; stats: BigInt64Array }>;
 }
 
 let loaded: NativeFs | undefined;
@@ -39,4 +40,5 @@ export const nativeFs: NativeFs = {
   futimens: (fd, a, an, m, mn) => load().futimens(fd, a, an, m, mn),
   fsetxattr: (fd, name, value) => load().fsetxattr(fd, name, value),
   devParts: (rdev) => load().devParts(rdev),
+  scanDirectory: (path) => load().scanDirectory(path),
 };

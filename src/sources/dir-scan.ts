@@ -1,0 +1,85 @@
+// A folder's entries with their lstat results from one native call on a libuv pool thread
+// (native/scan_dir.c). The walk used to readdir and then lstat and llistxattr every entry on the
+// main thread, building a BigIntStats for each: a third of a no-change backup's main thread. Now
+// the system calls run beside the walk's own work, and an entry's numbers are read only when asked.
+import type { BigIntStats } from 'node:fs';
+import { constants } from 'node:os';
+import { nativeFs } from './native.ts';
+
+/** What a backup reads of an entry's lstat: a BigIntStats has it, and so does a scanned entry. */
+export type EntryStats = Pick<
+  BigIntStats,
+  'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'blocks' | 'mtimeNs' | 'ctimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice'
+> & {
+  /** Length of the entry's xattr name list when the scan measured it; 0 means it has none. */
+  readonly xattrListBytes?: number;
+};
+
+export interface ScannedEntry {
+  name: Buffer;
+  stats?: EntryStats;
+  /** Why the entry could not be lstat'ed (it vanished after the folder was read, or is unreadable). */
+  error?: NodeJS.ErrnoException;
+}
+
+// Field positions in scan_dir.c's output, STAT_FIELDS per entry.
+const FIELDS = 13;
+const [DEV, INO, MODE, NLINK, UID, GID, RDEV, SIZE, BLOCKS, MTIME, CTIME, XATTR_BYTES, ERRNO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+const S_IFMT = 0o170000n;
+const ERRNO_CODES = new Map(Object.entries(constants.errno).map(([code, n]) => [n, code]));
+
+class ScannedStats implements EntryStats {
+  readonly #fields: BigInt64Array;
+  readonly #at: number;
+
+  constructor(fields: BigInt64Array, entry: number) {
+    this.#fields = fields;
+    this.#at = entry * FIELDS;
+  }
+
+  get dev(): bigint { return this.#fields[this.#at + DEV]; }
+  get ino(): bigint { return this.#fields[this.#at + INO]; }
+  get mode(): bigint { return this.#fields[this.#at + MODE]; }
+  get nlink(): bigint { return this.#fields[this.#at + NLINK]; }
+  get uid(): bigint { return this.#fields[this.#at + UID]; }
+  get gid(): bigint { return this.#fields[this.#at + GID]; }
+  get rdev(): bigint { return this.#fields[this.#at + RDEV]; }
+  get size(): bigint { return this.#fields[this.#at + SIZE]; }
+  get blocks(): bigint { return this.#fields[this.#at + BLOCKS]; }
+  get mtimeNs(): bigint { return this.#fields[this.#at + MTIME]; }
+  get ctimeNs(): bigint { return this.#fields[this.#at + CTIME]; }
+  get xattrListBytes(): number { return Number(this.#fields[this.#at + XATTR_BYTES]); }
+  isFile(): boolean { return this.#type() === 0o100000n; }
+  isDirectory(): boolean { return this.#type() === 0o040000n; }
+  isSymbolicLink(): boolean { return this.#type() === 0o120000n; }
+  isFIFO(): boolean { return this.#type() === 0o010000n; }
+  isCharacterDevice(): boolean { return this.#type() === 0o020000n; }
+  isBlockDevice(): boolean { return this.#type() === 0o060000n; }
+
+  #type(): bigint {
+    return this.mode & S_IFMT;
+  }
+}
+
+function lstatError(errno: number, path: Buffer, name: Buffer): NodeJS.ErrnoException {
+  const code = ERRNO_CODES.get(errno) ?? `E${errno}`;
+  const err: NodeJS.ErrnoException = new Error(`${code}: lstat '${path.toString('utf8')}/${name.toString('utf8')}'`);
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = 'lstat';
+  return err;
+}
+
+/** The entries of a folder, sorted by name bytes (the order trees store them in). */
+export async function scanDirectory(path: Buffer): Promise<ScannedEntry[]> {
+  const { names, ends, stats } = await nativeFs.scanDirectory(path);
+  const entries: ScannedEntry[] = new Array(ends.length);
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const name = names.subarray(start, ends[i]);
+    start = ends[i];
+    const errno = Number(stats[i * FIELDS + ERRNO]);
+    entries[i] = errno ? { name, error: lstatError(errno, path, name) } : { name, stats: new ScannedStats(stats, i) };
+  }
+  return entries;
+}
