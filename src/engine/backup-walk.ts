@@ -37,7 +37,8 @@ function now<T>(value: T): Later<T> {
 }
 
 const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
-const FILES_IN_FLIGHT = 32;
+// Enough to keep every chunk worker's queue full of small files (chunk-pool.ts).
+const FILES_IN_FLIGHT = 128;
 
 export class TreeWalker {
   readonly errors: string[] = [];

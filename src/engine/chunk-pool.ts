@@ -26,6 +26,7 @@ export interface PreparedChunk {
 }
 
 type OnChunk = (chunk: PreparedChunk) => Promise<void>;
+type WorkerMessage = { type: string; job: number; [k: string]: unknown };
 
 interface Job {
   onChunk: OnChunk;
@@ -38,7 +39,9 @@ interface Job {
 }
 
 const QUEUED_BYTES_LIMIT = 4 * 1024 * 1024;
-const QUEUED_JOBS_LIMIT = 16;
+// Enough small files that a worker is still busy while the main thread takes in the results it
+// sent in one batch (chunk-worker.ts sends one every 16 items).
+const QUEUED_JOBS_LIMIT = 64;
 
 export class ChunkPool {
   readonly #workers: Worker[] = [];
@@ -47,6 +50,10 @@ export class ChunkPool {
   readonly #jobs = new Map<number, Job>();
   /** Files waiting for a worker: handed out only when one has little queued, so small files never wait behind a big one. */
   readonly #waiting: Array<{ job: number; path: Buffer; sizeBytes: number }> = [];
+  /** Bytes stored since the last ack to each worker: acks go once per turn of the event loop. */
+  readonly #acks = new Map<Worker, number>();
+  #ackScheduled = false;
+  #dispatchScheduled = false;
   #nextJob = 1;
 
   readonly #repo: Repository;
@@ -67,7 +74,10 @@ export class ChunkPool {
     const init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, blobIdKey: repo.keys.blobId, known: repo.index.idPrefixes() };
     for (let i = 0; i < this.#size; i++) {
       const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: init });
-      worker.on('message', (msg) => this.#onMessage(worker, msg));
+      worker.on('message', (msg: { items: WorkerMessage[] }) => {
+        for (const item of msg.items) this.#onMessage(worker, item);
+        this.#dispatch();
+      });
       worker.on('error', (err) => this.#failWorker(worker, err));
       this.#workers.push(worker);
       this.#load.set(worker, { jobs: 0, bytes: 0 });
@@ -81,26 +91,62 @@ export class ChunkPool {
     return new Promise<ChunkedFile>((resolve, reject) => {
       this.#jobs.set(job, { onChunk, pending: new Set(), resolve, reject, worker: undefined, sizeBytes });
       this.#waiting.push({ job, path, sizeBytes });
+      this.#scheduleDispatch();
+    });
+  }
+
+  /** Files submitted in one turn of the event loop go to the workers in one message each. */
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    setImmediate(() => {
+      this.#dispatchScheduled = false;
       this.#dispatch();
     });
   }
 
   #dispatch(): void {
+    const batches = new Map<Worker, Array<{ job: number; path: Buffer }>>();
     while (this.#waiting.length) {
       // A worker takes more only while what it has queued is small: keeps it busy without
       // putting a file behind a big one that another worker could start now.
-      const worker = this.#workers.find((w) => this.#load.get(w)!.jobs === 0) ?? this.#workers.find((w) => this.#load.get(w)!.bytes < QUEUED_BYTES_LIMIT && this.#load.get(w)!.jobs < QUEUED_JOBS_LIMIT);
-      if (!worker) return;
+      const worker = this.#leastLoaded();
+      if (!worker) break;
       const next = this.#waiting.shift()!;
       const load = this.#load.get(worker)!;
       load.jobs++;
       load.bytes += next.sizeBytes;
       this.#jobs.get(next.job)!.worker = worker;
-      worker.postMessage({ type: 'file', job: next.job, path: next.path });
+      if (!batches.has(worker)) batches.set(worker, []);
+      batches.get(worker)!.push({ job: next.job, path: next.path });
     }
+    for (const [worker, files] of batches) worker.postMessage({ type: 'files', files });
   }
 
-  #onMessage(worker: Worker, msg: { type: string; job: number; [k: string]: unknown }): void {
+  /** The worker with the fewest files queued (then bytes) that can take one more, if any. */
+  #leastLoaded(): Worker | undefined {
+    let best: Worker | undefined;
+    for (const w of this.#workers) {
+      const load = this.#load.get(w)!;
+      if (load.jobs > 0 && (load.bytes >= QUEUED_BYTES_LIMIT || load.jobs >= QUEUED_JOBS_LIMIT)) continue;
+      const bestLoad = best && this.#load.get(best)!;
+      if (!bestLoad || load.jobs < bestLoad.jobs || (load.jobs === bestLoad.jobs && load.bytes < bestLoad.bytes)) best = w;
+    }
+    return best;
+  }
+
+  #ack(worker: Worker, bytes: number): void {
+    this.#acks.set(worker, (this.#acks.get(worker) ?? 0) + bytes);
+    if (this.#ackScheduled) return;
+    this.#ackScheduled = true;
+    setImmediate(() => {
+      this.#ackScheduled = false;
+      for (const [w, n] of this.#acks) w.postMessage({ type: 'ack', bytes: n });
+      this.#acks.clear();
+    });
+  }
+
+  #onMessage(worker: Worker, msg: WorkerMessage): void {
     const job = this.#jobs.get(msg.job);
     if (!job) return;
     if (msg.type === 'chunk') {
@@ -118,7 +164,7 @@ export class ChunkPool {
         })
         .finally(() => {
           job.pending.delete(p);
-          worker.postMessage({ type: 'ack', job: msg.job });
+          this.#ack(worker, chunk.rawLength);
         });
       job.pending.add(p);
       return;
@@ -127,7 +173,6 @@ export class ChunkPool {
     const load = this.#load.get(worker)!;
     load.jobs--;
     load.bytes -= job.sizeBytes;
-    this.#dispatch();
     void Promise.all(job.pending).then(() => {
       if (msg.error !== undefined) job.reject(Object.assign(new Error(msg.error as string), { code: msg.code }));
       else if (job.failure !== undefined) job.reject(job.failure);

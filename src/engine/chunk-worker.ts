@@ -3,8 +3,9 @@
 // Compressing here, before the main thread knows whether the blob is new, would waste work on
 // the unchanged parts of changed files; a table of the repository's id prefixes (shared memory)
 // tells the worker which chunks it need not compress. Unchanged files are never read at all.
-// At most WINDOW chunks are in flight per file: the main thread acks each one it has stored,
-// which bounds memory whatever the file size.
+// At most WINDOW_BYTES of chunks are in flight: the main thread acks the bytes it has stored,
+// which bounds memory whatever the file size. Messages go both ways in batches: a tree of small
+// files cost four postMessage calls per file, and the main thread spent a fifth of its time there.
 import { createHmac, createSecretKey } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -19,28 +20,53 @@ interface Init {
   /** Id prefixes of the blobs the repository had when the backup started (BlobIndex.idPrefixes). */
   known: BigUint64Array;
 }
-type Request = { type: 'file'; job: number; path: Uint8Array } | { type: 'ack'; job: number };
+type Request = { type: 'files'; files: Array<{ job: number; path: Uint8Array }> } | { type: 'ack'; bytes: number };
 
-const WINDOW = 4;
+const WINDOW_BYTES = 16 * 1024 * 1024;
+const OUTBOX_ITEMS = 16;
+const OUTBOX_BYTES = 4 * 1024 * 1024;
 const init = workerData as Init;
 const chunker = new Chunker(init.gear, init.params);
 const blobIdKey = createSecretKey(init.blobIdKey);
 const port = parentPort!;
-let credits = WINDOW;
+let unacked = 0;
 let wake: (() => void) | undefined;
 
 port.on('message', (msg: Request) => {
   if (msg.type === 'ack') {
-    credits++;
+    unacked -= msg.bytes;
     wake?.();
   } else {
-    void chunkFile(msg.job, Buffer.from(msg.path));
+    for (const { job, path } of msg.files) queue.push(() => processFile(job, Buffer.from(path)));
+    if (!busy) void drain();
   }
 });
 
-async function waitForCredit(): Promise<void> {
-  while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
-  credits--;
+async function waitForRoom(bytes: number): Promise<void> {
+  while (unacked > 0 && unacked + bytes > WINDOW_BYTES) {
+    flush();
+    await new Promise<void>((resolve) => (wake = resolve));
+  }
+  unacked += bytes;
+}
+
+const outbox: unknown[] = [];
+const transfers: ArrayBuffer[] = [];
+let outboxBytes = 0;
+
+function send(msg: unknown, transfer?: ArrayBuffer): void {
+  outbox.push(msg);
+  if (transfer) {
+    transfers.push(transfer);
+    outboxBytes += transfer.byteLength;
+  }
+  if (outbox.length >= OUTBOX_ITEMS || outboxBytes >= OUTBOX_BYTES) flush();
+}
+
+function flush(): void {
+  if (outbox.length === 0) return;
+  port.postMessage({ type: 'batch', items: outbox.splice(0) }, transfers.splice(0));
+  outboxBytes = 0;
 }
 
 // Level 1: on the benchmark corpus it is 20-60% faster than level 3 at the same ratio.
@@ -69,7 +95,7 @@ function emit(job: number, index: number, data: Buffer): void {
   // Transfer, not copy: zstd's output owns its ArrayBuffer; raw chunks (views of the read buffer)
   // and small pooled Buffers are copied into one that can be transferred.
   const owned = stored.byteOffset === 0 && stored.buffer.byteLength === stored.byteLength && stored !== data ? stored : Uint8Array.prototype.slice.call(stored);
-  port.postMessage({ type: 'chunk', job, index, id, data: owned, compression, rawLength: data.length }, [owned.buffer as ArrayBuffer]);
+  send({ type: 'chunk', job, index, id, data: owned, compression, rawLength: data.length }, owned.buffer as ArrayBuffer);
 }
 
 // One read buffer per worker, reused for every file: room for two maximal chunks.
@@ -78,16 +104,11 @@ const readBuffer = Buffer.allocUnsafe(Math.max(init.params.maxBytes * 2, 4 << 20
 const queue: Array<() => Promise<void>> = [];
 let busy = false;
 
-function chunkFile(job: number, path: Buffer): Promise<void> {
-  // One file at a time per worker; the pool sends several only to keep the pipe full.
-  queue.push(() => processFile(job, path));
-  if (!busy) void drain();
-  return Promise.resolve();
-}
-
+// One file at a time per worker; the pool sends several only to keep the pipe full.
 async function drain(): Promise<void> {
   busy = true;
   while (queue.length) await queue.shift()!();
+  flush();
   busy = false;
 }
 
@@ -112,7 +133,7 @@ async function processFile(job: number, path: Buffer): Promise<void> {
       for (;;) {
         const cut = chunker.nextCut(buf, start, len, eof);
         if (cut < 0 || cut === start) break;
-        await waitForCredit();
+        await waitForRoom(cut - start);
         emit(job, index++, buf.subarray(start, cut));
         start = cut;
         if (start === len) break;
@@ -123,10 +144,10 @@ async function processFile(job: number, path: Buffer): Promise<void> {
     }
     const after = fstatSync(fd, { bigint: true });
     const changed = after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs || BigInt(bytesRead) !== after.size;
-    port.postMessage({ type: 'done', job, chunks: index, bytesRead, changed, size: Number(after.size), mtimeNs: after.mtimeNs.toString(), ctimeNs: after.ctimeNs.toString() });
+    send({ type: 'done', job, chunks: index, bytesRead, changed, size: Number(after.size), mtimeNs: after.mtimeNs.toString(), ctimeNs: after.ctimeNs.toString() });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    port.postMessage({ type: 'done', job, error: e.message, code: e.code });
+    send({ type: 'done', job, error: e.message, code: e.code });
   } finally {
     if (fd >= 0) closeSync(fd);
   }

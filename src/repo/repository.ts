@@ -4,7 +4,6 @@
 import { promisify } from 'node:util';
 import { constants as zc, zstdCompressSync, zstdDecompress, zstdDecompressSync } from 'node:zlib';
 import { LifeboatError, errnoCode } from '../errors.ts';
-import { Limiter } from '../lib/limiter.ts';
 import type { Tree } from '../model/tree.ts';
 import type { Backend } from '../storage/open.ts';
 import type { BlobBatch } from './blob-batch.ts';
@@ -12,12 +11,13 @@ import { BlobIndex, type BlobLocation } from './blob-index.ts';
 import { Chunker, gearTable, type ChunkerParams } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
 import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type RepositoryKeys } from './crypto.ts';
-import { decodeIndex, encodeIndex, type IndexedPack } from './index-file.ts';
-import { addPackToIndex, indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
+import { decodeIndex, type IndexedPack } from './index-file.ts';
+import { indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
-import { openBlob, PackWriter, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
+import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType, type PackEntry } from './pack.ts';
+import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
 
 export type { BlobType, PackEntry } from './pack.ts';
@@ -39,11 +39,6 @@ export { PACK_HEADER_BYTES } from './pack.ts';
 
 const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
 const decompress = promisify(zstdDecompress);
-const UPLOADS_IN_FLIGHT = 2;
-/** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
-const PACKS_PER_INDEX = 64;
-/** ...or every this many blobs, so that packs of many tiny blobs do not pile up entries in memory. */
-const ENTRIES_PER_INDEX = 50_000;
 /** A rewritten index has bigger files (it is written in one go, not as a backup goes), within both limits. */
 const REPLACEMENT_INDEX_PACKS = 4096;
 const REPLACEMENT_INDEX_ENTRIES = 200_000;
@@ -73,13 +68,8 @@ export class Repository {
   index: BlobIndex = new BlobIndex();
   indexLoad: IndexLoadResult | undefined;
   readonly #master: Buffer;
-  readonly #writers = new Map<BlobType, PackWriter>();
-  readonly #pending = new Set<string>();
+  readonly #packs: PackUploads;
   readonly #idScratch = Buffer.alloc(32);
-  readonly #uploads = new Limiter(UPLOADS_IN_FLIGHT);
-  readonly #inFlight = new Set<Promise<void>>();
-  #unindexed: IndexedPack[] = [];
-  #uploadError: unknown;
   readonly #fileKeys = new Map<string, CipherKey>();
   #lock: RepositoryLock | undefined;
 
@@ -90,6 +80,7 @@ export class Repository {
     this.keyId = opened.keyId;
     this.#master = opened.master;
     this.snapshots = new SnapshotStore(backend, opened.keys);
+    this.#packs = new PackUploads(backend, opened.keys, () => this.index, opened.config.packTargetBytes);
   }
 
   /** `chunker` overrides the default sizes (used by the chunk-size benchmark). */
@@ -134,12 +125,12 @@ export class Repository {
   }
 
   hasBlob(id: Uint8Array): boolean {
-    return this.index.has(id) || (this.#pending.size > 0 && this.#pending.has(Buffer.from(id).toString('hex')));
+    return this.index.has(id) || this.#packs.isPending(id);
   }
 
   /** hasBlob for an id in hex, as trees hold them, without allocating a Buffer for each. */
   hasBlobHex(hex: string): boolean {
-    return (this.#idScratch.write(hex, 'hex') === 32 && this.index.has(this.#idScratch)) || this.#pending.has(hex);
+    return (this.#idScratch.write(hex, 'hex') === 32 && this.index.has(this.#idScratch)) || this.#packs.isPending(hex);
   }
 
   /** Stores a blob unless the repository already has it. */
@@ -164,15 +155,22 @@ export class Repository {
    * `rewrite`: store it even though the index has it (prune moves blobs out of half-empty packs).
    */
   async saveStoredBlob(type: BlobType, id: Buffer, stored: Uint8Array, compression: number, rawLength: number, rewrite = false): Promise<SaveResult> {
-    this.#throwUploadError();
-    const hex = id.toString('hex');
-    if ((!rewrite && this.index.has(id)) || this.#pending.has(hex)) return { id, added: false, storedBytes: 0 };
-    this.#pending.add(hex);
-    let writer = this.#writers.get(type);
-    if (!writer) this.#writers.set(type, (writer = new PackWriter(this.keys, type)));
-    const entry = writer.add(id, stored, compression, rawLength);
-    if (writer.sizeBytes >= this.config.packTargetBytes) await this.#finishPack(type);
+    if (!this.#packs.claim(id, rewrite)) return { id, added: false, storedBytes: 0 };
+    const entry = await this.#packs.add(type, id, stored, compression, rawLength);
     return { id, added: true, storedBytes: entry.storedLength };
+  }
+
+  /**
+   * For a chunk worker that seals blobs into packs of its own: whether to store this blob (it is
+   * new, and now pending), or not (the repository has it or it is on its way).
+   */
+  claimBlob(id: Buffer): boolean {
+    return this.#packs.claim(id);
+  }
+
+  /** A pack of claimed blobs that a chunk worker filled, sealed and named: uploaded and indexed as ours are. */
+  async addSealedPack(name: string, salt: Buffer, entries: PackEntry[], bytes: Buffer): Promise<void> {
+    await this.#packs.upload(salt, entries, () => ({ name, parts: [bytes] }));
   }
 
   async loadBlob(id: Uint8Array): Promise<Buffer> {
@@ -238,9 +236,9 @@ export class Repository {
         const full = slice;
         slice = [];
         entries = 0;
-        await this.#writeIndexFile(full, []);
+        await this.#packs.writeIndexFile(full, []);
       },
-      finish: () => this.#writeIndexFile(slice, old),
+      finish: () => this.#packs.writeIndexFile(slice, old),
     };
   }
 
@@ -284,58 +282,13 @@ export class Repository {
    */
   async adoptUnindexedPacks(): Promise<number> {
     const { indexed } = await indexUnlistedPacks(this.backend, this.keys, this.index);
-    this.#unindexed.push(...indexed);
+    this.#packs.adopt(indexed);
     return indexed.length;
   }
 
   /** Writes every open pack, waits for all uploads, then writes the index for them. */
   async flush(): Promise<void> {
-    for (const type of [...this.#writers.keys()]) await this.#finishPack(type);
-    await Promise.all(this.#inFlight);
-    this.#throwUploadError();
-    await this.#writeIndex();
-  }
-
-  async #finishPack(type: BlobType): Promise<void> {
-    const writer = this.#writers.get(type);
-    if (!writer || writer.entries.length === 0) return;
-    this.#writers.delete(type);
-    await this.#uploads.acquire();
-    const upload = (async () => {
-      try {
-        const { name, parts } = writer.finishParts();
-        await this.backend.write('packs', name, parts).catch((err) => {
-          if (errnoCode(err) !== 'EEXIST') throw err; // the same bytes are already there
-        });
-        const id = Buffer.from(name, 'hex');
-        addPackToIndex(this.index, id, writer.salt, writer.entries);
-        for (const e of writer.entries) this.#pending.delete(e.id.toString('hex'));
-        this.#unindexed.push({ id, salt: writer.salt, entries: writer.entries });
-      } catch (err) {
-        this.#uploadError ??= err;
-      } finally {
-        this.#uploads.release();
-      }
-    })();
-    this.#inFlight.add(upload);
-    void upload.finally(() => this.#inFlight.delete(upload));
-    if (this.#unindexed.length >= PACKS_PER_INDEX || this.#unindexed.reduce((n, p) => n + p.entries.length, 0) >= ENTRIES_PER_INDEX) await this.#writeIndex();
-  }
-
-  async #writeIndex(): Promise<void> {
-    if (this.#unindexed.length === 0) return;
-    const packs = this.#unindexed;
-    this.#unindexed = [];
-    await this.#writeIndexFile(packs, []);
-  }
-
-  async #writeIndexFile(packs: IndexedPack[], supersedes: string[]): Promise<void> {
-    const { name, bytes } = encodeIndex(this.keys, { packs, supersedes: supersedes.map((s) => Buffer.from(s, 'hex')) });
-    await this.backend.write('index', name, bytes);
-  }
-
-  #throwUploadError(): void {
-    if (this.#uploadError !== undefined) throw this.#uploadError;
+    await this.#packs.flush();
   }
 
   /** See RepositoryLock.assertHeld; a repository opened without a lock (--no-lock) passes. */
