@@ -23,7 +23,8 @@ async function repoWithData(t: Parameters<typeof newRepo>[0]): Promise<{ repo: s
 async function dataPack(repo: string, among = files(repo, 'packs')): Promise<string> {
   for (const p of among) {
     const header = JSON.parse((await cliOk(['cat', '--repo', repo, 'pack', p.split('/').pop()!])).stdout);
-    if (header.blobs.some((b: { type: string }) => b.type === 'data')) return p;
+    // b.bin is one blob of 50,000 random bytes; a.txt's blob may be in another worker's pack.
+    if (header.blobs.some((b: { type: string; rawLength: number }) => b.type === 'data' && b.rawLength === 50_000)) return p;
   }
   throw new Error('no data pack');
 }
