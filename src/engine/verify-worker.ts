@@ -1,7 +1,10 @@
 // Worker thread for check --read-data: verifies one pack's bytes (hash, header, every blob's MAC)
 // while the main thread reads the next packs. Pure CPU; the bytes arrive transferred, not copied.
 import { parentPort, workerData } from 'node:worker_threads';
-import { verifyPackBytes, type BlobPlace, type RepositoryKeys } from '../repo/repository.ts';
+// The verifier alone, not the repository: each worker would otherwise load zod and the whole
+// repo layer at start.
+import { verifyPackBytes, type BlobPlace } from '../repo/pack-check.ts';
+import type { RepositoryKeys } from '../repo/pack.ts';
 
 interface Request {
   job: number;

@@ -74,6 +74,7 @@ async function loadIndexFiles(backend: Backend, keys: RepositoryKeys, skip: Set<
   // Several files are read at once (remote storage answers slowly; a local disk too, file by
   // file); each is taken in as it arrives, so memory holds only the files in flight.
   const reads = new Limiter(READS_IN_FLIGHT);
+  index.beginBulk();
   await Promise.all(
     files.map((info) =>
       reads.run(async () => {
@@ -90,6 +91,7 @@ async function loadIndexFiles(backend: Backend, keys: RepositoryKeys, skip: Set<
       }),
     ),
   );
+  index.endBulk();
   if (skip.size === 0) result.supersededIndexFiles = result.indexFiles.filter((n) => superseded.has(n));
   return result;
 }
