@@ -10,11 +10,11 @@ import { ROOT } from './helpers.ts';
 const SRC = join(ROOT, 'src');
 const RANK: Record<string, number> = { model: 0, lib: 0, 'errors.ts': 0, storage: 1, repo: 2, sources: 2, engine: 3, protect: 4, server: 5, cli: 6 };
 /**
- * The files of a layer that others may import. The chunker, the pack writer and the pack verifier
- * are pure (no storage, no zod) and are part of repo's face so that worker threads, which cut and
- * seal blobs or verify packs, need not load the whole repository.
+ * The files of a layer that others may import. The chunker and the pack verifier are pure (no
+ * storage, no zod) and are part of repo's face so that worker threads, which cut blobs or verify
+ * packs, need not load the whole repository.
  */
-const FACES: Record<string, string[]> = { storage: ['storage/open.ts'], repo: ['repo/repository.ts', 'repo/chunker.ts', 'repo/pack.ts', 'repo/pack-check.ts'] };
+const FACES: Record<string, string[]> = { storage: ['storage/open.ts'], repo: ['repo/repository.ts', 'repo/chunker.ts', 'repo/pack-check.ts'] };
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []));

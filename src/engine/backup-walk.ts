@@ -223,7 +223,7 @@ export class TreeWalker {
         this.#summary.bytesRead += chunk.rawLength;
         if (this.#fatal) throw this.#fatal;
         try {
-          return await this.#storeChunk(chunk);
+          await this.#storeChunk(chunk);
         } catch (err) {
           this.#fatal ??= err;
           throw err;
@@ -245,15 +245,20 @@ export class TreeWalker {
     }
   }
 
-  /** Whether the worker should store the chunk: the repository needs it (and has claimed it). */
-  async #storeChunk(chunk: PreparedChunk): Promise<boolean> {
-    const added = this.#options.dryRun ? !this.#repo.hasBlob(chunk.id) : this.#repo.claimBlob(chunk.id);
-    if (added) {
+  async #storeChunk(chunk: PreparedChunk): Promise<void> {
+    if (this.#options.dryRun) {
+      if (!this.#repo.hasBlob(chunk.id)) {
+        this.#summary.blobsAdded++;
+        this.#summary.bytesAdded += chunk.rawLength;
+      }
+      return;
+    }
+    const saved = await this.#repo.saveStoredBlob('data', chunk.id, chunk.stored, chunk.compression, chunk.rawLength);
+    if (saved.added) {
       this.#summary.blobsAdded++;
       this.#summary.bytesAdded += chunk.rawLength;
-      if (!this.#options.dryRun) this.#summary.bytesAddedStored += chunk.sealedLength;
+      this.#summary.bytesAddedStored += saved.storedBytes;
     }
-    return added && !this.#options.dryRun;
   }
 
   #tick(bytes: number, path?: Buffer): void {

@@ -112,7 +112,6 @@ export async function backupPaths(repo: Repository, options: BackupOptions): Pro
   try {
     const parentRoot = parent ? await walker.loadTreeOrEmpty(parent.tree) : undefined;
     rootTree = await saveSelection(walker, selectionOf(paths), '', parentRoot);
-    await pool.finish();
     if (!options.dryRun) await repo.flush();
   } finally {
     await pool.close();

@@ -1,13 +1,10 @@
 // A pool of chunking workers. chunkFile() streams a file's chunks to `onChunk` in order of
-// arrival (each carries its index); onChunk answers whether the repository needs the blob, and the
-// worker seals the needed ones into packs of its own, which come back here to be uploaded. The
-// promise chunkFile returns settles when the worker has read the whole file and every onChunk
-// call has finished; finish() has the workers seal their last packs.
+// arrival (each carries its index); the returned promise settles when the worker has read the
+// whole file and every onChunk call has finished.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { PackEntry, Repository } from '../repo/repository.ts';
+import type { Repository } from '../repo/repository.ts';
 import { gearTable } from '../repo/repository.ts';
-import { ENTRY_BYTES, readEntry } from '../repo/pack.ts';
 
 export interface ChunkedFile {
   chunks: number;
@@ -19,19 +16,16 @@ export interface ChunkedFile {
   ctimeNs: string;
 }
 
-/** A chunk as the worker prepared it (its bytes stay in the worker until the answer). */
+/** A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1. */
 export interface PreparedChunk {
   index: number;
   id: Buffer;
-  /** 1 when the worker compressed it with zstd. */
+  stored: Buffer;
   compression: number;
   rawLength: number;
-  /** What it takes in a pack if stored. */
-  sealedLength: number;
 }
 
-/** Whether to store the chunk: true when the repository needs it (and has now claimed it). */
-type OnChunk = (chunk: PreparedChunk) => Promise<boolean>;
+type OnChunk = (chunk: PreparedChunk) => Promise<void>;
 type WorkerMessage = { type: string; job: number; [k: string]: unknown };
 
 interface Job {
@@ -56,12 +50,9 @@ export class ChunkPool {
   readonly #jobs = new Map<number, Job>();
   /** Files waiting for a worker: handed out only when one has little queued, so small files never wait behind a big one. */
   readonly #waiting: Array<{ job: number; path: Buffer; sizeBytes: number }> = [];
-  /** Answers not yet sent to each worker: they go once per turn of the event loop. */
-  readonly #answers = new Map<Worker, { store: number[]; drop: number[] }>();
-  #answersScheduled = false;
-  /** Workers' packs on their way into the repository, and the workers' last word at finish(). */
-  readonly #packsAdded = new Set<Promise<void>>();
-  readonly #finished = new Map<Worker, () => void>();
+  /** Bytes stored since the last ack to each worker: acks go once per turn of the event loop. */
+  readonly #acks = new Map<Worker, number>();
+  #ackScheduled = false;
   #dispatchScheduled = false;
   #nextJob = 1;
 
@@ -80,7 +71,7 @@ export class ChunkPool {
   #start(): void {
     if (this.#workers.length) return;
     const repo = this.#repo;
-    const init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, keys: repo.keys, packTargetBytes: repo.config.packTargetBytes, known: repo.index.idPrefixes() };
+    const init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, blobIdKey: repo.keys.blobId, known: repo.index.idPrefixes() };
     for (let i = 0; i < this.#size; i++) {
       const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: init });
       worker.on('message', (msg: { items: WorkerMessage[] }) => {
@@ -144,42 +135,37 @@ export class ChunkPool {
     return best;
   }
 
-  #answer(worker: Worker, seq: number, store: boolean): void {
-    if (!this.#answers.has(worker)) this.#answers.set(worker, { store: [], drop: [] });
-    this.#answers.get(worker)![store ? 'store' : 'drop'].push(seq);
-    if (this.#answersScheduled) return;
-    this.#answersScheduled = true;
-    setImmediate(() => this.#sendAnswers());
-  }
-
-  #sendAnswers(): void {
-    this.#answersScheduled = false;
-    for (const [w, { store, drop }] of this.#answers) w.postMessage({ type: 'decide', store, drop });
-    this.#answers.clear();
+  #ack(worker: Worker, bytes: number): void {
+    this.#acks.set(worker, (this.#acks.get(worker) ?? 0) + bytes);
+    if (this.#ackScheduled) return;
+    this.#ackScheduled = true;
+    setImmediate(() => {
+      this.#ackScheduled = false;
+      for (const [w, n] of this.#acks) w.postMessage({ type: 'ack', bytes: n });
+      this.#acks.clear();
+    });
   }
 
   #onMessage(worker: Worker, msg: WorkerMessage): void {
-    if (msg.type === 'pack') return this.#onPack(worker, msg);
-    if (msg.type === 'finished') return this.#finished.get(worker)?.();
     const job = this.#jobs.get(msg.job);
     if (!job) return;
     if (msg.type === 'chunk') {
-      const seq = msg.seq as number;
+      const data = msg.data as Uint8Array;
       const chunk: PreparedChunk = {
         index: msg.index as number,
         id: Buffer.from(msg.id as Uint8Array),
+        stored: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
         compression: msg.compression as number,
         rawLength: msg.rawLength as number,
-        sealedLength: msg.sealedLength as number,
       };
-      const p = job.onChunk(chunk).then(
-        (store) => this.#answer(worker, seq, store),
-        (err) => {
+      const p = job.onChunk(chunk)
+        .catch((err) => {
           job.failure ??= err;
-          this.#answer(worker, seq, false);
-        },
-      );
-      void p.finally(() => job.pending.delete(p));
+        })
+        .finally(() => {
+          job.pending.delete(p);
+          this.#ack(worker, chunk.rawLength);
+        });
       job.pending.add(p);
       return;
     }
@@ -192,38 +178,6 @@ export class ChunkPool {
       else if (job.failure !== undefined) job.reject(job.failure);
       else job.resolve(msg as unknown as ChunkedFile);
     });
-  }
-
-  #onPack(worker: Worker, msg: WorkerMessage): void {
-    const t = msg.table as Uint8Array;
-    const table = Buffer.from(t.buffer, t.byteOffset, t.byteLength);
-    const entries: PackEntry[] = [];
-    for (let at = 0; at < table.byteLength; at += ENTRY_BYTES) entries.push(readEntry(table, at));
-    const bytes = msg.bytes as Uint8Array;
-    const added = this.#repo.addSealedPack(msg.name as string, Buffer.from(msg.salt as Uint8Array), entries, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    this.#packsAdded.add(added);
-    void added.finally(() => {
-      this.#packsAdded.delete(added);
-      worker.postMessage({ type: 'packTaken' });
-    });
-  }
-
-  /**
-   * Has every worker seal its open pack and hands those to the repository; call once all files
-   * are done, before the repository's flush(). The answers still queued go first.
-   */
-  async finish(): Promise<void> {
-    this.#sendAnswers();
-    await Promise.all(
-      this.#workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            this.#finished.set(w, resolve);
-            w.postMessage({ type: 'finish' });
-          }),
-      ),
-    );
-    await Promise.all(this.#packsAdded);
   }
 
   #failWorker(worker: Worker, err: Error): void {

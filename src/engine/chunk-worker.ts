@@ -1,114 +1,49 @@
 // Worker thread: reads one file at a time, splits it with the repository's chunker, names each
-// chunk by its keyed MAC and compresses it. The main thread gets only the chunk's id and sizes, and
-// answers whether the repository needs it (it alone knows what is stored or pending); a needed
-// chunk is sealed into this worker's own pack, and full packs go to the main thread to upload.
-// Sealing on the main thread (a cipher set up per blob, the bytes carried across) made it the
-// bottleneck of a backup of small files while the workers were half idle.
-// Compressing before the answer would waste work on the unchanged parts of changed files; a
-// table of the repository's id prefixes (shared memory) tells the worker which chunks it need
-// not compress. Unchanged files are never read at all.
-// At most WINDOW_BYTES of chunks wait for their answer, which bounds memory whatever the file
-// size. Messages go both ways in batches: one per chunk cost the main thread a fifth of its time.
+// chunk by its keyed MAC, compresses it, and hands it to the main thread (transferring the bytes).
+// Compressing here, before the main thread knows whether the blob is new, would waste work on
+// the unchanged parts of changed files; a table of the repository's id prefixes (shared memory)
+// tells the worker which chunks it need not compress. Unchanged files are never read at all.
+// At most WINDOW_BYTES of chunks are in flight: the main thread acks the bytes it has stored,
+// which bounds memory whatever the file size. Messages go both ways in batches: a tree of small
+// files cost four postMessage calls per file, and the main thread spent a fifth of its time there.
 import { createHmac, createSecretKey } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { zstdCompressSync, constants as zc } from 'node:zlib';
-// The chunker and the pack writer alone, not the repository: a worker should not load zod and
-// the whole repo layer.
+// The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
 import { Chunker } from '../repo/chunker.ts';
-import { ENTRY_BYTES, PackWriter, sealedLength, writeEntry, type RepositoryKeys } from '../repo/pack.ts';
 
 interface Init {
   gear: Uint32Array;
   params: { minBytes: number; avgBytes: number; maxBytes: number };
-  keys: RepositoryKeys;
-  packTargetBytes: number;
+  blobIdKey: Uint8Array;
   /** Id prefixes of the blobs the repository had when the backup started (BlobIndex.idPrefixes). */
   known: BigUint64Array;
 }
-type Request =
-  | { type: 'files'; files: Array<{ job: number; path: Uint8Array }> }
-  /** The main thread's answers, by chunk sequence number. */
-  | { type: 'decide'; store: number[]; drop: number[] }
-  /** A pack this worker sent has an upload slot: the next one may follow. */
-  | { type: 'packTaken' }
-  /** No more files: seal the open pack and say so. */
-  | { type: 'finish' };
-
-interface HeldChunk {
-  id: Buffer;
-  stored: Buffer;
-  compression: number;
-  rawLength: number;
-}
+type Request = { type: 'files'; files: Array<{ job: number; path: Uint8Array }> } | { type: 'ack'; bytes: number };
 
 const WINDOW_BYTES = 16 * 1024 * 1024;
-/** Sealed packs sent and not yet given an upload slot: storage sets the pace, so memory stays bounded. */
-const PACKS_WAITING = 1;
 const OUTBOX_ITEMS = 16;
 const OUTBOX_BYTES = 4 * 1024 * 1024;
 const init = workerData as Init;
 const chunker = new Chunker(init.gear, init.params);
-const keys: RepositoryKeys = { encryption: Buffer.from(init.keys.encryption), blobId: Buffer.from(init.keys.blobId), chunker: Buffer.from(init.keys.chunker) };
-const blobIdKey = createSecretKey(keys.blobId);
+const blobIdKey = createSecretKey(init.blobIdKey);
 const port = parentPort!;
-const held = new Map<number, HeldChunk>();
-let nextSeq = 0;
 let unacked = 0;
 let wake: (() => void) | undefined;
-let writer: PackWriter | undefined;
-let packsWaiting = 0;
 
 port.on('message', (msg: Request) => {
-  if (msg.type === 'decide') {
-    for (const seq of msg.store) store(take(seq));
-    for (const seq of msg.drop) take(seq);
+  if (msg.type === 'ack') {
+    unacked -= msg.bytes;
     wake?.();
-  } else if (msg.type === 'packTaken') {
-    packsWaiting--;
-    wake?.();
-  } else if (msg.type === 'finish') {
-    sealPack();
-    send({ type: 'finished' });
-    flush();
   } else {
     for (const { job, path } of msg.files) queue.push(() => processFile(job, Buffer.from(path)));
     if (!busy) void drain();
   }
 });
 
-function take(seq: number): HeldChunk {
-  const chunk = held.get(seq)!;
-  held.delete(seq);
-  unacked -= chunk.rawLength;
-  return chunk;
-}
-
-function store(chunk: HeldChunk): void {
-  writer ??= new PackWriter(keys, 'data');
-  writer.add(chunk.id, chunk.stored, chunk.compression, chunk.rawLength);
-  if (writer.sizeBytes >= init.packTargetBytes) sealPack();
-}
-
-/** Sends the open pack, whole, in a buffer of its own (transferred, so it must not be pooled memory). */
-function sealPack(): void {
-  if (!writer || writer.entries.length === 0) return;
-  const { name, parts } = writer.finishParts();
-  const bytes = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) at += part.copy(bytes, at);
-  // The entries as one table in the pack header's layout: cloning an object per blob cost more
-  // than the rest of the message.
-  const table = Buffer.allocUnsafeSlow(writer.entries.length * ENTRY_BYTES);
-  writer.entries.forEach((e, i) => writeEntry(table, i * ENTRY_BYTES, e));
-  send({ type: 'pack', name, salt: writer.salt, table, bytes }, [bytes.buffer as ArrayBuffer, table.buffer as ArrayBuffer]);
-  flush();
-  writer = undefined;
-  packsWaiting++;
-}
-
 async function waitForRoom(bytes: number): Promise<void> {
-  while ((unacked > 0 && unacked + bytes > WINDOW_BYTES) || packsWaiting > PACKS_WAITING) {
+  while (unacked > 0 && unacked + bytes > WINDOW_BYTES) {
     flush();
     await new Promise<void>((resolve) => (wake = resolve));
   }
@@ -119,11 +54,12 @@ const outbox: unknown[] = [];
 const transfers: ArrayBuffer[] = [];
 let outboxBytes = 0;
 
-/** Queues a message; `bytes` is what it stands for (chunk data held here, or transferred). */
-function send(msg: unknown, transfer: ArrayBuffer[] = [], bytes = 0): void {
+function send(msg: unknown, transfer?: ArrayBuffer): void {
   outbox.push(msg);
-  transfers.push(...transfer);
-  outboxBytes += bytes;
+  if (transfer) {
+    transfers.push(transfer);
+    outboxBytes += transfer.byteLength;
+  }
   if (outbox.length >= OUTBOX_ITEMS || outboxBytes >= OUTBOX_BYTES) flush();
 }
 
@@ -156,10 +92,10 @@ function emit(job: number, index: number, data: Buffer): void {
       compression = 1;
     }
   }
-  // Held until the answer comes; a raw chunk is a view of the read buffer, which the next read reuses.
-  const seq = nextSeq++;
-  held.set(seq, { id, stored: stored === data ? Buffer.from(data) : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength), compression, rawLength: data.length });
-  send({ type: 'chunk', job, index, seq, id, compression, rawLength: data.length, sealedLength: sealedLength(stored.byteLength) }, [], data.length);
+  // Transfer, not copy: zstd's output owns its ArrayBuffer; raw chunks (views of the read buffer)
+  // and small pooled Buffers are copied into one that can be transferred.
+  const owned = stored.byteOffset === 0 && stored.buffer.byteLength === stored.byteLength && stored !== data ? stored : Uint8Array.prototype.slice.call(stored);
+  send({ type: 'chunk', job, index, id, data: owned, compression, rawLength: data.length }, owned.buffer as ArrayBuffer);
 }
 
 // One read buffer per worker, reused for every file: room for two maximal chunks.

@@ -3,8 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 // The verifier alone, not the repository: each worker would otherwise load zod and the whole
 // repo layer at start.
-import { verifyPackBytes, type BlobPlace } from '../repo/pack-check.ts';
-import type { RepositoryKeys } from '../repo/pack.ts';
+import { verifyPackBytes, type BlobPlace, type RepositoryKeys } from '../repo/pack-check.ts';
 
 interface Request {
   job: number;

@@ -7,6 +7,8 @@ import { blobIdKey, fileKey, type CipherKey, type RepositoryKeys } from './crypt
 import type { Backend } from '../storage/open.ts';
 import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
+export type { RepositoryKeys } from './crypto.ts';
+
 export interface PackProblem {
   message: string;
   /** Set when the problem is one blob; otherwise the whole pack is suspect. */

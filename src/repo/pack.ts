@@ -28,13 +28,6 @@ export interface PackEntry {
   rawLength: number;
 }
 
-export type { RepositoryKeys } from './crypto.ts';
-
-/** The length a blob of `storedLength` bytes takes in a pack, once sealed. */
-export function sealedLength(storedLength: number): number {
-  return storedLength + TAG_BYTES;
-}
-
 export class PackWriter {
   readonly type: BlobType;
   readonly salt: Buffer;

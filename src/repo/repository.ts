@@ -16,7 +16,7 @@ import { indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } 
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
-import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType, type PackEntry } from './pack.ts';
+import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
 
@@ -158,19 +158,6 @@ export class Repository {
     if (!this.#packs.claim(id, rewrite)) return { id, added: false, storedBytes: 0 };
     const entry = await this.#packs.add(type, id, stored, compression, rawLength);
     return { id, added: true, storedBytes: entry.storedLength };
-  }
-
-  /**
-   * For a chunk worker that seals blobs into packs of its own: whether to store this blob (it is
-   * new, and now pending), or not (the repository has it or it is on its way).
-   */
-  claimBlob(id: Buffer): boolean {
-    return this.#packs.claim(id);
-  }
-
-  /** A pack of claimed blobs that a chunk worker filled, sealed and named: uploaded and indexed as ours are. */
-  async addSealedPack(name: string, salt: Buffer, entries: PackEntry[], bytes: Buffer): Promise<void> {
-    await this.#packs.upload(salt, entries, () => ({ name, parts: [bytes] }));
   }
 
   async loadBlob(id: Uint8Array): Promise<Buffer> {
