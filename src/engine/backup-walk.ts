@@ -155,6 +155,7 @@ export class TreeWalker {
   #startFolder(parent: Buffer, folder: ScannedEntry, previous: TreeNode | undefined): FolderAhead {
     const path = joinPath(parent, folder.name);
     if (!this.#excludes.empty && this.#excludes.matches(path.toString('utf8'), true)) return {};
+    if (this.#options.oneFileSystem && folder.stats?.dev !== this.#rootDevice) return {}; // not descended into
     const scan = scanDirectory(path);
     scan.catch(() => {}); // observed by the walk of that folder
     const previousTree = previous?.type === 'dir' && previous.subtree ? this.loadTreeOrEmpty(previous.subtree) : undefined;
