@@ -79,6 +79,8 @@ for (let rep = 1; rep <= reps; rep++) {
         : phase.startsWith('backup') ? { commands: tool.backup(repo, source, `${phase}-${rep}`) }
         : phase === 'restore' ? tool.restore(repo, target)
         : { commands: tool.checkReadData(repo) };
+      // The previous tool's writes and deletions are flushed first, not charged to this one.
+      execFileSync('sync');
       const m = timed(plan.commands, { ...tool.env, BORG_BASE_DIR: join(work, 'borg-base') }, plan.cwd);
       execFileSync('sync');
       const record: Measurement = { run: runId, rep, tool: tool.name, phase, ...m, repoBytes: treeBytes(repo), bytes: phase === 'init' ? 0 : corpusBytes };

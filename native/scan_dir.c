@@ -5,7 +5,8 @@
  * Entries come sorted by name bytes (strcmp order, the order trees store them in). Entry i's name
  * is names[ends[i-1] .. ends[i]) and its STAT_FIELDS numbers start at stats[i * STAT_FIELDS]:
  * dev, ino, mode, nlink, uid, gid, rdev, size, blocks, mtime ns, ctime ns, the size of its xattr
- * name list (0 when it has none or the filesystem has none), and the errno of a failed lstat (0). */
+ * name list (0 when it has none or the filesystem has none, -1 when llistxattr failed), and the
+ * errno of a failed lstat (0). */
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <dirent.h>
@@ -74,14 +75,18 @@ static void stat_entry(Scan *s, int dirfd, const char *name, char *full, int64_t
   size_t len = strlen(name);
   memcpy(full + s->path_len + 1, name, len + 1);
   ssize_t xattrs = llistxattr(full, NULL, 0);
-  out[11] = xattrs > 0 ? xattrs : 0;
+  /* -1 when it cannot be told: the walk then asks itself, and reports why it failed. */
+  out[11] = xattrs >= 0 ? xattrs : errno == ENOTSUP ? 0 : -1;
 }
 
 static void execute(napi_env env, void *data) {
   (void)env;
   Scan *s = data;
-  DIR *dir = opendir(s->path);
-  if (!dir) { s->err = errno; s->syscall = "opendir"; return; }
+  /* Never through a symlink: the walk found a folder here, and a folder swapped for a link since
+   * must not take the backup elsewhere. */
+  int fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!dir) { s->err = errno; s->syscall = "opendir"; if (fd >= 0) close(fd); return; }
   struct dirent *entry;
   for (;;) {
     errno = 0;

@@ -39,5 +39,9 @@ test('a folder that cannot be scanned fails with the errno code the walk reports
   writeFileSync(join(dir, 'file'), '');
   await assert.rejects(scanDirectory(Buffer.from(join(dir, 'missing'))), { code: 'ENOENT' });
   await assert.rejects(scanDirectory(Buffer.from(join(dir, 'file'))), { code: 'ENOTDIR' });
-  assert.deepEqual(await scanDirectory(Buffer.from(join(dir, '.'))).then((e) => e.map((x) => x.name.toString())), ['file']);
+  // A folder swapped for a symlink between being listed and being scanned is not followed.
+  mkdirSync(join(dir, 'real'));
+  symlinkSync('real', join(dir, 'swapped'));
+  await assert.rejects(scanDirectory(Buffer.from(join(dir, 'swapped'))), (err: NodeJS.ErrnoException) => err.code === 'ELOOP' || err.code === 'ENOTDIR');
+  assert.deepEqual(await scanDirectory(Buffer.from(join(dir, '.'))).then((e) => e.map((x) => x.name.toString())), ['file', 'real', 'swapped']);
 });

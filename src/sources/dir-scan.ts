@@ -11,7 +11,7 @@ export type EntryStats = Pick<
   BigIntStats,
   'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'blocks' | 'mtimeNs' | 'ctimeNs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice'
 > & {
-  /** Length of the entry's xattr name list when the scan measured it; 0 means it has none. */
+  /** Length of the entry's xattr name list when the scan measured it; 0: it has none; -1: unknown. */
   readonly xattrListBytes?: number;
 };
 
