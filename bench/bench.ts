@@ -12,6 +12,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mutate } from './mutate.ts';
+import { PHASES, report, type Measurement } from './report.ts';
 import { TOOLS, type Tool } from './tools.ts';
 import { compareTrees } from './verify-tree.ts';
 
@@ -21,25 +22,6 @@ const work = process.env.BENCH_WORK ?? '/var/tmp/lifeboat-bench-work';
 const results = process.env.RESULTS ?? join(here, 'results.jsonl');
 const reps = Number(process.env.REPS ?? 1);
 const runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-const PHASES = ['init', 'backup_full', 'backup_nochange', 'backup_incr', 'restore', 'check_read_data'] as const;
-type Phase = (typeof PHASES)[number];
-
-interface Measurement {
-  run: string;
-  rep: number;
-  tool: string;
-  phase: Phase;
-  wallSeconds: number;
-  userSeconds: number;
-  sysSeconds: number;
-  peakRssKiB: number;
-  repoBytes: number;
-  /** Bytes of the corpus the phase covers (throughput = bytes / wall). */
-  bytes: number;
-  exitCode: number;
-  verify?: Record<string, { count: number; examples: string[] }>;
-}
-
 if (!existsSync(corpus)) {
   console.error(`building the corpus in ${corpus} (CORPUS_SCALE=${process.env.CORPUS_SCALE ?? '0.6'})`);
   execFileSync('bash', [join(here, 'corpus-gen.sh'), corpus], { stdio: 'inherit', env: { ...process.env, CORPUS_SCALE: process.env.CORPUS_SCALE ?? '0.6' } });
@@ -94,7 +76,7 @@ for (let rep = 1; rep <= reps; rep++) {
     }
   }
 }
-process.stdout.write(report(measurements, tools));
+process.stdout.write(report(measurements, tools.map((t) => t.name), runId, reps) + `\nJSON lines appended to ${results}.\n`);
 rmSync(work, { recursive: true, force: true });
 
 /** Runs commands one after another under GNU time: wall summed, CPU summed, RSS the largest. */
@@ -121,29 +103,4 @@ function timed(commands: string[][], env: Record<string, string>, cwd?: string):
 function treeBytes(path: string): number {
   if (!existsSync(path)) return 0;
   return Number(execFileSync('du', ['-sb', path]).toString().split('\t')[0]);
-}
-
-function report(all: Measurement[], tools: Tool[]): string {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  const lines = [`Run ${runId}, ${reps} repetition(s); medians over repetitions; ratios are Lifeboat ÷ peer within each repetition, then the median.`, ''];
-  const peers = tools.filter((t) => t.name !== 'lifeboat');
-  lines.push(`| phase | tool | wall s | MiB/s | CPU s | peak RSS MiB | repo MiB | restore check | ${peers.map((p) => `time vs ${p.name}`).join(' | ')} |`);
-  lines.push(`|---|---|---:|---:|---:|---:|---:|---|${peers.map(() => '---:').join('|')}|`);
-  for (const phase of PHASES) {
-    for (const tool of tools) {
-      const ms = all.filter((m) => m.phase === phase && m.tool === tool.name);
-      if (!ms.length) continue;
-      const wall = median(ms.map((m) => m.wallSeconds));
-      const mibs = phase === 'init' ? '-' : (ms[0].bytes / 1048576 / wall).toFixed(1);
-      const verify = phase === 'restore' ? (ms.every((m) => Object.keys(m.verify ?? {}).length === 0) ? 'identical' : Object.keys(ms.find((m) => Object.keys(m.verify ?? {}).length)!.verify!).join(', ')) : '';
-      const ratios = peers.map((p) => {
-        if (tool.name !== 'lifeboat') return '';
-        const rs = ms.map((m) => m.wallSeconds / (all.find((o) => o.phase === phase && o.rep === m.rep && o.tool === p.name)?.wallSeconds ?? NaN));
-        return median(rs).toFixed(2);
-      });
-      lines.push(`| ${phase} | ${tool.name} | ${wall.toFixed(2)} | ${mibs} | ${median(ms.map((m) => m.userSeconds + m.sysSeconds)).toFixed(1)} | ${(median(ms.map((m) => m.peakRssKiB)) / 1024).toFixed(0)} | ${(median(ms.map((m) => m.repoBytes)) / 1048576).toFixed(0)} | ${verify} | ${ratios.join(' | ')} |`);
-    }
-  }
-  lines.push('', `JSON lines appended to ${results}.`, '');
-  return lines.join('\n');
 }
