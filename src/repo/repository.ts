@@ -140,7 +140,7 @@ export class Repository {
     let stored: Uint8Array = data;
     let compression = COMPRESSION_NONE;
     if (data.byteLength >= 128) {
-      const packed = zstdCompressSync(data, ZSTD_OPTIONS);
+      const packed = zstdCompressSync(data, { ...ZSTD_OPTIONS, pledgedSrcSize: data.byteLength }); // tables sized to the blob
       if (packed.byteLength < data.byteLength - 64) {
         stored = packed;
         compression = COMPRESSION_ZSTD;
