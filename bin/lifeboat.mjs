@@ -27,7 +27,12 @@ const env = { UV_THREADPOOL_SIZE: '8', ...compileCache(), ...process.env };
  * nobody else can plant code in it. NODE_COMPILE_CACHE (or an empty one) overrides it.
  */
 function compileCache() {
-  const home = process.env.HOME || homedir();
+  let home = process.env.HOME;
+  try {
+    home ||= homedir();
+  } catch {
+    // no home folder at all (a user without a passwd entry): no cache, just a slower start
+  }
   const base = process.env.XDG_CACHE_HOME || (home && join(home, '.cache'));
   return base ? { NODE_COMPILE_CACHE: join(base, 'lifeboat', 'node-compile-cache') } : {};
 }
