@@ -7,10 +7,11 @@
 // then time ratios Lifeboat / peer. Every measurement is also appended as a JSON line.
 // Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB),
 // TOOLS ("lifeboat restic borg"), REPS (1), BENCH_WORK (a real disk), RESULTS (JSON lines file).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { gnuTime } from './gnu-time.ts';
 import { mutate } from './mutate.ts';
 import { PHASES, report, type Measurement } from './report.ts';
 import { TOOLS, type Tool } from './tools.ts';
@@ -83,18 +84,14 @@ rmSync(work, { recursive: true, force: true });
 function timed(commands: string[][], env: Record<string, string>, cwd?: string): Pick<Measurement, 'wallSeconds' | 'userSeconds' | 'sysSeconds' | 'peakRssKiB' | 'exitCode'> {
   const out = { wallSeconds: 0, userSeconds: 0, sysSeconds: 0, peakRssKiB: 0, exitCode: 0 };
   for (const command of commands) {
-    const started = performance.now();
-    const r = spawnSync('/usr/bin/time', ['-f', '@@ %U %S %M', ...command], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
-    out.wallSeconds += (performance.now() - started) / 1000;
-    const line = r.stderr.toString().split('\n').find((l) => l.startsWith('@@ '));
-    if (!line) throw new Error(`GNU time gave no figures for ${command.join(' ')}: ${r.stderr}`);
-    const [user, sys, rss] = line.slice(3).split(' ').map(Number);
-    out.userSeconds += user;
-    out.sysSeconds += sys;
-    out.peakRssKiB = Math.max(out.peakRssKiB, rss);
-    if (r.status !== 0) {
-      out.exitCode = r.status ?? 1;
-      console.error(`${command.join(' ')} exited ${r.status}:\n${r.stderr.toString().slice(-2000)}`);
+    const t = gnuTime(command, { ...process.env, ...env }, cwd);
+    out.wallSeconds += t.wallSeconds;
+    out.userSeconds += t.userSeconds;
+    out.sysSeconds += t.sysSeconds;
+    out.peakRssKiB = Math.max(out.peakRssKiB, t.peakRssKiB);
+    if (t.status !== 0) {
+      out.exitCode = t.status;
+      console.error(`${command.join(' ')} exited ${t.status}:\n${t.stderr.slice(-2000)}`);
     }
   }
   return out;

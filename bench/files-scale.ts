@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gnuTimeOk } from './gnu-time.ts';
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const work = process.argv[3] ?? '/var/tmp/lifeboat-files-scale';
@@ -26,11 +27,8 @@ interface Measured {
 }
 
 function timed(tool: string, phase: string, command: string[]): Measured {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', ...command], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const last = r.stderr.toString().trim().split('\n').pop()!;
-  if (r.status !== 0) throw new Error(`${command.join(' ')} failed: ${r.stderr}`);
-  const [seconds, user, sys, kib] = last.split(' ').map(Number);
-  return { tool, phase, seconds, cpuSeconds: user + sys, peakMiB: kib / 1024 };
+  const t = gnuTimeOk(command, env);
+  return { tool, phase, seconds: t.wallSeconds, cpuSeconds: t.userSeconds + t.sysSeconds, peakMiB: t.peakRssKiB / 1024 };
 }
 
 function content(i: number, round: number): string {

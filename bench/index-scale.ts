@@ -3,9 +3,10 @@
 // not load it; `check` does, plus a walk of the trees) and a prune, each under GNU time for wall
 // time and peak RSS. Memory per blob = (peak RSS at N - peak RSS of the same command on an empty
 // repository) / N. Usage: node bench/index-scale.ts N [WORK]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import { gnuTimeOk } from './gnu-time.ts';
 import { emptySummary, programName, snapshotOwner } from '../src/engine/backup.ts';
 import { monotonicMs, nowLocalIso } from '../src/lib/clock.ts';
 import type { TreeNode } from '../src/model/tree.ts';
@@ -25,11 +26,8 @@ const BLOBS_PER_FILE = 1000;
 
 /** Wall seconds and peak RSS (MiB) of one CLI command. */
 function timed(args: string[]): { seconds: number; peakMiB: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, MAIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  if (r.status !== 0) throw new Error(`lifeboat ${args.join(' ')} failed: ${r.stderr}`);
-  const out = r.stderr.toString().trim().split('\n').pop()!;
-  const [seconds, kib] = out.split(' ').map(Number);
-  return { seconds, peakMiB: kib / 1024 };
+  const t = gnuTimeOk([process.execPath, MAIN, ...args], env);
+  return { seconds: t.wallSeconds, peakMiB: t.peakRssKiB / 1024 };
 }
 
 async function build(dir: string, blobs: number): Promise<{ seconds: number; second: string }> {
@@ -78,8 +76,8 @@ const perBlob = (r: { peakMiB: number }, base: { peakMiB: number }) => (((r.peak
 console.log(`${n} blobs written in ${buildSeconds.toFixed(1)} s`);
 console.log(`| command | wall s | peak RSS MiB | empty repository MiB | bytes per blob |`);
 console.log(`|---|---:|---:|---:|---:|`);
-console.log(`| check (index load + tree walk) | ${check.seconds} | ${check.peakMiB.toFixed(0)} | ${baseCheck.peakMiB.toFixed(0)} | ${perBlob(check, baseCheck)} |`);
-console.log(`| prune (half the blobs unused) | ${prune.seconds} | ${prune.peakMiB.toFixed(0)} | ${basePrune.peakMiB.toFixed(0)} | ${perBlob(prune, basePrune)} |`);
+console.log(`| check (index load + tree walk) | ${check.seconds.toFixed(2)} | ${check.peakMiB.toFixed(0)} | ${baseCheck.peakMiB.toFixed(0)} | ${perBlob(check, baseCheck)} |`);
+console.log(`| prune (half the blobs unused) | ${prune.seconds.toFixed(2)} | ${prune.peakMiB.toFixed(0)} | ${basePrune.peakMiB.toFixed(0)} | ${perBlob(prune, basePrune)} |`);
 if (process.env.KEEP !== '1') rmSync(work, { recursive: true, force: true });
 
 /**
