@@ -253,8 +253,7 @@ export class BlobIndex {
       // The tag rejects most other ids; their first 4 bytes (the hash) almost all the rest.
       if (v >>> this.#indexBits === tag) {
         const i = v & this.#indexMask;
-        const b = i * 32;
-        if (((ids[b] | (ids[b + 1] << 8) | (ids[b + 2] << 16) | (ids[b + 3] << 24)) >>> 0) === h && this.#idEquals(i, src, at)) return s;
+        if (this.#hash(ids, i * 32) === h && this.#idEquals(i, src, at)) return s;
       }
       s = (s + 1) & mask;
     }

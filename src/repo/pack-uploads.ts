@@ -1,6 +1,5 @@
-// New blobs on their way into the repository: the packs being filled (one per blob type, plus
-// the packs chunk workers fill and seal themselves), their uploads a few at a time, and the index
-// files that list them once uploaded. A blob is pending from the moment it is claimed until its
+// New blobs on their way into the repository: the packs being filled (one per blob type), their
+// uploads a few at a time, and the index files that list them once uploaded. A blob is pending from the moment it is claimed until its
 // pack is uploaded and indexed, so that no second copy of it is stored meanwhile.
 import { errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
@@ -67,18 +66,16 @@ export class PackUploads {
     const writer = this.#writers.get(type);
     if (!writer || writer.entries.length === 0) return;
     this.#writers.delete(type);
-    await this.upload(writer.salt, writer.entries, () => writer.finishParts());
+    await this.#upload(writer);
   }
 
-  /**
-   * Uploads a finished pack of claimed blobs (sealed by a writer here, or by a chunk worker) and
-   * lists it for the next index file. Returns once the upload has started; flush() waits for it.
-   */
-  async upload(salt: Buffer, entries: PackEntry[], finish: () => { name: string; parts: Buffer[] }): Promise<void> {
+  /** Uploads a full pack and lists it for the next index file. Returns once the upload has started; flush() waits for it. */
+  async #upload(writer: PackWriter): Promise<void> {
+    const { salt, entries } = writer;
     await this.#uploads.acquire();
     const upload = (async () => {
       try {
-        const { name, parts } = finish();
+        const { name, parts } = writer.finishParts();
         await this.#backend.write('packs', name, parts).catch((err) => {
           if (errnoCode(err) !== 'EEXIST') throw err; // the same bytes are already there
         });

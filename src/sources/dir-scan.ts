@@ -2,7 +2,7 @@
 // (native/scan_dir.c). The walk used to readdir and then lstat and llistxattr every entry on the
 // main thread, building a BigIntStats for each: a third of a no-change backup's main thread. Now
 // the system calls run beside the walk's own work, and an entry's numbers are read only when asked.
-import type { BigIntStats } from 'node:fs';
+import { constants as fsConstants, type BigIntStats } from 'node:fs';
 import { constants } from 'node:os';
 import { nativeFs } from './native.ts';
 
@@ -25,7 +25,7 @@ export interface ScannedEntry {
 // Field positions in scan_dir.c's output, STAT_FIELDS per entry.
 const FIELDS = 13;
 const [DEV, INO, MODE, NLINK, UID, GID, RDEV, SIZE, BLOCKS, MTIME, CTIME, XATTR_BYTES, ERRNO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-const S_IFMT = 0o170000n;
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK } = fsConstants;
 const ERRNO_CODES = new Map(Object.entries(constants.errno).map(([code, n]) => [n, code]));
 
 class ScannedStats implements EntryStats {
@@ -49,15 +49,15 @@ class ScannedStats implements EntryStats {
   get mtimeNs(): bigint { return this.#fields[this.#at + MTIME]; }
   get ctimeNs(): bigint { return this.#fields[this.#at + CTIME]; }
   get xattrListBytes(): number { return Number(this.#fields[this.#at + XATTR_BYTES]); }
-  isFile(): boolean { return this.#type() === 0o100000n; }
-  isDirectory(): boolean { return this.#type() === 0o040000n; }
-  isSymbolicLink(): boolean { return this.#type() === 0o120000n; }
-  isFIFO(): boolean { return this.#type() === 0o010000n; }
-  isCharacterDevice(): boolean { return this.#type() === 0o020000n; }
-  isBlockDevice(): boolean { return this.#type() === 0o060000n; }
+  isFile(): boolean { return this.#type() === S_IFREG; }
+  isDirectory(): boolean { return this.#type() === S_IFDIR; }
+  isSymbolicLink(): boolean { return this.#type() === S_IFLNK; }
+  isFIFO(): boolean { return this.#type() === S_IFIFO; }
+  isCharacterDevice(): boolean { return this.#type() === S_IFCHR; }
+  isBlockDevice(): boolean { return this.#type() === S_IFBLK; }
 
-  #type(): bigint {
-    return this.mode & S_IFMT;
+  #type(): number {
+    return Number(this.#fields[this.#at + MODE]) & S_IFMT;
   }
 }
 
