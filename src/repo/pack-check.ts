@@ -5,7 +5,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import type { BlobIndex, BlobLocation } from './blob-index.ts';
 import { blobIdKey, fileKey, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
-import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
+import { decompressOptions, openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
 export type { RepositoryKeys } from './crypto.ts';
 
@@ -89,7 +89,7 @@ function blobProblem(keys: RepositoryKeys, key: CipherKey, bytes: Buffer, id: Bu
   try {
     if (loc.offset + loc.storedLength > bytes.length) throw new Error('lies beyond the end of the pack');
     let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
-    if (loc.compression === COMPRESSION_ZSTD) plain = zstdDecompressSync(plain);
+    if (loc.compression === COMPRESSION_ZSTD) plain = zstdDecompressSync(plain, decompressOptions(loc.rawLength));
     if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
     if (!createHmac('sha256', blobIdKey(keys)).update(plain).digest().equals(id)) throw new Error('content does not match its id');
     return undefined;

@@ -16,7 +16,7 @@ import { indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } 
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
-import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
+import { decompressOptions, openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
 
@@ -191,7 +191,8 @@ export class Repository {
     const plain = this.openStoredBlob(id, loc, sealed);
     if (loc.compression !== COMPRESSION_ZSTD) return plain;
     // The thread pool pays off for big blobs; for small ones its overhead exceeds the work.
-    return plain.byteLength > 256 * 1024 ? await decompress(plain) : zstdDecompressSync(plain);
+    const options = decompressOptions(loc.rawLength);
+    return plain.byteLength > 256 * 1024 ? await decompress(plain, options) : zstdDecompressSync(plain, options);
   }
 
   /** Decrypts a blob's sealed bytes to its stored form (compressed as it was): what repacking moves. */
