@@ -40,6 +40,19 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   const problem = (kind: string, file: string, message: string): void => {
     report.problems.push({ kind, file, message });
   };
+  // Started first: the workers' start-up overlaps the reading of keys, locks and index.
+  const pool = options.readData ? new VerifyPool(repo.keys) : undefined;
+  try {
+    await checkEverything(repo, options, pool, report, problem);
+  } finally {
+    await pool?.close();
+  }
+  return report;
+}
+
+async function checkEverything(
+  repo: Repository, options: CheckOptions, pool: VerifyPool | undefined, report: CheckReport, problem: (k: string, f: string, m: string) => void,
+): Promise<void> {
   await checkKeys(repo, problem);
   for (const l of await listLocks(repo.backend, repo.keys)) {
     if (l.damaged) problem('lock', l.name, `damaged lock file (${l.damaged}); it blocks other commands until "lifeboat unlock" removes it`);
@@ -80,54 +93,67 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     }
     if (selected.has(name)) toRead.push({ packIndex, name, truncated: size < expected });
   }
-  if (toRead.length) await readPacks(repo, toRead, byPack, options, report, problem, markPack, damagedBlobs);
   for (const name of sizes.keys()) if (!repo.index.hasPack(name)) report.unreferencedPacks.push(name);
-
-  await checkSnapshots(repo, report, damagedBlobs, problem);
-  return report;
+  // The snapshots' trees are walked while the workers read the data, on a main thread that would
+  // otherwise wait for them. Blobs found damaged there change what the walk reports, so when
+  // there are any, the trees are walked again; the first walk's findings are then dropped.
+  const walk = checkSnapshots(repo, damagedBlobs);
+  walk.catch(() => {}); // awaited below
+  const damagedBefore = damagedBlobs.size;
+  if (toRead.length) await readPacks(repo, pool!, toRead, byPack, options, report, problem, markPack, damagedBlobs);
+  const walked = damagedBlobs.size > damagedBefore ? await checkSnapshots(repo, damagedBlobs) : await walk;
+  report.problems.push(...walked.problems);
+  report.affected.push(...walked.affected);
+  report.stats.snapshots = walked.snapshots;
+  report.stats.trees = walked.trees;
 }
 
 /** check --read-data: packs read a few ahead and verified in worker threads, one per core. */
 async function readPacks(
-  repo: Repository, toRead: Array<{ packIndex: number; name: string; truncated: boolean }>, byPack: { of(p: number): Uint32Array },
+  repo: Repository, pool: VerifyPool, toRead: Array<{ packIndex: number; name: string; truncated: boolean }>, byPack: { of(p: number): Uint32Array },
   options: CheckOptions, report: CheckReport, problem: (k: string, f: string, m: string) => void, markPack: (p: number, why: string) => void, damagedBlobs: Map<string, string>,
 ): Promise<void> {
-  const pool = new VerifyPool(repo.keys);
   const reads = new Limiter(pool.inFlight);
   let read = 0;
-  try {
-    await Promise.all(
-      toRead.map(({ packIndex, name, truncated }) =>
-        reads.run(async () => {
-          const blobs = [...byPack.of(packIndex)].map((i) => repo.index.at(i));
-          const issues: PackProblem[] = await repo.backend.read('packs', name).then(
-            (bytes) => pool.verify(name, bytes, blobs),
-            (err) => [{ message: `cannot be read: ${(err as Error).message}` }],
-          );
-          for (const issue of issues) {
-            problem('pack', name, issue.message);
-            if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}${truncated ? ' (truncated)' : ''}`);
-            else if (!issue.fileOnly) markPack(packIndex, `pack ${name.slice(0, 12)} is damaged`);
-          }
-          report.stats.packsRead++;
-          options.onProgress?.(++read, toRead.length);
-        }),
-      ),
-    );
-  } finally {
-    await pool.close();
-  }
+  await Promise.all(
+    toRead.map(({ packIndex, name, truncated }) =>
+      reads.run(async () => {
+        const blobs = [...byPack.of(packIndex)].map((i) => repo.index.at(i));
+        const issues: PackProblem[] = await repo.backend.read('packs', name).then(
+          (bytes) => pool.verify(name, bytes, blobs),
+          (err) => [{ message: `cannot be read: ${(err as Error).message}` }],
+        );
+        for (const issue of issues) {
+          problem('pack', name, issue.message);
+          if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}${truncated ? ' (truncated)' : ''}`);
+          else if (!issue.fileOnly) markPack(packIndex, `pack ${name.slice(0, 12)} is damaged`);
+        }
+        report.stats.packsRead++;
+        options.onProgress?.(++read, toRead.length);
+      }),
+    ),
+  );
 }
 
 async function checkKeys(repo: Repository, problem: (k: string, f: string, m: string) => void): Promise<void> {
   for (const k of await listKeyFiles(repo.backend)) if (k.problem) problem('key', k.id, k.problem);
 }
 
+interface SnapshotsWalk {
+  problems: CheckProblem[];
+  affected: AffectedEntry[];
+  snapshots: number;
+  trees: number;
+}
+
 /** Walks every snapshot's trees; reports unreadable trees and files whose blobs are missing or damaged. */
-async function checkSnapshots(repo: Repository, report: CheckReport, damaged: Map<string, string>, problem: (k: string, f: string, m: string) => void): Promise<void> {
+async function checkSnapshots(repo: Repository, damaged: Map<string, string>): Promise<SnapshotsWalk> {
   const { snapshots, damaged: badSnapshots } = await repo.snapshots.list();
+  const walk: SnapshotsWalk = { problems: [], affected: [], snapshots: snapshots.length, trees: 0 };
+  const problem = (kind: string, file: string, message: string): void => {
+    walk.problems.push({ kind, file, message });
+  };
   for (const d of badSnapshots) problem('snapshot', d.id, d.problem);
-  report.stats.snapshots = snapshots.length;
   const treeVerdicts = new Map<string, AffectedEntry[] | string>();
   const unindexed = new Set<string>();
   const visitTree = async (id: string, path: string): Promise<Array<{ path: string; reason: string }>> => {
@@ -140,7 +166,7 @@ async function checkSnapshots(repo: Repository, report: CheckReport, damaged: Ma
       const why = damaged.get(id) ?? (repo.index.has(Buffer.from(id, 'hex')) ? undefined : 'tree blob is missing from the index');
       if (why) throw new Error(why);
       nodes = (await repo.loadTree(id)).nodes;
-      report.stats.trees++;
+      walk.trees++;
     } catch (err) {
       const reason = `directory listing unreadable: ${(err as Error).message}`;
       problem('tree', id, reason);
@@ -167,8 +193,9 @@ async function checkSnapshots(repo: Repository, report: CheckReport, damaged: Ma
     return out.map((a) => ({ path: path + a.path, reason: a.reason }));
   };
   for (const s of snapshots) {
-    for (const a of await visitTree(s.tree, '')) report.affected.push({ snapshot: s.id, path: a.path, reason: a.reason });
+    for (const a of await visitTree(s.tree, '')) walk.affected.push({ snapshot: s.id, path: a.path, reason: a.reason });
   }
+  return walk;
 }
 
 function selectPacks(names: string[], spec: CheckOptions['readData']): Set<string> {
