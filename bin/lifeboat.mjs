@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The lifeboat command. Plain JavaScript that any Node.js runs (20 included): it re-launches the
 // CLI on the Node.js 24 pinned by the npm package "node", which runs the TypeScript directly.
+// Started by that Node.js already, it runs the CLI in its own process instead.
 import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
+import module from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(realpathSync(fileURLToPath(import.meta.url))), '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -37,6 +39,17 @@ function compileCache() {
   return base ? { NODE_COMPILE_CACHE: join(base, 'lifeboat', 'node-compile-cache') } : {};
 }
 
+if (realpathSync(node) === realpathSync(process.execPath)) {
+  // Already on the right Node.js: a second process would cost 60 ms of every command. Nothing has
+  // used libuv's thread pool yet, so its size can still be set here.
+  process.env.UV_THREADPOOL_SIZE = env.UV_THREADPOOL_SIZE;
+  if (env.NODE_COMPILE_CACHE) module.enableCompileCache(env.NODE_COMPILE_CACHE);
+  await import(pathToFileURL(main).href);
+} else {
+  relaunch();
+}
+
+function relaunch() {
 const child = spawn(node, ['--disable-warning=ExperimentalWarning', main, ...process.argv.slice(2)], { stdio: 'inherit', env });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
@@ -47,3 +60,4 @@ child.on('error', (err) => {
   process.stderr.write(`lifeboat: cannot start ${node}: ${err.message}\n`);
   process.exit(1);
 });
+}
