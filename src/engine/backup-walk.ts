@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { describeError, errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { BackupSummary } from '../model/snapshot.ts';
-import { compareNodes, nodeNameBytes, type Tree, type TreeNode } from '../model/tree.ts';
+import { compareNodes, nodeNameBytes, sameNodes, type Tree, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 import { scanDirectory, type EntryStats, type ScannedEntry } from '../sources/dir-scan.ts';
 import { describeEntry, joinPath, statEntry, unchangedSince } from '../sources/files.ts';
@@ -105,14 +105,15 @@ export class TreeWalker {
   /** Walks a directory; returns once every entry is submitted, with a promise of its tree id. */
   async directoryTree(path: Buffer, previousTree: Tree | undefined): Promise<string> {
     this.#rootDevice ??= (await statEntry(path)).dev;
-    return await (await this.#walkDirectory(path, previousTree)).later;
+    return await (await this.#walkDirectory(path, previousTree && { tree: previousTree })).later;
   }
 
   /**
    * Resolves once every entry is submitted; `later` resolves with the saved tree's id. `scan` is
    * the folder's scan when the walk of its parent started it ahead.
    */
-  async #walkDirectory(path: Buffer, previousTree: Tree | undefined, scan?: Promise<ScannedEntry[]>): Promise<Later<string>> {
+  async #walkDirectory(path: Buffer, previous: PreviousTree | undefined, scan?: Promise<ScannedEntry[]>): Promise<Later<string>> {
+    const previousTree = previous?.tree;
     let entries: ScannedEntry[];
     try {
       entries = await (scan ?? scanDirectory(path));
@@ -146,6 +147,7 @@ export class TreeWalker {
     return later(
       Promise.all(pending).then(async (nodes) => {
         const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined).sort(compareNodes) };
+        if (previous?.id && sameNodes(tree.nodes, previous.tree.nodes)) return previous.id;
         return await this.saveTree(tree);
       }),
     );
@@ -191,8 +193,9 @@ export class TreeWalker {
         node.subtree = await this.saveTree({ nodes: [] });
         return now(node);
       }
-      const previousTree = previous?.type === 'dir' && previous.subtree ? await (ahead.previousTree ?? this.loadTreeOrEmpty(previous.subtree)) : undefined;
-      const subtree = await this.#walkDirectory(path, previousTree, ahead.scan);
+      const previousId = previous?.type === 'dir' ? previous.subtree : undefined;
+      const previousTree = previousId ? await (ahead.previousTree ?? this.loadTreeOrEmpty(previousId)) : undefined;
+      const subtree = await this.#walkDirectory(path, previousTree && { id: previousId, tree: previousTree }, ahead.scan);
       return later(
         subtree.later.then((id) => {
           node.subtree = id;
@@ -272,6 +275,12 @@ export class TreeWalker {
     const reason = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
     this.errors.push(`${path.toString('utf8')}: ${reason}`);
   }
+}
+
+/** A folder's tree in the parent snapshot, with its id when the folder can keep it unchanged. */
+interface PreviousTree {
+  id?: string;
+  tree: Tree;
 }
 
 /** A subfolder's scan and parent-snapshot tree, started before the walk reaches it. */
