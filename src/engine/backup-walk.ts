@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { describeError, errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { BackupSummary } from '../model/snapshot.ts';
-import { compareNodes, nodeNameBytes, sameNodes, type Tree, type TreeNode } from '../model/tree.ts';
+import { nameKey, nodeNameKey, sameNodes, type Tree, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 import { scanDirectory, type EntryStats, type ScannedEntry } from '../sources/dir-scan.ts';
 import { describeEntry, joinPath, statEntry, unchangedSince } from '../sources/files.ts';
@@ -122,7 +122,7 @@ export class TreeWalker {
       return now(await this.saveTree({ nodes: [] }));
     }
     const byName = new Map<string, TreeNode>();
-    for (const n of previousTree?.nodes ?? []) byName.set(nodeNameBytes(n).toString('latin1'), n);
+    for (const n of previousTree?.nodes ?? []) byName.set(nodeNameKey(n), n);
     const markers = new Set(entries.map((e) => e.name.toString('utf8')));
     if ((this.#options.excludeIfPresent ?? []).some((m) => markers.has(m))) return now(await this.saveTree({ nodes: [] }));
     if (this.#options.excludeCaches && markers.has('CACHEDIR.TAG') && (await this.#isCacheDir(path))) {
@@ -130,7 +130,7 @@ export class TreeWalker {
     }
     const folders = new FolderPrefetch(
       entries.filter((e) => e.stats?.isDirectory()),
-      (folder) => this.#startFolder(path, folder, byName.get(folder.name.toString('latin1'))),
+      (folder) => this.#startFolder(path, folder, byName.get(nameKey(folder.name))),
     );
     const pending: Array<Promise<TreeNode | undefined>> = [];
     for (const { name, stats, error } of entries) {
@@ -141,12 +141,13 @@ export class TreeWalker {
       }
       if (!this.#excludes.empty && this.#excludes.matches(child.toString('utf8'), stats.isDirectory())) continue;
       const ahead = stats.isDirectory() ? folders.take(name) : undefined;
-      const p = await this.#entry(child, name, stats, byName.get(name.toString('latin1')), ahead);
+      const p = await this.#entry(child, name, stats, byName.get(nameKey(name)), ahead);
       if (p) pending.push(p.later);
     }
     return later(
       Promise.all(pending).then(async (nodes) => {
-        const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined).sort(compareNodes) };
+        // In the scan's order, which is the order of name bytes that trees keep (compareNodes).
+        const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined) };
         if (previous?.id && sameNodes(tree.nodes, previous.tree.nodes)) return previous.id;
         return await this.saveTree(tree);
       }),
@@ -209,7 +210,7 @@ export class TreeWalker {
     if (this.#options.excludeLargerThanBytes !== undefined && node.size > this.#options.excludeLargerThanBytes) return undefined;
     this.#summary.totalFiles++;
     this.#summary.totalBytes += node.size;
-    if (unchangedSince(previous, st) && previous!.content!.every((id) => this.#repo.hasBlobHex(id))) {
+    if (unchangedSince(previous, node) && previous!.content!.every((id) => this.#repo.hasBlobHex(id))) {
       node.content = previous!.content;
       this.#summary.filesUnchanged++;
       this.#tick(node.size);

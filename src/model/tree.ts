@@ -1,5 +1,6 @@
 // What a snapshot records about each entry of a tree. Shared by sources (which produce and
 // consume it) and the repository (which stores it as JSON tree blobs); see docs/repository-format.md.
+import { isUtf8 } from 'node:buffer';
 
 export const NODE_TYPES = ['file', 'dir', 'symlink', 'fifo', 'chardev', 'blockdev', 'socket'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
@@ -57,8 +58,22 @@ export function nodeNameBytes(node: TreeNode): Buffer {
 /** Sets name/nameRaw from raw bytes, keeping non-UTF-8 names exact. */
 export function nameFields(raw: Buffer): { name: string; nameRaw?: string } {
   const text = raw.toString('utf8');
-  if (Buffer.from(text, 'utf8').equals(raw)) return { name: text };
+  if (isUtf8(raw)) return { name: text };
   return { name: text, nameRaw: raw.toString('base64') };
+}
+
+/**
+ * A key that tells raw names apart exactly, for maps of names: the name itself when its bytes
+ * are UTF-8 (as nearly all are), and otherwise its bytes in base64 behind a NUL, which no name
+ * contains.
+ */
+export function nameKey(raw: Buffer): string {
+  return isUtf8(raw) ? raw.toString('utf8') : `\0${raw.toString('base64')}`;
+}
+
+/** nameKey of a node's raw name, without decoding it. */
+export function nodeNameKey(node: TreeNode): string {
+  return node.nameRaw === undefined ? node.name : `\0${node.nameRaw}`;
 }
 
 /** Trees keep nodes sorted by raw name bytes so the same directory always encodes the same. */

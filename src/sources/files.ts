@@ -91,15 +91,15 @@ export async function describeEntry(path: Buffer, name: Buffer, st: EntryStats, 
   return { node, problems };
 }
 
-/** A parent-snapshot node can stand for this file without reading it again. */
-export function unchangedSince(previous: TreeNode | undefined, st: EntryStats): boolean {
+/** A parent-snapshot node can stand for this file (`node`, as describeEntry found it) without reading it again. */
+export function unchangedSince(previous: TreeNode | undefined, node: TreeNode): boolean {
   return (
     previous !== undefined &&
     previous.type === 'file' &&
     previous.content !== undefined &&
-    previous.size === Number(st.size) &&
-    previous.mtimeNs === st.mtimeNs.toString() &&
-    previous.ctimeNs === st.ctimeNs.toString() &&
-    previous.inode === st.ino.toString()
+    previous.size === node.size &&
+    previous.mtimeNs === node.mtimeNs &&
+    previous.ctimeNs === node.ctimeNs &&
+    previous.inode === node.inode
   );
 }
