@@ -3,6 +3,7 @@
  * - utimensat with nanosecond precision (fs.utimes goes through a double and loses nanoseconds)
  * - mknod for FIFOs and device nodes
  * - scanDirectory (scan_dir.c): a folder's names and lstat results in one call off the main thread
+ * - gearCut (gear_cut.c): the chunker's inner loop
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -39,6 +40,7 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
 }
 
 napi_value scan_directory(napi_env env, napi_callback_info info); /* scan_dir.c */
+napi_value gear_cut(napi_env env, napi_callback_info info); /* gear_cut.c */
 
 /* Copies a Buffer argument into a NUL-terminated C string; caller frees. */
 static char *buffer_arg(napi_env env, napi_value v, size_t *len_out) {
@@ -211,6 +213,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"fsetxattr", 0, do_fsetxattr, 0, 0, 0, napi_default, 0},
     {"devParts", 0, dev_parts, 0, 0, 0, napi_default, 0},
     {"scanDirectory", 0, scan_directory, 0, 0, 0, napi_default, 0},
+    {"gearCut", 0, gear_cut, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

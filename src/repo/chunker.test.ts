@@ -71,3 +71,53 @@ test('the gear table depends on the repository key, so boundaries differ between
   const other = new Chunker(gearTable(Buffer.alloc(32, 8)), params);
   assert.notDeepEqual(chunker.split(data), other.split(data));
 });
+
+/**
+ * The chunker's hashing loop as it was written in JavaScript, one byte at a time: the reference
+ * the native two-bytes-a-step loop (native/gear_cut.c) must agree with, cut for cut, or existing
+ * repositories would stop deduplicating against new backups.
+ */
+function referenceSplit(gear: Uint32Array, p: { minBytes: number; avgBytes: number; maxBytes: number }, buf: Uint8Array): number[] {
+  const bits = Math.round(Math.log2(p.avgBytes));
+  const mask = (b: number): number => (((1 << b) - 1) << (32 - b)) >>> 0;
+  const lengths: number[] = [];
+  for (let start = 0; start < buf.length; ) {
+    let cut = Math.min(buf.length, start + p.maxBytes);
+    if (buf.length - start > p.minBytes) {
+      let h = 0;
+      for (let i = start + p.minBytes; i < cut; i++) {
+        h = ((h << 1) + gear[buf[i]]) | 0;
+        if ((h & (i < start + p.avgBytes ? mask(bits + 2) : mask(bits - 2))) === 0) {
+          cut = i + 1;
+          break;
+        }
+      }
+    }
+    lengths.push(cut - start);
+    start = cut;
+  }
+  return lengths;
+}
+
+test('the native hashing loop cuts where the one-byte JavaScript loop cuts, for any sizes and data', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 30000 }),
+      fc.integer({ min: 1, max: 300 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 4000 }),
+      fc.integer({ min: 0, max: 255 }),
+      (data, minBytes, avgShift, extraMax, seed) => {
+        const p = { minBytes, avgBytes: minBytes << avgShift, maxBytes: (minBytes << avgShift) + extraMax };
+        const gear = gearTable(Buffer.alloc(32, seed));
+        assert.deepEqual(new Chunker(gear, p).split(data), referenceSplit(gear, p, data));
+      },
+    ),
+    { numRuns: 300 },
+  );
+  // The default sizes on a few MiB, where the loose mask after the average size also matters.
+  const data = pseudoRandom(6 << 20, 3);
+  const gear = gearTable(Buffer.alloc(32, 9));
+  const sizes = { minBytes: 256 * 1024, avgBytes: 512 * 1024, maxBytes: 4 * 1024 * 1024 };
+  assert.deepEqual(new Chunker(gear, sizes).split(data), referenceSplit(gear, sizes, data));
+});

@@ -1,8 +1,16 @@
 // FastCDC content-defined chunking (Xia et al. 2016/2020: gear hash, normalized chunking with a
 // stricter mask before the average size and a looser one after). The gear table is derived from
 // the repository's chunker key, so chunk boundaries, and thus sizes, do not reveal which known
-// files are stored. Pure functions over byte arrays: usable in worker threads.
+// files are stored. Pure functions over byte arrays: usable in worker threads. The hashing loop
+// is native (native/gear_cut.c): 2-2.5x the speed of the same loop in JavaScript, with the same
+// cuts (chunker.test.ts holds the JavaScript loop as the reference).
 import { createCipheriv } from 'node:crypto';
+import { nativeAddon } from '../lib/native-addon.ts';
+
+interface GearCut {
+  /** The cut (exclusive end of the chunk) of the gear hash started at `from`, or -1 before limitEnd. */
+  gearCut(bytes: Uint8Array, from: number, normalEnd: number, limitEnd: number, strictMask: number, looseMask: number, gear: Uint32Array): number;
+}
 
 export interface ChunkerParams {
   minBytes: number;
@@ -32,6 +40,7 @@ export class Chunker {
   readonly #gear: Uint32Array;
   readonly #maskStrict: number;
   readonly #maskLoose: number;
+  readonly #native = nativeAddon<GearCut>();
 
   constructor(gear: Uint32Array, params: ChunkerParams) {
     const bits = Math.round(Math.log2(params.avgBytes));
@@ -54,21 +63,9 @@ export class Chunker {
     if (available <= minBytes) return final ? end : -1;
     const limit = Math.min(available, maxBytes);
     const normal = Math.min(avgBytes, limit);
-    const gear = this.#gear;
-    const strict = this.#maskStrict;
-    const loose = this.#maskLoose;
-    let h = 0;
-    let i = start + minBytes;
-    const normalEnd = start + normal;
-    for (; i < normalEnd; i++) {
-      h = ((h << 1) + gear[buf[i]]) | 0;
-      if ((h & strict) === 0) return i + 1;
-    }
+    const cut = this.#native.gearCut(buf, start + minBytes, start + normal, start + limit, this.#maskStrict, this.#maskLoose, this.#gear);
+    if (cut >= 0) return cut;
     const limitEnd = start + limit;
-    for (; i < limitEnd; i++) {
-      h = ((h << 1) + gear[buf[i]]) | 0;
-      if ((h & loose) === 0) return i + 1;
-    }
     if (limit === maxBytes || final) return limitEnd;
     return -1;
   }

@@ -1,8 +1,6 @@
-// The native addon (native/lifeboat_native.c): extended attributes, utimensat with nanoseconds,
-// mknod. Node.js has none of these. Built by `npm ci` through node-gyp (Node-API, so it loads on
-// any Node version). Loaded on first use, so a missing build is reported as such.
-import { createRequire } from 'node:module';
-import { LifeboatError } from '../errors.ts';
+// The native addon's filesystem calls (native/lifeboat_native.c, scan_dir.c): extended
+// attributes, utimensat with nanoseconds, mknod, a folder's scan. Node.js has none of these.
+import { nativeAddon } from '../lib/native-addon.ts';
 
 export interface NativeFs {
   listXattrs(path: Buffer): Buffer[];
@@ -16,19 +14,8 @@ export interface NativeFs {
   scanDirectory(path: Buffer): Promise<{ names: Buffer; ends: Uint32Array; stats: BigInt64Array }>;
 }
 
-let loaded: NativeFs | undefined;
-
 function load(): NativeFs {
-  if (loaded) return loaded;
-  try {
-    loaded = createRequire(import.meta.url)('../../build/Release/lifeboat_native.node') as NativeFs;
-    return loaded;
-  } catch (err) {
-    throw new LifeboatError('FATAL', `Lifeboat's native helper is not built: ${(err as Error).message}`, {
-      hint: 'Run "npm rebuild" (or "npm ci") in the Lifeboat directory; it needs python3, make and a C compiler.',
-      cause: err,
-    });
-  }
+  return nativeAddon<NativeFs>();
 }
 
 export const nativeFs: NativeFs = {
