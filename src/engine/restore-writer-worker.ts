@@ -1,15 +1,17 @@
-// Worker thread: writes whole small files for restore. One message carries a file's content and
-// metadata; every system call for it (create, write, owner, mode, xattrs, times, close) happens
-// here, synchronously. Doing them on the thread pool instead costs a round trip each, which on
-// many small files spends more time in thread wake-ups than in the file system.
+// Worker thread: writes whole small files for restore. One message carries several files' contents
+// and metadata; every system call for them (create, write, owner, mode, xattrs, times, close)
+// happens here, synchronously, and one message answers for all of them. Doing them on the thread
+// pool instead costs a round trip each, which on many small files spends more time in thread
+// wake-ups than in the file system.
 import { closeSync, constants, fchmodSync, fchownSync, openSync, rmSync, writevSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { nativeFs } from '../sources/native.ts';
 
-export interface WriteRequest {
+export interface FileToWrite {
   id: number;
   path: Uint8Array;
-  parts: Uint8Array[];
+  /** Lengths of the file's parts, which follow the previous file's in the batch's content. */
+  partLengths: number[];
   mode: number;
   /** Set when running as root: the owner to give the file. */
   owner?: [number, number];
@@ -17,7 +19,13 @@ export interface WriteRequest {
   xattrs: Array<[Uint8Array, Uint8Array]>;
 }
 
-export interface WriteResponse {
+/** Files to write, and all of their contents one after the other, in one transferred buffer. */
+export interface WriteBatch {
+  files: FileToWrite[];
+  content: Uint8Array;
+}
+
+export interface WriteResult {
   id: number;
   error?: { message: string; code?: string };
   warnings: string[];
@@ -25,46 +33,60 @@ export interface WriteResponse {
 
 const port = parentPort!;
 
-port.on('message', (req: WriteRequest) => {
+port.on('message', (batch: WriteBatch) => {
+  const results: WriteResult[] = [];
+  let at = 0;
+  for (const file of batch.files) {
+    const parts = file.partLengths.map((length) => {
+      const part = batch.content.subarray(at, at + length);
+      at += length;
+      return part;
+    });
+    results.push(writeFile(file, parts));
+  }
+  port.postMessage(results);
+});
+
+function writeFile(file: FileToWrite, content: Uint8Array[]): WriteResult {
   const warnings: string[] = [];
   let fd = -1;
   try {
-    fd = openSync(Buffer.from(req.path), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    let remaining = req.parts.reduce((n, p) => n + p.byteLength, 0);
-    let parts = req.parts;
+    fd = openSync(Buffer.from(file.path), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    let remaining = content.reduce((n, p) => n + p.byteLength, 0);
+    let parts = content;
     while (remaining > 0) {
       const written = writevSync(fd, parts);
       remaining -= written;
       parts = skip(parts, written);
     }
-    if (req.owner) {
+    if (file.owner) {
       try {
-        fchownSync(fd, req.owner[0], req.owner[1]);
+        fchownSync(fd, file.owner[0], file.owner[1]);
       } catch (err) {
         warnings.push(`cannot set owner: ${(err as Error).message}`);
       }
     }
-    fchmodSync(fd, req.mode); // after chown, which clears setuid/setgid
-    for (const [name, value] of req.xattrs) {
+    fchmodSync(fd, file.mode); // after chown, which clears setuid/setgid
+    for (const [name, value] of file.xattrs) {
       try {
         nativeFs.fsetxattr(fd, Buffer.from(name), Buffer.from(value));
       } catch (err) {
         warnings.push(`cannot set extended attribute ${Buffer.from(name).toString()}: ${(err as Error).message}`);
       }
     }
-    nativeFs.futimens(fd, req.mtime[0], req.mtime[1], req.mtime[0], req.mtime[1]);
+    nativeFs.futimens(fd, file.mtime[0], file.mtime[1], file.mtime[0], file.mtime[1]);
     closeSync(fd);
     fd = -1;
-    port.postMessage({ id: req.id, warnings } satisfies WriteResponse);
+    return { id: file.id, warnings };
   } catch (err) {
     if (fd >= 0) {
       closeSync(fd);
-      rmSync(Buffer.from(req.path), { force: true }); // a failed file is reported, not left half-written
+      rmSync(Buffer.from(file.path), { force: true }); // a failed file is reported, not left half-written
     }
     const e = err as NodeJS.ErrnoException;
-    port.postMessage({ id: req.id, error: { message: e.message, code: e.code }, warnings } satisfies WriteResponse);
+    return { id: file.id, error: { message: e.message, code: e.code }, warnings };
   }
-});
+}
 
 /** The parts after the first `n` bytes (writev may write less than everything). */
 function skip(parts: Uint8Array[], n: number): Uint8Array[] {
