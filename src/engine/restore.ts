@@ -44,7 +44,12 @@ export interface RestoreResult {
   warnings: string[];
 }
 
-const FILES_IN_FLIGHT = 16;
+/**
+ * Files being restored at once: enough for batches of several small files per writer thread
+ * (restore-writers.ts). Memory: at most this many small files (1 MiB each at most) beside the
+ * big files' runs, which have their own bound.
+ */
+const FILES_IN_FLIGHT = 64;
 /** Directories whose listings are being read or whose files are being started, at once. */
 const OPEN_DIRS = 8;
 /** Small files and listings of a directory read ahead as soon as its own listing is in. */
