@@ -204,3 +204,40 @@ test('repairs: a damaged pack and a lost index; restore of the damaged snapshot 
   await cliOk(['restore', '--repo', repo, 'latest', '--target', third]);
   assert.deepEqual(readFileSync(join(third, tpl.source, 'docs', 'letter.txt')), readFileSync(join(tpl.source, 'docs', 'letter.txt')));
 });
+
+test('restore: a damaged blob of one small file among its neighbours loses that file only, and names it', async (t) => {
+  // Small files are decoded by the writer threads, from runs of neighbouring blobs read at once.
+  const repo = await newRepo(t);
+  const source = join(tempDir(t), 'letters');
+  mkdirSync(source);
+  const names = ['a.txt', 'b.txt', 'c.txt', 'd.txt'];
+  names.forEach((n, i) => writeFileSync(join(source, n), `${n}: ${randomBytes(3000 + i).toString('hex')}\n`));
+  await cliOk(['backup', '--repo', repo, source]);
+  const findContent = async (tree: string): Promise<string | undefined> => {
+    const { nodes } = JSON.parse((await cliOk(['cat', '--repo', repo, 'tree', tree])).stdout) as { nodes: Array<{ name: string; subtree?: string; content?: string[] }> };
+    for (const n of nodes) {
+      const found = n.name === 'c.txt' ? n.content![0] : n.subtree && (await findContent(n.subtree));
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const [snapshot] = JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout) as Array<{ tree: string }>;
+  const victim = (await findContent(snapshot.tree))!;
+  let damaged = false;
+  for (const p of repoFiles(repo, 'packs')) {
+    const header = JSON.parse((await cliOk(['cat', '--repo', repo, 'pack', p.split('/').pop()!])).stdout) as { blobs: Array<{ id: string; offset: number; storedLength: number }> };
+    const blob = header.blobs.find((b) => b.id === victim);
+    if (!blob) continue;
+    assert.ok(header.blobs.filter((b) => b.storedLength < 10_000).length >= names.length, 'the small files share a pack, so they are read as one run');
+    flipByte(p, blob.offset + 20);
+    damaged = true;
+  }
+  assert.ok(damaged, 'found the pack holding c.txt');
+  const target = tempDir(t);
+  const restore = await cli(['restore', '--repo', repo, 'latest', '--target', target]);
+  assert.equal(restore.code, 3, restore.stderr);
+  assert.match(restore.stderr, /c\.txt/);
+  assert.doesNotMatch(restore.stderr, /[abd]\.txt/);
+  assert.equal(existsSync(join(target, source, 'c.txt')), false, 'the damaged file is not written');
+  for (const n of ['a.txt', 'b.txt', 'd.txt']) assert.deepEqual(readFileSync(join(target, source, n)), readFileSync(join(source, n)));
+});

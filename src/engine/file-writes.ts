@@ -9,7 +9,8 @@ export async function writeFullyAsync(fh: FileHandle, data: Buffer, position: nu
   while (done < data.byteLength) done += (await fh.write(data, done, data.byteLength - done, position + done)).bytesWritten;
 }
 
-function writeFully(fd: number, data: Buffer, from: number, to: number, position: number): void {
+/** Writes data[from, to) at `position`, retrying short writes. */
+export function writeFully(fd: number, data: Uint8Array, from: number, to: number, position: number): void {
   let done = from;
   while (done < to) done += writeSync(fd, data, done, to - done, position + done - from);
 }
@@ -17,7 +18,7 @@ function writeFully(fd: number, data: Buffer, from: number, to: number, position
 const HOLE_BLOCK = 4096;
 
 /** Writes `data` at `position` but leaves every all-zero 4 KiB block (file-aligned) as a hole. */
-export function writeSkippingZeros(fd: number, data: Buffer, position: number): void {
+export function writeSkippingZeros(fd: number, data: Uint8Array, position: number): void {
   let runStart = -1;
   let at = 0;
   while (at < data.byteLength) {

@@ -2,11 +2,12 @@
 // with their directory's (restore.ts plans those batches). A big file's blobs are read in runs,
 // a few runs at once, and written at their offsets, leaving holes where the original had them.
 import { constants, ftruncateSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { TreeNode } from '../model/tree.ts';
-import { forEachBlobInRun, planRuns, runMemory, type BlobBatch, type Repository } from '../repo/repository.ts';
+import { fileKeyBytes } from '../repo/blob-decode.ts';
+import { forEachBlobInRun, planRuns, runMemory, type BlobBatch, type BlobRun, type Repository } from '../repo/repository.ts';
 import { applyFileMetadata } from '../sources/files-target.ts';
 import { writeFullyAsync, writeSkippingZeros } from './file-writes.ts';
 import type { RestoreWriters } from './restore-writers.ts';
@@ -31,6 +32,7 @@ export class ContentWriter {
   readonly #repo: Repository;
   readonly #writers: RestoreWriters;
   readonly #runBytes = new Limiter(RUN_BYTES_IN_FLIGHT);
+  readonly #packKeys = new Map<string, Buffer>();
 
   constructor(repo: Repository, writers: RestoreWriters) {
     this.#repo = repo;
@@ -59,19 +61,7 @@ export class ContentWriter {
       const window = new Limiter(RUNS_IN_FLIGHT_PER_FILE);
       await Promise.all(
         planRuns(this.#repo, blobs.map((b) => b.id)).map((run) =>
-          window.run(() =>
-            this.#runBytes.run(
-              () =>
-                forEachBlobInRun(this.#repo, run, async (id, data) => {
-                  for (const at of offsets.get(id.toString('hex'))!) {
-                    if (node.sparse) writeSkippingZeros(fd, data, at);
-                    else await writeFullyAsync(fh, data, at);
-                    this.bytes += data.byteLength;
-                  }
-                }),
-              Math.min(runMemory(run), RUN_BYTES_IN_FLIGHT),
-            ),
-          ),
+          window.run(() => this.#runBytes.run(() => this.#writeRun(fh, node, run, offsets), Math.min(runMemory(run), RUN_BYTES_IN_FLIGHT))),
         ),
       );
       if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));
@@ -82,6 +72,44 @@ export class ContentWriter {
       await fh.close();
       if (!complete) rmSync(dest, { force: true }); // a failed file is reported, not left half-written
     }
+  }
+
+  /**
+   * Writes one run of a big file's blobs. A writer thread decrypts, decompresses and writes them:
+   * on the main thread, that work kept the writers idle most of a restore. When the run cannot be
+   * read whole or a blob in it does not authenticate, the run is done again here, blob by blob,
+   * which names the pack or blob at fault.
+   */
+  async #writeRun(fh: FileHandle, node: TreeNode, run: BlobRun, offsets: Map<string, number[]>): Promise<void> {
+    const sealed = await this.#repo.backend.read('packs', run.pack.id.toString('hex'), { offset: run.start, length: run.end - run.start }).catch(() => undefined);
+    if (sealed) {
+      const places = run.blobs.map(({ id, loc }) => ({
+        blobId: id, at: loc.offset - run.start, offset: loc.offset, storedLength: loc.storedLength, compression: loc.compression, rawLength: loc.rawLength, positions: offsets.get(id.toString('hex'))!,
+      }));
+      const written = await this.#writers.writeRun(fh.fd, sealed, this.#packKey(run.pack.salt), places, node.sparse === true);
+      if (written !== undefined) {
+        this.bytes += written;
+        return;
+      }
+    }
+    await forEachBlobInRun(this.#repo, run, async (id, data) => {
+      for (const at of offsets.get(id.toString('hex'))!) {
+        if (node.sparse) writeSkippingZeros(fh.fd, data, at);
+        else await writeFullyAsync(fh, data, at);
+        this.bytes += data.byteLength;
+      }
+    });
+  }
+
+  /** The key of a pack, by its salt, for the writer threads (derived once per pack). */
+  #packKey(salt: Buffer): Buffer {
+    const hex = salt.toString('hex');
+    let key = this.#packKeys.get(hex);
+    if (!key) {
+      if (this.#packKeys.size > 4096) this.#packKeys.clear();
+      this.#packKeys.set(hex, (key = fileKeyBytes(this.#repo.keys, salt)));
+    }
+    return key;
   }
 
   /** The file's blobs with their offsets in it; fails before anything is written if one is missing. */
@@ -98,14 +126,27 @@ export class ContentWriter {
     return blobs;
   }
 
-  /** A small file goes to a writer thread whole: one message instead of a round trip per call. */
+  /**
+   * A small file goes to a writer thread whole: one message instead of a round trip per call. Its
+   * blobs go sealed, for the writer to decode: the main thread is what limits a restore of many
+   * small files, and the writers wait for it. A blob whose run could not be read is decoded here,
+   * and a file with a blob the writer could not decode is done again here, whose errors name it.
+   */
   async #writeSmallFile(dest: Buffer, node: TreeNode, content: SmallFileContent): Promise<void> {
     const blobs = this.#contentBlobs(node);
     content.taken = true;
-    const parts = await Promise.all(blobs.map(({ id }) => content.batch.get(id)));
-    const size = parts.reduce((n, p) => n + p.byteLength, 0);
-    for (const w of await this.#writers.write(dest, parts, node)) this.warnings.push(`${dest}: ${w}`);
-    this.bytes += size;
+    const parts = await Promise.all(
+      blobs.map(async ({ id }) => {
+        const got = await content.batch.getSealed(id);
+        if (!got) return await content.batch.get(id);
+        const { offset, compression, rawLength, pack } = got.loc;
+        return { sealed: got.sealed, blob: { blobId: id, packKey: this.#packKey(pack.salt), offset, compression, rawLength } };
+      }),
+    );
+    const warnings =
+      (await this.#writers.write(dest, parts, node)) ?? (await this.#writers.write(dest, await Promise.all(blobs.map(({ id }) => this.#repo.loadBlob(id))), node));
+    for (const w of warnings ?? []) this.warnings.push(`${dest}: ${w}`);
+    this.bytes += blobs.reduce((n, b) => n + b.size, 0);
   }
 }
 

@@ -5,13 +5,18 @@
 // wake-ups than in the file system.
 import { closeSync, constants, fchmodSync, fchownSync, openSync, rmSync, writevSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { decodeSealedBlob, type SealedBlobPlace } from '../repo/blob-decode.ts';
 import { nativeFs } from '../sources/native.ts';
+import { writeFully, writeSkippingZeros } from './file-writes.ts';
 
 export interface FileToWrite {
   id: number;
   path: Uint8Array;
-  /** Lengths of the file's parts, which follow the previous file's in the batch's content. */
-  partLengths: number[];
+  /**
+   * The file's parts, which follow the previous file's in the batch's content: plain bytes, or a
+   * sealed blob to decode here (`blob`).
+   */
+  parts: Array<{ length: number; blob?: SealedPart }>;
   mode: number;
   /** Set when running as root: the owner to give the file. */
   owner?: [number, number];
@@ -25,24 +30,58 @@ export interface WriteBatch {
   content: Uint8Array;
 }
 
+/**
+ * A run of a big file's blobs, read from one pack: decrypted, decompressed and written here at
+ * each of the file's offsets that hold them (holes left where they are zeros, for a sparse file).
+ * The file stays open on the main thread, which sets its metadata once all runs are written.
+ */
+export interface RunToWrite {
+  id: number;
+  fd: number;
+  sealed: Uint8Array;
+  /** The key of the blobs' pack. */
+  packKey: Uint8Array;
+  blobs: Array<SealedBlobPlace & { blobId: Uint8Array; at: number; storedLength: number; positions: number[] }>;
+  sparse: boolean;
+}
+
+/** A sealed blob of a small file: decrypted and decompressed by the worker, which has idle time. */
+export interface SealedPart extends SealedBlobPlace {
+  blobId: Uint8Array;
+  packKey: Uint8Array;
+}
+
 export interface WriteResult {
   id: number;
   error?: { message: string; code?: string };
   warnings: string[];
+  /** A run: the content bytes written. */
+  bytes?: number;
+  /** A blob did not authenticate, and nothing was written; the main thread reads it again to say what is wrong. */
+  damaged?: boolean;
 }
 
 const port = parentPort!;
 
-port.on('message', (batch: WriteBatch) => {
+port.on('message', (msg: WriteBatch | RunToWrite) => {
+  if ('fd' in msg) {
+    port.postMessage([writeRun(msg)]);
+    return;
+  }
+  const batch = msg;
   const results: WriteResult[] = [];
   let at = 0;
   for (const file of batch.files) {
-    const parts = file.partLengths.map((length) => {
+    let damaged = false;
+    const parts = file.parts.map(({ length, blob }) => {
       const part = batch.content.subarray(at, at + length);
       at += length;
-      return part;
+      if (!blob) return part;
+      const plain = decodeSealedBlob(blob.packKey, Buffer.from(blob.blobId), blob, part);
+      damaged ||= plain === undefined;
+      return plain ?? part;
     });
-    results.push(writeFile(file, parts));
+    results.push(damaged ? { id: file.id, warnings: [], damaged } : writeFile(file, parts));
   }
   port.postMessage(results);
 });
@@ -85,6 +124,25 @@ function writeFile(file: FileToWrite, content: Uint8Array[]): WriteResult {
     }
     const e = err as NodeJS.ErrnoException;
     return { id: file.id, error: { message: e.message, code: e.code }, warnings };
+  }
+}
+
+function writeRun(run: RunToWrite): WriteResult {
+  let bytes = 0;
+  try {
+    for (const blob of run.blobs) {
+      const data = decodeSealedBlob(run.packKey, Buffer.from(blob.blobId), blob, run.sealed.subarray(blob.at, blob.at + blob.storedLength));
+      if (!data) return { id: run.id, warnings: [], damaged: true };
+      for (const position of blob.positions) {
+        if (run.sparse) writeSkippingZeros(run.fd, data, position);
+        else writeFully(run.fd, data, 0, data.byteLength, position);
+        bytes += data.byteLength;
+      }
+    }
+    return { id: run.id, warnings: [], bytes };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { id: run.id, error: { message: e.message, code: e.code }, warnings: [] };
   }
 }
 

@@ -6,14 +6,14 @@
 import { Worker } from 'node:worker_threads';
 import type { TreeNode } from '../model/tree.ts';
 import { ownerOf, splitNs } from '../sources/files-target.ts';
-import type { FileToWrite, WriteBatch, WriteResult } from './restore-writer-worker.ts';
+import type { FileToWrite, RunToWrite, SealedPart, WriteBatch, WriteResult } from './restore-writer-worker.ts';
 
 const IS_ROOT = process.getuid?.() === 0;
 /** A batch is sent at once when its contents reach this size, without waiting for the turn to end. */
 const BATCH_BYTES = 4 * 1024 * 1024;
 
 interface Waiter {
-  resolve: (warnings: string[]) => void;
+  resolve: (result: WriteResult) => void;
   reject: (err: Error) => void;
 }
 
@@ -38,7 +38,7 @@ export class RestoreWriters {
           this.#pending.delete(res.id);
           if (!waiter) continue;
           if (res.error) waiter.reject(Object.assign(new Error(res.error.message), { code: res.error.code }));
-          else waiter.resolve(res.warnings);
+          else waiter.resolve(res);
         }
       });
       worker.on('error', (err) => {
@@ -52,13 +52,17 @@ export class RestoreWriters {
     }
   }
 
-  /** Writes a whole file with its metadata; resolves with warnings, rejects with the errno error. */
-  write(path: Buffer, parts: Buffer[], node: TreeNode): Promise<string[]> {
+  /**
+   * Writes a whole file with its metadata; resolves with warnings, or undefined when a sealed part
+   * did not authenticate (nothing was written); rejects with the errno error.
+   */
+  write(path: Buffer, parts: Array<Buffer | { sealed: Buffer; blob: SealedPart }>, node: TreeNode): Promise<string[] | undefined> {
     const id = this.#next++;
+    const bytes = parts.map((p) => (p instanceof Uint8Array ? p : p.sealed));
     const file: FileToWrite = {
       id,
       path,
-      partLengths: parts.map((p) => p.byteLength),
+      parts: parts.map((p) => (p instanceof Uint8Array ? { length: p.byteLength } : { length: p.sealed.byteLength, blob: p.blob })),
       mode: node.mode,
       owner: IS_ROOT ? ownerOf(node) : undefined,
       mtime: splitNs(BigInt(node.mtimeNs)),
@@ -66,9 +70,9 @@ export class RestoreWriters {
     };
     const worker = id % this.#workers.length;
     const out = this.#outgoing[worker];
-    out.files.push({ file, parts });
-    out.bytes += file.partLengths.reduce((n, l) => n + l, 0);
-    const done = new Promise<string[]>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    out.files.push({ file, parts: bytes });
+    out.bytes += bytes.reduce((n, p) => n + p.byteLength, 0);
+    const done = this.#result(id).then((res) => (res.damaged ? undefined : res.warnings));
     if (out.bytes >= BATCH_BYTES) this.#send(worker);
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -78,6 +82,28 @@ export class RestoreWriters {
       });
     }
     return done;
+  }
+
+  /**
+   * Decodes a run of a big file's blobs and writes them at their positions in the open file `fd`.
+   * Resolves with the bytes written, or undefined when a blob did not authenticate. `sealed` is
+   * handed over: the caller must not use it afterwards.
+   */
+  async writeRun(fd: number, sealed: Buffer, packKey: Buffer, blobs: RunToWrite['blobs'], sparse: boolean): Promise<number | undefined> {
+    const id = this.#next++;
+    // Handed over without a copy when the read's buffer is all of its memory; otherwise it may be
+    // a view into memory others use (Node's small-buffer pool), and is copied.
+    const whole = sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength && sealed.byteLength > Buffer.poolSize && sealed.buffer instanceof ArrayBuffer;
+    const owned = whole ? new Uint8Array(sealed.buffer, 0, sealed.byteLength) : new Uint8Array(sealed);
+    const run: RunToWrite = { id, fd, sealed: owned, packKey, blobs, sparse };
+    const done = this.#result(id);
+    this.#workers[id % this.#workers.length].postMessage(run, [owned.buffer as ArrayBuffer]);
+    const result = await done;
+    return result.damaged ? undefined : result.bytes;
+  }
+
+  #result(id: number): Promise<WriteResult> {
+    return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
   }
 
   #send(worker: number): void {

@@ -134,6 +134,22 @@ export class BlobBatch {
     return bytes ? await this.#repo.decodeBlob(id, loc, slice(bytes, run, loc)) : await this.#repo.loadBlobAt(id, loc);
   }
 
+  /**
+   * The blob's sealed bytes (a view into its run's) and location, for a worker thread to decode;
+   * undefined when it was not planned or its run could not be read (get() then names the fault).
+   */
+  async getSealed(id: Buffer): Promise<{ sealed: Buffer; loc: BlobLocation } | undefined> {
+    const hex = id.toString('hex');
+    const planned = this.#runs.get(hex);
+    if (!planned || planned.run.blobs.length === 1) return undefined;
+    const { run, loc } = planned;
+    const reading = (run.bytes ??= readRun(this.#repo, run));
+    const bytes = await reading;
+    if (!bytes) return undefined;
+    this.#taken(hex, run);
+    return { sealed: slice(bytes, run, loc), loc };
+  }
+
   /** These blobs will not be asked for after all (the file was skipped): frees their runs sooner. */
   skip(ids: Iterable<Buffer>): void {
     for (const id of ids) {

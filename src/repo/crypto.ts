@@ -48,7 +48,12 @@ export function newSalt(): Buffer {
 
 /** The key of one file. A KeyObject, because ciphers built from raw bytes re-import the key each time. */
 export function fileKey(keys: RepositoryKeys, salt: Uint8Array): KeyObject {
-  return createSecretKey(hkdf(keys.encryption, salt, 'lifeboat/v1/file'));
+  return createSecretKey(fileKeyBytes(keys, salt));
+}
+
+/** The key of one file as bytes, to hand to a worker thread (which makes its own KeyObject). */
+export function fileKeyBytes(keys: RepositoryKeys, salt: Uint8Array): Buffer {
+  return hkdf(keys.encryption, salt, 'lifeboat/v1/file');
 }
 
 export type CipherKey = KeyObject | Uint8Array;
