@@ -50,14 +50,14 @@ if (realpathSync(node) === realpathSync(process.execPath)) {
 }
 
 function relaunch() {
-const child = spawn(node, ['--disable-warning=ExperimentalWarning', main, ...process.argv.slice(2)], { stdio: 'inherit', env });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => {
-  if (signal) process.kill(process.pid, signal);
-  else process.exit(code ?? 1);
-});
-child.on('error', (err) => {
-  process.stderr.write(`lifeboat: cannot start ${node}: ${err.message}\n`);
-  process.exit(1);
-});
+  const child = spawn(node, ['--disable-warning=ExperimentalWarning', main, ...process.argv.slice(2)], { stdio: 'inherit', env });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+  child.on('error', (err) => {
+    process.stderr.write(`lifeboat: cannot start ${node}: ${err.message}\n`);
+    process.exit(1);
+  });
 }
