@@ -52,6 +52,8 @@ export class TreeWalker {
   #fatal: unknown;
   #rootDevice: bigint | undefined;
   #progress = { files: 0, bytes: 0 };
+  /** Files handed to the chunk pool so far. */
+  #filesToRead = 0;
 
   constructor(repo: Repository, pool: ChunkPool, summary: BackupSummary, options: WalkOptions) {
     this.#repo = repo;
@@ -133,6 +135,7 @@ export class TreeWalker {
       (folder) => this.#startFolder(path, folder, byName.get(nameKey(folder.name))),
     );
     const pending: Array<Promise<TreeNode | undefined>> = [];
+    const readsBefore = this.#filesToRead;
     for (const { name, stats, error } of entries) {
       const child = joinPath(path, name);
       if (error || !stats) {
@@ -144,11 +147,23 @@ export class TreeWalker {
       const p = await this.#entry(child, name, stats, byName.get(nameKey(name)), ahead);
       if (p) pending.push(p.later);
     }
+    // The parent snapshot's tree is held until the folder is done only while it may still be kept:
+    // not when a file in or below the folder is being read (its node will differ), for folders wait
+    // for such reads.
+    const keep = previous?.id && previous.tree.nodes.length === pending.length && this.#filesToRead === readsBefore ? { id: previous.id, nodes: previous.tree.nodes } : undefined;
+    return this.#folderTree(pending, keep);
+  }
+
+  /**
+   * The folder's tree id once all its entries are done. A method of its own, so that the promise
+   * holds only the entries and `keep`, not the walk's locals (the parent tree's map of names).
+   */
+  #folderTree(pending: Array<Promise<TreeNode | undefined>>, keep: { id: string; nodes: TreeNode[] } | undefined): Later<string> {
     return later(
       Promise.all(pending).then(async (nodes) => {
         // In the scan's order, which is the order of name bytes that trees keep (compareNodes).
         const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined) };
-        if (previous?.id && sameNodes(tree.nodes, previous.tree.nodes)) return previous.id;
+        if (keep && sameNodes(tree.nodes, keep.nodes)) return keep.id;
         return await this.saveTree(tree);
       }),
     );
@@ -216,6 +231,7 @@ export class TreeWalker {
       this.#tick(node.size);
       return now(node);
     }
+    this.#filesToRead++;
     await this.#fileSlots.acquire();
     return later(this.#readFile(path, node, previous).finally(() => this.#fileSlots.release()));
   }
