@@ -3,6 +3,7 @@
 // whole file and every onChunk call has finished.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { oncePerTurn } from '../lib/per-turn.ts';
 import type { Repository } from '../repo/repository.ts';
 import { gearTable } from '../repo/repository.ts';
 
@@ -52,8 +53,12 @@ export class ChunkPool {
   readonly #waiting: Array<{ job: number; path: Buffer; sizeBytes: number }> = [];
   /** Bytes stored since the last ack to each worker: acks go once per turn of the event loop. */
   readonly #acks = new Map<Worker, number>();
-  #ackScheduled = false;
-  #dispatchScheduled = false;
+  /** Files submitted in one turn of the event loop go to the workers in one message each. */
+  readonly #scheduleDispatch = oncePerTurn(() => this.#dispatch());
+  readonly #scheduleAcks = oncePerTurn(() => {
+    for (const [w, n] of this.#acks) w.postMessage({ type: 'ack', bytes: n });
+    this.#acks.clear();
+  });
   #nextJob = 1;
 
   readonly #repo: Repository;
@@ -95,16 +100,6 @@ export class ChunkPool {
     });
   }
 
-  /** Files submitted in one turn of the event loop go to the workers in one message each. */
-  #scheduleDispatch(): void {
-    if (this.#dispatchScheduled) return;
-    this.#dispatchScheduled = true;
-    setImmediate(() => {
-      this.#dispatchScheduled = false;
-      this.#dispatch();
-    });
-  }
-
   #dispatch(): void {
     const batches = new Map<Worker, Array<{ job: number; path: Buffer }>>();
     while (this.#waiting.length) {
@@ -137,13 +132,7 @@ export class ChunkPool {
 
   #ack(worker: Worker, bytes: number): void {
     this.#acks.set(worker, (this.#acks.get(worker) ?? 0) + bytes);
-    if (this.#ackScheduled) return;
-    this.#ackScheduled = true;
-    setImmediate(() => {
-      this.#ackScheduled = false;
-      for (const [w, n] of this.#acks) w.postMessage({ type: 'ack', bytes: n });
-      this.#acks.clear();
-    });
+    this.#scheduleAcks();
   }
 
   #onMessage(worker: Worker, msg: WorkerMessage): void {

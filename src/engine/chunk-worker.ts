@@ -10,6 +10,7 @@ import { createHmac, createSecretKey } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { zstdCompressSync, constants as zc } from 'node:zlib';
+import { ownedForTransfer } from '../lib/bytes.ts';
 // The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
 import { Chunker } from '../repo/chunker.ts';
 
@@ -94,10 +95,10 @@ function emit(job: number, index: number, data: Buffer): void {
       compression = 1;
     }
   }
-  // Transfer, not copy: zstd's output owns its ArrayBuffer; raw chunks (views of the read buffer)
-  // and small pooled Buffers are copied into one that can be transferred.
-  const owned = stored.byteOffset === 0 && stored.buffer.byteLength === stored.byteLength && stored !== data ? stored : Uint8Array.prototype.slice.call(stored);
-  send({ type: 'chunk', job, index, id, data: owned, compression, rawLength: data.length }, owned.buffer as ArrayBuffer);
+  // Transfer, not copy, where zstd's output owns its memory; a raw chunk is a view of the read
+  // buffer, which is used again for the next read, and is copied.
+  const owned = stored === data ? new Uint8Array(data) : ownedForTransfer(stored);
+  send({ type: 'chunk', job, index, id, data: owned, compression, rawLength: data.length }, owned.buffer);
 }
 
 // One read buffer per worker, reused for every file: room for two maximal chunks.

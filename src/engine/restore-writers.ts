@@ -4,6 +4,8 @@
 // is transferred, not cloned: one message per file, its buffers cloned, took a seventh of a
 // restore's main thread.
 import { Worker } from 'node:worker_threads';
+import { ownedForTransfer } from '../lib/bytes.ts';
+import { oncePerTurn } from '../lib/per-turn.ts';
 import type { TreeNode } from '../model/tree.ts';
 import { ownerOf, splitNs } from '../sources/files-target.ts';
 import type { FileToWrite, RunToWrite, SealedPart, WriteBatch, WriteResult } from './restore-writer-worker.ts';
@@ -27,7 +29,9 @@ export class RestoreWriters {
   readonly #outgoing: Outgoing[] = [];
   readonly #pending = new Map<number, Waiter>();
   #next = 1;
-  #flushScheduled = false;
+  readonly #sendAll = oncePerTurn(() => {
+    for (let w = 0; w < this.#workers.length; w++) this.#send(w);
+  });
 
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
@@ -74,13 +78,7 @@ export class RestoreWriters {
     out.bytes += bytes.reduce((n, p) => n + p.byteLength, 0);
     const done = this.#result(id).then((res) => (res.damaged ? undefined : res.warnings));
     if (out.bytes >= BATCH_BYTES) this.#send(worker);
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        for (let w = 0; w < this.#workers.length; w++) this.#send(w);
-      });
-    }
+    else this.#sendAll();
     return done;
   }
 
@@ -91,13 +89,10 @@ export class RestoreWriters {
    */
   async writeRun(fd: number, sealed: Buffer, packKey: Buffer, blobs: RunToWrite['blobs'], sparse: boolean): Promise<number | undefined> {
     const id = this.#next++;
-    // Handed over without a copy when the read's buffer is all of its memory; otherwise it may be
-    // a view into memory others use (Node's small-buffer pool), and is copied.
-    const whole = sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength && sealed.byteLength > Buffer.poolSize && sealed.buffer instanceof ArrayBuffer;
-    const owned = whole ? new Uint8Array(sealed.buffer, 0, sealed.byteLength) : new Uint8Array(sealed);
+    const owned = ownedForTransfer(sealed);
     const run: RunToWrite = { id, fd, sealed: owned, packKey, blobs, sparse };
     const done = this.#result(id);
-    this.#workers[id % this.#workers.length].postMessage(run, [owned.buffer as ArrayBuffer]);
+    this.#workers[id % this.#workers.length].postMessage(run, [owned.buffer]);
     const result = await done;
     return result.damaged ? undefined : result.bytes;
   }

@@ -3,6 +3,7 @@
 // Memory: the packs in flight, at most two per worker.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { ownedForTransfer } from '../lib/bytes.ts';
 import type { BlobPlace, PackProblem, RepositoryKeys } from '../repo/repository.ts';
 
 export class VerifyPool {
@@ -38,17 +39,13 @@ export class VerifyPool {
     const worker = this.#workers.reduce((a, b) => (this.#load.get(b)! < this.#load.get(a)! ? b : a));
     this.#load.set(worker, this.#load.get(worker)! + 1);
     const job = this.#nextJob++;
-    // Handed over, not copied, when the read's buffer is all of its memory (a local file read
-    // whole, a body joined from pieces): the caller lets go of it. Otherwise it may be a view into
-    // shared memory (Node's small-buffer pool, an HTTP body), which a transfer would take from
-    // everyone else who uses it, and it is copied. The copies took 0.4 s of a core in a check of
-    // the benchmark corpus, on a machine whose two cores the workers keep busy.
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > Buffer.poolSize && bytes.buffer instanceof ArrayBuffer;
-    const owned = whole ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
+    // Handed over without a copy when it can be: copying every pack took 0.4 s of a core in a
+    // check of the benchmark corpus, on a machine whose two cores the workers keep busy.
+    const owned = ownedForTransfer(bytes);
     const places = blobs.map(([id, l]) => [id, { offset: l.offset, storedLength: l.storedLength, compression: l.compression, rawLength: l.rawLength }]);
     return new Promise((resolve, reject) => {
       this.#pending.set(job, { resolve, reject, worker });
-      worker.postMessage({ job, name, bytes: owned, blobs: places }, [owned.buffer as ArrayBuffer]);
+      worker.postMessage({ job, name, bytes: owned, blobs: places }, [owned.buffer]);
     });
   }
 

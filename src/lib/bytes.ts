@@ -39,3 +39,14 @@ export function isAllZero(buf: Uint8Array): boolean {
 }
 
 const ZEROS = Buffer.alloc(1 << 16);
+
+/**
+ * `bytes` in memory of their own, to transfer to a worker thread: the same memory when they are
+ * all of an ArrayBuffer (a file read whole, zstd's output), otherwise a copy. A view into memory
+ * others use (Node's small-buffer pool, a bigger read) would be taken from all of them by the
+ * transfer. The caller must not use `bytes` afterwards.
+ */
+export function ownedForTransfer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > Buffer.poolSize;
+  return whole && bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
+}
