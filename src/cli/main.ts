@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LifeboatError, asLifeboatError } from '../errors.ts';
 import { GLOBAL_OPTIONS, type Command, type ParsedArgs } from './command.ts';
-import { Context } from './context.ts';
+import { Context, deriveKeyAhead } from './context.ts';
 import { commandHelp, mainHelp } from './help.ts';
 
 export const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -27,6 +27,9 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   repair: async () => (await import('./commands/repair.ts')).repair,
   stats: async () => (await import('./commands/stats.ts')).stats,
 };
+
+/** Commands that open the repository with its password: their key is derived while they load. */
+const OPENS_REPOSITORY = new Set(['backup', 'restore', 'snapshots', 'ls', 'find', 'diff', 'dump', 'cat', 'check', 'key', 'copy', 'forget', 'prune', 'unlock', 'repair', 'stats']);
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -63,13 +66,15 @@ async function run(argv: string[]): Promise<number> {
   }
   const load = COMMANDS[name];
   if (!load) throw new LifeboatError('USAGE', `Unknown command "${name}"`, { hint: 'Run "lifeboat help" for the list of commands.' });
+  // Started before the command's modules load, so that the two overlap.
+  const keyAhead = OPENS_REPOSITORY.has(name) ? await deriveKeyAhead(args) : undefined;
   const command = await load();
   const parsed = parse(command, args);
   if (parsed.values.help) {
     process.stdout.write(commandHelp(command));
     return 0;
   }
-  return await command.run(new Context(parsed), parsed);
+  return await command.run(new Context(parsed, keyAhead), parsed);
 }
 
 function report(err: LifeboatError, debug: boolean, json: boolean): void {

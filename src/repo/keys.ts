@@ -2,29 +2,22 @@
 // derived from that slot's password by argon2id (parameters stored in the slot). A key file is
 // JSON: the KDF header is readable, the master key is not. Each slot's wrapping key encrypts
 // exactly one message, so a fixed nonce is safe by construction.
-import { argon2, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { z } from 'zod';
 import { nowIso } from '../lib/clock.ts';
 import { seal, unseal, AuthenticationError } from './crypto.ts';
 import { sha256Hex } from './sealed-file.ts';
-
-export interface KdfParams {
-  name: 'argon2id';
-  memoryKiB: number;
-  passes: number;
-  parallelism: number;
-  salt: string;
-}
+import { defaultKdf, deriveWrappingKey, KDF_LIMITS, type KdfParams } from './key-derivation.ts';
 
 const keyFileSchema = z.object({
   format: z.literal('lifeboat-key'),
   version: z.literal(1),
   kdf: z.object({
     name: z.literal('argon2id'),
-    memoryKiB: z.number().int().min(8).max(4 * 1024 * 1024),
-    passes: z.number().int().min(1).max(100),
-    parallelism: z.number().int().min(1).max(64),
+    memoryKiB: z.number().int().min(KDF_LIMITS.memoryKiB.min).max(KDF_LIMITS.memoryKiB.max),
+    passes: z.number().int().min(KDF_LIMITS.passes.min).max(KDF_LIMITS.passes.max),
+    parallelism: z.number().int().min(KDF_LIMITS.parallelism.min).max(KDF_LIMITS.parallelism.max),
     salt: z.string(),
   }),
   created: z.string(),
@@ -37,29 +30,6 @@ export type KeyFile = z.infer<typeof keyFileSchema>;
 
 const WRAP_NONCE = Buffer.alloc(12);
 const WRAP_AAD = Buffer.from('lifeboat/v1/key-slot');
-
-/** Default cost: 64 MiB and 3 passes, about 150 ms here. LIFEBOAT_KDF_MEMORY_KIB lowers it for tests. */
-export function defaultKdf(): Omit<KdfParams, 'salt'> {
-  const memoryKiB = Number(process.env.LIFEBOAT_KDF_MEMORY_KIB) || 64 * 1024;
-  return { name: 'argon2id', memoryKiB, passes: 3, parallelism: 2 };
-}
-
-async function deriveWrappingKey(password: string, kdf: KdfParams): Promise<Buffer> {
-  return await new Promise((resolve, reject) => {
-    argon2(
-      'argon2id',
-      {
-        message: Buffer.from(password, 'utf8'),
-        nonce: Buffer.from(kdf.salt, 'base64'),
-        parallelism: kdf.parallelism,
-        tagLength: 32,
-        memory: kdf.memoryKiB,
-        passes: kdf.passes,
-      },
-      (err, key) => (err ? reject(err) : resolve(Buffer.from(key))),
-    );
-  });
-}
 
 export async function createKeyFile(master: Uint8Array, password: string): Promise<{ name: string; bytes: Buffer }> {
   const kdf: KdfParams = { ...defaultKdf(), salt: randomBytes(32).toString('base64') };
@@ -85,9 +55,12 @@ export function parseKeyFile(name: string, bytes: Buffer): KeyFile {
   return parsed.data;
 }
 
-/** The master key, or undefined when the password does not open this slot. */
-export async function unwrapMasterKey(file: KeyFile, password: string): Promise<Buffer | undefined> {
-  const wrappingKey = await deriveWrappingKey(password, file.kdf);
+/**
+ * The master key, or undefined when the password does not open this slot. `derived` is this
+ * slot's wrapping key for this password when it was derived ahead (key-derivation.ts).
+ */
+export async function unwrapMasterKey(file: KeyFile, password: string, derived?: Buffer): Promise<Buffer | undefined> {
+  const wrappingKey = derived ?? (await deriveWrappingKey(password, file.kdf));
   try {
     return unseal(wrappingKey, WRAP_NONCE, Buffer.from(file.wrapped, 'base64'), 'key slot', WRAP_AAD);
   } catch (err) {

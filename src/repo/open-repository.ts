@@ -9,6 +9,7 @@ import { deriveRepositoryKeys, AuthenticationError, type RepositoryKeys } from '
 import { checkConfigEnvelope, decodeConfig, encodeConfig, FormatVersionError, FORMAT_VERSION, type RepositoryConfig } from './config.ts';
 import { DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
 import { createKeyFile, parseKeyFile, unwrapMasterKey, type KeyFile } from './keys.ts';
+import type { DerivedSlotKey } from './key-derivation.ts';
 import { FileFormatError } from './sealed-file.ts';
 
 export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
@@ -101,7 +102,8 @@ export async function listKeyFiles(backend: Backend): Promise<Array<{ id: string
   return out;
 }
 
-export async function openWithPassword(backend: Backend, password: string): Promise<OpenedRepository> {
+/** `ahead`: a slot's wrapping key derived while the program loaded (key-derivation.ts deriveAhead). */
+export async function openWithPassword(backend: Backend, password: string, ahead?: Promise<DerivedSlotKey | undefined>): Promise<OpenedRepository> {
   const configBytes = await readConfigBytes(backend);
   try {
     checkConfigEnvelope(configBytes);
@@ -110,9 +112,11 @@ export async function openWithPassword(backend: Backend, password: string): Prom
   }
   const slots = await listKeyFiles(backend);
   const damaged = slots.filter((s) => s.problem);
+  const derived = await ahead;
   for (const slot of slots) {
     if (!slot.file) continue;
-    const master = await unwrapMasterKey(slot.file, password);
+    // The key file's name is the hash of its content, so the same name means the same KDF parameters.
+    const master = await unwrapMasterKey(slot.file, password, derived?.keyId === slot.id && derived.password === password ? derived.wrappingKey : undefined);
     if (!master) continue;
     const keys = deriveRepositoryKeys(master);
     try {

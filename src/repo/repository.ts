@@ -14,6 +14,7 @@ import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type Repository
 import { decodeIndex, type IndexedPack } from './index-file.ts';
 import { indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
+import type { DerivedSlotKey } from './key-derivation.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
 import { decompressOptions, openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
@@ -51,6 +52,13 @@ export interface LockRequest {
   waitMs?: number;
   /** Go ahead despite damaged lock files (check: it only reads, and reports them). */
   tolerateDamaged?: boolean;
+}
+
+export interface OpenOptions {
+  loadIndex?: boolean;
+  lock?: LockRequest;
+  /** A slot's wrapping key, derived while the program loaded (key-derivation.ts). */
+  derivedAhead?: Promise<DerivedSlotKey | undefined>;
 }
 
 export interface SaveResult {
@@ -92,8 +100,8 @@ export class Repository {
    * Opens the repository, takes a lock if asked (before reading the index, so that what it reads
    * cannot change under the lock's protection) and loads the index (skip with `loadIndex: false`).
    */
-  static async open(backend: Backend, password: string, options: { loadIndex?: boolean; lock?: LockRequest } = {}): Promise<Repository> {
-    const repo = new Repository(backend, await openWithPassword(backend, password));
+  static async open(backend: Backend, password: string, options: OpenOptions = {}): Promise<Repository> {
+    const repo = new Repository(backend, await openWithPassword(backend, password, options.derivedAhead));
     const lock = options.lock;
     if (lock) repo.#lock = await RepositoryLock.acquire(backend, repo.keys, lock.exclusive, lock.purpose, lock.waitMs, lock.tolerateDamaged);
     try {
