@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "lifeboat_native",
-    "sources": ["native/lifeboat_native.c", "native/scan_dir.c", "native/gear_cut.c"],
+    "sources": ["native/lifeboat_native.c", "native/scan_dir.c", "native/gear_cut.c", "native/zstd_blob.c"],
     "cflags": ["-O2", "-Wall"]
   }]
 }

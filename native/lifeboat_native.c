@@ -4,6 +4,7 @@
  * - mknod for FIFOs and device nodes
  * - scanDirectory (scan_dir.c): a folder's names and lstat results in one call off the main thread
  * - gearCut (gear_cut.c): the chunker's inner loop
+ * - zstdCompress, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -41,6 +42,9 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
 
 napi_value scan_directory(napi_env env, napi_callback_info info); /* scan_dir.c */
 napi_value gear_cut(napi_env env, napi_callback_info info); /* gear_cut.c */
+napi_value zstd_available(napi_env env, napi_callback_info info); /* zstd_blob.c */
+napi_value zstd_compress(napi_env env, napi_callback_info info);
+napi_value zstd_decompress(napi_env env, napi_callback_info info);
 
 /* Copies a Buffer argument into a NUL-terminated C string; caller frees. */
 static char *buffer_arg(napi_env env, napi_value v, size_t *len_out) {
@@ -214,6 +218,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"devParts", 0, dev_parts, 0, 0, 0, napi_default, 0},
     {"scanDirectory", 0, scan_directory, 0, 0, 0, napi_default, 0},
     {"gearCut", 0, gear_cut, 0, 0, 0, napi_default, 0},
+    {"zstdAvailable", 0, zstd_available, 0, 0, 0, napi_default, 0},
+    {"zstdCompress", 0, zstd_compress, 0, 0, 0, napi_default, 0},
+    {"zstdDecompress", 0, zstd_decompress, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,9 +1,9 @@
 // A blob from its sealed bytes, without a Repository: what a worker thread needs to decode blobs
 // (restore's writers), given the key of the blob's pack as bytes. Loads no zod and no storage.
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { zstdDecompressSync } from 'node:zlib';
+import { decompressBlob } from '../lib/zstd.ts';
 import { AuthenticationError } from './crypto.ts';
-import { decompressOptions, openBlob, COMPRESSION_ZSTD } from './pack.ts';
+import { openBlob, COMPRESSION_ZSTD } from './pack.ts';
 
 export { fileKeyBytes } from './crypto.ts';
 
@@ -39,5 +39,5 @@ export function decodeSealedBlob(packKey: Uint8Array, id: Buffer, place: SealedB
     if (err instanceof AuthenticationError) return undefined;
     throw err;
   }
-  return place.compression === COMPRESSION_ZSTD ? zstdDecompressSync(plain, decompressOptions(place.rawLength)) : plain;
+  return place.compression === COMPRESSION_ZSTD ? decompressBlob(plain, place.rawLength) : plain;
 }

@@ -1,11 +1,11 @@
 // Reading one pack whole for check --read-data: its bytes must hash to its name, its header must
 // open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
 import { createHash, createHmac } from 'node:crypto';
-import { zstdDecompressSync } from 'node:zlib';
+import { decompressBlob } from '../lib/zstd.ts';
 import type { BlobIndex, BlobLocation } from './blob-index.ts';
 import { blobIdKey, fileKey, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
-import { decompressOptions, openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
+import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
 export type { RepositoryKeys } from './crypto.ts';
 
@@ -89,7 +89,7 @@ function blobProblem(keys: RepositoryKeys, key: CipherKey, bytes: Buffer, id: Bu
   try {
     if (loc.offset + loc.storedLength > bytes.length) throw new Error('lies beyond the end of the pack');
     let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
-    if (loc.compression === COMPRESSION_ZSTD) plain = zstdDecompressSync(plain, decompressOptions(loc.rawLength));
+    if (loc.compression === COMPRESSION_ZSTD) plain = decompressBlob(plain, loc.rawLength);
     if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
     if (!createHmac('sha256', blobIdKey(keys)).update(plain).digest().equals(id)) throw new Error('content does not match its id');
     return undefined;

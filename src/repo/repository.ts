@@ -2,8 +2,9 @@
 // keys or encryption. Writes are ordered packs → index → snapshot, so a crash at any point leaves
 // a repository that passes check (at worst with unreferenced packs).
 import { promisify } from 'node:util';
-import { constants as zc, zstdCompressSync, zstdDecompress, zstdDecompressSync } from 'node:zlib';
+import { zstdDecompress } from 'node:zlib';
 import { LifeboatError, errnoCode } from '../errors.ts';
+import { compressBlob, decompressBlob, decompressOptions } from '../lib/zstd.ts';
 import type { Tree } from '../model/tree.ts';
 import type { Backend } from '../storage/open.ts';
 import type { BlobBatch } from './blob-batch.ts';
@@ -17,7 +18,7 @@ import { createRepository, openWithPassword, type CreateOptions, type OpenedRepo
 import type { DerivedSlotKey } from './key-derivation.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
-import { decompressOptions, openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
+import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
 
@@ -38,7 +39,6 @@ export { listLocks, type LockFile } from './locks.ts';
 export { verifyPackBytes, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
 
-const ZSTD_OPTIONS = { params: { [zc.ZSTD_c_compressionLevel]: 1 } };
 const decompress = promisify(zstdDecompress);
 /** A rewritten index has bigger files (it is written in one go, not as a backup goes), within both limits. */
 const REPLACEMENT_INDEX_PACKS = 4096;
@@ -148,7 +148,7 @@ export class Repository {
     let stored: Uint8Array = data;
     let compression = COMPRESSION_NONE;
     if (data.byteLength >= 128) {
-      const packed = zstdCompressSync(data, { ...ZSTD_OPTIONS, pledgedSrcSize: data.byteLength }); // tables sized to the blob
+      const packed = compressBlob(data);
       if (packed.byteLength < data.byteLength - 64) {
         stored = packed;
         compression = COMPRESSION_ZSTD;
@@ -199,8 +199,7 @@ export class Repository {
     const plain = this.openStoredBlob(id, loc, sealed);
     if (loc.compression !== COMPRESSION_ZSTD) return plain;
     // The thread pool pays off for big blobs; for small ones its overhead exceeds the work.
-    const options = decompressOptions(loc.rawLength);
-    return plain.byteLength > 256 * 1024 ? await decompress(plain, options) : zstdDecompressSync(plain, options);
+    return plain.byteLength > 256 * 1024 ? await decompress(plain, decompressOptions(loc.rawLength)) : decompressBlob(plain, loc.rawLength);
   }
 
   /** Decrypts a blob's sealed bytes to its stored form (compressed as it was): what repacking moves. */

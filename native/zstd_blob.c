@@ -1,0 +1,125 @@
+/* zstdCompress(data, level): Buffer and zstdDecompress(data, rawLength): Buffer | undefined
+ * One blob at a time with a compression and a decompression context kept per thread. node:zlib
+ * builds a new context, a stream object and its output list for every call: about 15 µs and,
+ * for compression at level 1, a fresh set of match tables each time, for blobs that are 1 KiB to
+ * 8 MiB. The zstd library is the one inside Node.js (its symbols are exported for addons); no
+ * header ships with it, so the few functions used are declared here and looked up when first
+ * needed: a Node.js without them makes zstdAvailable() false and the caller uses node:zlib. */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;
+
+static struct {
+  ZSTD_CCtx *(*createCCtx)(void);
+  size_t (*freeCCtx)(ZSTD_CCtx *);
+  size_t (*compressCCtx)(ZSTD_CCtx *, void *, size_t, const void *, size_t, int);
+  size_t (*compressBound)(size_t);
+  ZSTD_DCtx *(*createDCtx)(void);
+  size_t (*freeDCtx)(ZSTD_DCtx *);
+  size_t (*decompressDCtx)(ZSTD_DCtx *, void *, size_t, const void *, size_t);
+  unsigned (*isError)(size_t);
+  const char *(*getErrorName)(size_t);
+} zstd;
+static int zstd_found;
+
+typedef struct {
+  ZSTD_CCtx *cctx;
+  ZSTD_DCtx *dctx;
+  void *out;  /* compression output, copied into a Buffer of the exact size */
+  size_t out_cap;
+} ThreadState;
+
+static pthread_key_t state_key;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* Worker threads end with the worker: their contexts go with them. */
+static void free_state(void *p) {
+  ThreadState *s = p;
+  if (s->cctx) zstd.freeCCtx(s->cctx);
+  if (s->dctx) zstd.freeDCtx(s->dctx);
+  free(s->out);
+  free(s);
+}
+
+#define FIND(field, name) (zstd.field = (__typeof__(zstd.field))dlsym(RTLD_DEFAULT, name))
+static void setup(void) {
+  zstd_found = FIND(createCCtx, "ZSTD_createCCtx") && FIND(freeCCtx, "ZSTD_freeCCtx") && FIND(compressCCtx, "ZSTD_compressCCtx") &&
+               FIND(compressBound, "ZSTD_compressBound") && FIND(createDCtx, "ZSTD_createDCtx") && FIND(freeDCtx, "ZSTD_freeDCtx") &&
+               FIND(decompressDCtx, "ZSTD_decompressDCtx") && FIND(isError, "ZSTD_isError") && FIND(getErrorName, "ZSTD_getErrorName");
+  pthread_key_create(&state_key, free_state);
+}
+
+static ThreadState *thread_state(void) {
+  pthread_once(&once, setup);
+  if (!zstd_found) return NULL;
+  ThreadState *s = pthread_getspecific(state_key);
+  if (!s && (s = calloc(1, sizeof *s))) pthread_setspecific(state_key, s);
+  return s;
+}
+
+static int bytes_arg(napi_env env, napi_value value, void **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &type, len, data, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "expected a Uint8Array");
+    return 0;
+  }
+  return 1;
+}
+
+napi_value zstd_available(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  pthread_once(&once, setup);
+  napi_get_boolean(env, zstd_found, &result);
+  return result;
+}
+
+napi_value zstd_compress(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *src; size_t len; int32_t level;
+  if (argc < 2 || !bytes_arg(env, argv[0], &src, &len) || napi_get_value_int32(env, argv[1], &level) != napi_ok) return NULL;
+  ThreadState *s = thread_state();
+  if (!s) { napi_throw_error(env, NULL, "zstd is not available"); return NULL; }
+  if (!s->cctx && !(s->cctx = zstd.createCCtx())) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  size_t bound = zstd.compressBound(len);
+  if (bound > s->out_cap) {
+    void *grown = realloc(s->out, bound);
+    if (!grown) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+    s->out = grown; s->out_cap = bound;
+  }
+  size_t n = zstd.compressCCtx(s->cctx, s->out, bound, src, len, level);
+  if (zstd.isError(n)) { napi_throw_error(env, NULL, zstd.getErrorName(n)); return NULL; }
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, n, s->out, &copy, &result);
+  return result;
+}
+
+/* undefined when the data is not one zstd frame of exactly rawLength bytes: the caller asks
+ * node:zlib again, whose error says what is wrong. */
+napi_value zstd_decompress(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *src; size_t len; int64_t raw;
+  if (argc < 2 || !bytes_arg(env, argv[0], &src, &len) || napi_get_value_int64(env, argv[1], &raw) != napi_ok) return NULL;
+  ThreadState *s = thread_state();
+  if (!s) { napi_throw_error(env, NULL, "zstd is not available"); return NULL; }
+  if (!s->dctx && !(s->dctx = zstd.createDCtx())) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  napi_value result, undefined;
+  napi_get_undefined(env, &undefined);
+  if (raw < 0) return undefined;
+  void *out;
+  /* A frame holding more than rawLength fails with "destination too small", one holding less
+   * returns less: both are told apart from a whole blob. */
+  if (napi_create_buffer(env, (size_t)raw, &out, &result) != napi_ok) return NULL;
+  size_t n = zstd.decompressDCtx(s->dctx, out, (size_t)raw, src, len);
+  return zstd.isError(n) || n != (size_t)raw ? undefined : result;
+}

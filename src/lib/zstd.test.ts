@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { nativeAddon } from './native-addon.ts';
+import { compressBlob, decompressBlob } from './zstd.ts';
+
+function sample(bytes: number): Buffer {
+  const text = Buffer.from('a blob of some repeating text, '.repeat(Math.ceil(bytes / 62)));
+  return Buffer.concat([text, randomBytes(bytes)]).subarray(0, bytes);
+}
+
+test('the native zstd is there, and its frames are plain zstd both ways', () => {
+  assert.equal(nativeAddon<{ zstdAvailable(): boolean }>().zstdAvailable(), true, "the pinned Node.js exports zstd's functions");
+  for (const size of [0, 1, 128, 4096, 65_536, 3 * 1024 * 1024 + 7]) {
+    const data = sample(size);
+    const packed = compressBlob(data);
+    assert.deepEqual(zstdDecompressSync(packed), data, `node:zlib reads the addon's frame of ${size} bytes`);
+    assert.deepEqual(decompressBlob(zstdCompressSync(data), size), data, `the addon reads node:zlib's frame of ${size} bytes`);
+    // A view into a bigger buffer, as blobs are in a pack.
+    const inPack = Buffer.concat([randomBytes(33), packed, randomBytes(5)]).subarray(33, 33 + packed.length);
+    assert.deepEqual(decompressBlob(inPack, size), data);
+  }
+});
+
+test('a frame of another size comes back at its own size, and a damaged one throws', () => {
+  const data = sample(10_000);
+  const packed = compressBlob(data);
+  assert.equal(decompressBlob(packed, 9_999).length, 10_000, 'the caller sees the length and reports the mismatch');
+  assert.equal(decompressBlob(packed, 10_001).length, 10_000);
+  const damaged = Buffer.from(packed);
+  damaged[damaged.length >> 1] ^= 0xff;
+  damaged[4] ^= 0xff;
+  assert.throws(() => decompressBlob(damaged, 10_000));
+  assert.throws(() => decompressBlob(Buffer.from('not zstd at all'), 15));
+});
+
+test('worker threads keep contexts of their own', async () => {
+  const data = sample(200_000);
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.url).then(({ compressBlob, decompressBlob }) => {
+      const out = [];
+      for (let i = 0; i < 20; i++) out.push(decompressBlob(compressBlob(workerData.data), workerData.data.length).equals(workerData.data));
+      parentPort.postMessage(out.every(Boolean));
+    });`;
+  const url = new URL('./zstd.ts', import.meta.url).href;
+  const results = await Promise.all(
+    [1, 2, 3].map(
+      () =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(code, { eval: true, workerData: { url, data } });
+          worker.once('message', (ok) => (resolve(ok), void worker.terminate()));
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  for (let i = 0; i < 20; i++) assert.deepEqual(decompressBlob(compressBlob(data), data.length), data);
+  assert.deepEqual(results, [true, true, true]);
+});
