@@ -43,7 +43,13 @@ if (realpathSync(node) === realpathSync(process.execPath)) {
   // Already on the right Node.js: a second process would cost 60 ms of every command. Nothing has
   // used libuv's thread pool yet, so its size can still be set here.
   process.env.UV_THREADPOOL_SIZE = env.UV_THREADPOOL_SIZE;
-  if (env.NODE_COMPILE_CACHE) module.enableCompileCache(env.NODE_COMPILE_CACHE);
+  if (env.NODE_COMPILE_CACHE) {
+    module.enableCompileCache(env.NODE_COMPILE_CACHE);
+    // For the worker threads too: each starts with a copy of process.env, and without the cache
+    // strips the types of every module it loads again (a verify worker was ready after 0.2 s
+    // instead of 0.1 s).
+    process.env.NODE_COMPILE_CACHE = env.NODE_COMPILE_CACHE;
+  }
   await import(pathToFileURL(main).href);
 } else {
   relaunch();
