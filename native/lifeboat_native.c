@@ -5,6 +5,7 @@
  * - scanDirectory (scan_dir.c): a folder's names and lstat results in one call off the main thread
  * - gearCut (gear_cut.c): the chunker's inner loop
  * - zstdCompress, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
+ * - verifyBlobs (verify_blobs.c): check --read-data's loop over the blobs of one pack
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -45,6 +46,7 @@ napi_value gear_cut(napi_env env, napi_callback_info info); /* gear_cut.c */
 napi_value zstd_available(napi_env env, napi_callback_info info); /* zstd_blob.c */
 napi_value zstd_compress(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
+napi_value verify_blobs(napi_env env, napi_callback_info info); /* verify_blobs.c */
 
 /* Copies a Buffer argument into a NUL-terminated C string; caller frees. */
 static char *buffer_arg(napi_env env, napi_value v, size_t *len_out) {
@@ -221,6 +223,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"zstdAvailable", 0, zstd_available, 0, 0, 0, napi_default, 0},
     {"zstdCompress", 0, zstd_compress, 0, 0, 0, napi_default, 0},
     {"zstdDecompress", 0, zstd_decompress, 0, 0, 0, napi_default, 0},
+    {"verifyBlobs", 0, verify_blobs, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -123,3 +123,12 @@ napi_value zstd_decompress(napi_env env, napi_callback_info info) {
   size_t n = zstd.decompressDCtx(s->dctx, out, (size_t)raw, src, len);
   return zstd.isError(n) || n != (size_t)raw ? undefined : result;
 }
+
+/* For verify_blobs.c: decompresses into dst with this thread's context; the frame's size, or -1
+ * when it is not one frame that fits (or zstd is not there). */
+int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len) {
+  ThreadState *s = thread_state();
+  if (!s || (!s->dctx && !(s->dctx = zstd.createDCtx()))) return -1;
+  size_t n = zstd.decompressDCtx(s->dctx, dst, cap, src, len);
+  return zstd.isError(n) ? -1 : (int64_t)n;
+}

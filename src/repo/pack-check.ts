@@ -1,9 +1,10 @@
 // Reading one pack whole for check --read-data: its bytes must hash to its name, its header must
 // open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
 import { createHash, createHmac } from 'node:crypto';
+import { nativeAddon } from '../lib/native-addon.ts';
 import { decompressBlob } from '../lib/zstd.ts';
 import type { BlobIndex, BlobLocation } from './blob-index.ts';
-import { blobIdKey, fileKey, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { blobIdKey, fileKey, fileKeyBytes, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
 import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
@@ -49,11 +50,41 @@ export function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffe
     problems.push({ message: `header is damaged: ${(err as Error).message}`, fileOnly: true });
   }
   const key = fileKey(keys, bytes.subarray(8, PACK_HEADER_BYTES));
-  for (const [id, loc] of blobs) {
+  const whole = wholeBlobs(keys, bytes, blobs);
+  for (let i = 0; i < blobs.length; i++) {
+    if (whole?.[i] === 0) continue;
+    const [id, loc] = blobs[i];
     const problem = blobProblem(keys, key, bytes, id, loc);
     if (problem) problems.push({ message: `blob ${id.toString('hex').slice(0, 16)} is damaged: ${problem}`, blob: id.toString('hex') });
   }
   return problems;
+}
+
+interface NativeVerify {
+  /** One status per blob: 0 when it decrypts, decompresses and MACs to its id (native/verify_blobs.c). */
+  verifyBlobs(pack: Uint8Array, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array): Uint8Array;
+}
+
+/**
+ * The blobs found whole by the native loop, which does with one set of contexts and buffers what
+ * blobProblem does with node:crypto's objects for each blob: 50-80 µs for a 4 KiB blob there, of
+ * which the work is 15. Undefined without the addon. Blobs it does not find whole go through
+ * blobProblem, which says what is wrong with them.
+ */
+function wholeBlobs(keys: RepositoryKeys, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Uint8Array | undefined {
+  let native: NativeVerify;
+  try {
+    native = nativeAddon<NativeVerify>();
+  } catch {
+    return undefined;
+  }
+  const ids = Buffer.alloc(blobs.length * 32);
+  const places = new Float64Array(blobs.length * 4);
+  blobs.forEach(([id, loc], i) => {
+    ids.set(id.subarray(0, 32), i * 32);
+    places.set([loc.offset, loc.storedLength, loc.compression, loc.rawLength], i * 4);
+  });
+  return native.verifyBlobs(bytes, fileKeyBytes(keys, bytes.subarray(8, PACK_HEADER_BYTES)), keys.blobId, ids, places);
 }
 
 export interface SalvagedPack {
