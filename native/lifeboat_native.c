@@ -6,6 +6,7 @@
  * - gearCut (gear_cut.c): the chunker's inner loop
  * - zstdCompress, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
  * - verifyBlobs (verify_blobs.c): check --read-data's loop over the blobs of one pack
+ * - blobMac, blobSeal, blobOpen (blob_crypto.c): one blob's HMAC and AES-256-GCM, contexts kept per thread
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -47,6 +48,9 @@ napi_value zstd_available(napi_env env, napi_callback_info info); /* zstd_blob.c
 napi_value zstd_compress(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
 napi_value verify_blobs(napi_env env, napi_callback_info info); /* verify_blobs.c */
+napi_value blob_mac(napi_env env, napi_callback_info info); /* blob_crypto.c */
+napi_value blob_seal(napi_env env, napi_callback_info info);
+napi_value blob_open(napi_env env, napi_callback_info info);
 
 /* Copies a Buffer argument into a NUL-terminated C string; caller frees. */
 static char *buffer_arg(napi_env env, napi_value v, size_t *len_out) {
@@ -224,6 +228,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"zstdCompress", 0, zstd_compress, 0, 0, 0, napi_default, 0},
     {"zstdDecompress", 0, zstd_decompress, 0, 0, 0, napi_default, 0},
     {"verifyBlobs", 0, verify_blobs, 0, 0, 0, napi_default, 0},
+    {"blobMac", 0, blob_mac, 0, 0, 0, napi_default, 0},
+    {"blobSeal", 0, blob_seal, 0, 0, 0, napi_default, 0},
+    {"blobOpen", 0, blob_open, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

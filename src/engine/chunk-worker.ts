@@ -6,13 +6,12 @@
 // At most WINDOW_BYTES of chunks are in flight: the main thread acks the bytes it has stored,
 // which bounds memory whatever the file size. Messages go both ways in batches: a tree of small
 // files cost four postMessage calls per file, and the main thread spent a fifth of its time there.
-import { createHmac, createSecretKey } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ownedForTransfer } from '../lib/bytes.ts';
 import { compressBlob } from '../lib/zstd.ts';
 // The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
-import { Chunker } from '../repo/chunker.ts';
+import { Chunker, macBlob } from '../repo/chunker.ts';
 
 interface Init {
   gear: Uint32Array;
@@ -28,7 +27,6 @@ const OUTBOX_ITEMS = 16;
 const OUTBOX_BYTES = 4 * 1024 * 1024;
 const init = workerData as Init;
 const chunker = new Chunker(init.gear, init.params);
-const blobIdKey = createSecretKey(init.blobIdKey);
 const port = parentPort!;
 let unacked = 0;
 let wake: (() => void) | undefined;
@@ -82,7 +80,7 @@ function known(id: Buffer): boolean {
 }
 
 function emit(job: number, index: number, data: Buffer): void {
-  const id = createHmac('sha256', blobIdKey).update(data).digest();
+  const id = macBlob(init.blobIdKey, data);
   let stored: Uint8Array = data;
   let compression = 0;
   if (data.length >= 128 && !known(id)) {

@@ -7,6 +7,9 @@
 import { createCipheriv } from 'node:crypto';
 import { nativeAddon } from '../lib/native-addon.ts';
 
+// The worker that cuts chunks names them too, by their keyed MAC; it loads this module, not the repository.
+export { macBlob } from './crypto.ts';
+
 interface GearCut {
   /** The cut (exclusive end of the chunk) of the gear hash started at `from`, or -1 before limitEnd. */
   gearCut(bytes: Uint8Array, from: number, normalEnd: number, limitEnd: number, strictMask: number, looseMask: number, gear: Uint32Array): number;

@@ -1,10 +1,10 @@
 // Reading one pack whole for check --read-data: its bytes must hash to its name, its header must
 // open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { nativeAddon } from '../lib/native-addon.ts';
 import { decompressBlob } from '../lib/zstd.ts';
 import type { BlobIndex, BlobLocation } from './blob-index.ts';
-import { blobIdKey, fileKey, fileKeyBytes, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { blobIdOf, fileKey, fileKeyBytes, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
 import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
@@ -122,7 +122,7 @@ function blobProblem(keys: RepositoryKeys, key: CipherKey, bytes: Buffer, id: Bu
     let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
     if (loc.compression === COMPRESSION_ZSTD) plain = decompressBlob(plain, loc.rawLength);
     if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
-    if (!createHmac('sha256', blobIdKey(keys)).update(plain).digest().equals(id)) throw new Error('content does not match its id');
+    if (!blobIdOf(keys, plain).equals(id)) throw new Error('content does not match its id');
     return undefined;
   } catch (err) {
     return (err as Error).message;

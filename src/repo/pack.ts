@@ -5,8 +5,8 @@
 //   header: AES-GCM(fileKey, nonce(PACK_HEADER, offset), entries)      -- 46 bytes per blob
 //   u32 LE length of the sealed header
 // The pack's name is the SHA-256 of the whole file.
-import { createHash } from 'node:crypto';
-import { fileKey, newSalt, nonce, seal, sealParts, unseal, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { createHash, createSecretKey } from 'node:crypto';
+import { fileKey, fileKeyBytes, newSalt, nonce, seal, sealWithKeyBytes, unseal, unsealWithKeyBytes, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { FileFormatError } from './sealed-file.ts';
 
 export const PACK_HEADER_BYTES = 40;
@@ -33,13 +33,15 @@ export class PackWriter {
   readonly salt: Buffer;
   readonly entries: PackEntry[] = [];
   readonly #key: CipherKey;
+  readonly #keyBytes: Buffer;
   readonly #parts: Buffer[] = [];
   #size = PACK_HEADER_BYTES;
 
   constructor(keys: RepositoryKeys, type: BlobType) {
     this.type = type;
     this.salt = newSalt();
-    this.#key = fileKey(keys, this.salt);
+    this.#keyBytes = fileKeyBytes(keys, this.salt);
+    this.#key = createSecretKey(this.#keyBytes);
   }
 
   get sizeBytes(): number {
@@ -49,11 +51,10 @@ export class PackWriter {
   /** Seals `stored` (already compressed or raw) at the end of the pack. */
   add(id: Buffer, stored: Uint8Array, compression: number, rawLength: number): PackEntry {
     const offset = this.#size;
-    const sealed = sealParts(this.#key, nonce(NONCE_BLOB, offset), stored, id);
-    let storedLength = 0;
-    for (const part of sealed) storedLength += part.byteLength;
+    const sealed = sealWithKeyBytes(this.#keyBytes, nonce(NONCE_BLOB, offset), stored, id);
+    const storedLength = sealed.byteLength;
     const entry: PackEntry = { id, type: this.type, compression, offset, storedLength, rawLength };
-    this.#parts.push(...sealed);
+    this.#parts.push(sealed);
     this.entries.push(entry);
     this.#size += storedLength;
     return entry;
@@ -128,6 +129,11 @@ export function readPackHeader(keys: RepositoryKeys, lead: Buffer, tail: Buffer,
   const entries: PackEntry[] = [];
   for (let at = 0; at < plain.byteLength; at += ENTRY_BYTES) entries.push(readEntry(plain, at));
   return entries;
+}
+
+/** openBlob with the pack's key as bytes; undefined when the blob does not authenticate. */
+export function openBlobWithKeyBytes(packKey: Uint8Array, id: Buffer, offset: number, sealed: Uint8Array): Buffer | undefined {
+  return unsealWithKeyBytes(packKey, nonce(NONCE_BLOB, offset), sealed, id);
 }
 
 /** Decrypts one blob read from its pack at `offset` with the pack's file key (result still compressed). */

@@ -1,0 +1,158 @@
+/* blobMac(key, data): Buffer[32], blobSeal(key, nonce, plain, aad): Buffer, blobOpen(key, nonce, sealed, aad): Buffer | undefined
+ * HMAC-SHA256 and AES-256-GCM for one blob, with Node's own OpenSSL and one context of each kept
+ * per thread, its key set up again only when it changes (a pack's key serves all its blobs).
+ * node:crypto makes an Hmac or a Cipher object for every blob, with its key schedule, a native
+ * handle to free and buffers to join: 10-15 µs each for a 4 KiB blob, 20-30 µs a blob in all,
+ * where the work is a few. blobSeal returns the ciphertext with the 16-byte tag after it, as
+ * src/repo/crypto.ts seals; blobOpen returns undefined when the data does not authenticate. */
+#include <node_api.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_BYTES 32
+#define TAG_BYTES 16
+#define NONCE_BYTES 12
+
+typedef struct {
+  EVP_MAC_CTX *mac;
+  unsigned char mac_key[KEY_BYTES];
+  EVP_CIPHER_CTX *seal, *open;
+  unsigned char seal_key[KEY_BYTES], open_key[KEY_BYTES];
+  int mac_ready, seal_ready, open_ready;
+} CryptoState;
+
+static pthread_key_t state_key;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static EVP_MAC *hmac;
+
+static void free_state(void *p) {
+  CryptoState *s = p;
+  EVP_MAC_CTX_free(s->mac);
+  EVP_CIPHER_CTX_free(s->seal);
+  EVP_CIPHER_CTX_free(s->open);
+  OPENSSL_cleanse(s, sizeof *s);
+  free(s);
+}
+
+static void setup(void) {
+  hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  pthread_key_create(&state_key, free_state);
+}
+
+static CryptoState *state(void) {
+  pthread_once(&once, setup);
+  CryptoState *s = pthread_getspecific(state_key);
+  if (s) return s;
+  if (!hmac || !(s = calloc(1, sizeof *s))) return NULL;
+  s->mac = EVP_MAC_CTX_new(hmac);
+  s->seal = EVP_CIPHER_CTX_new();
+  s->open = EVP_CIPHER_CTX_new();
+  if (!s->mac || !s->seal || !s->open) { free_state(s); return NULL; }
+  pthread_setspecific(state_key, s);
+  return s;
+}
+
+static int bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  return napi_get_typedarray_info(env, value, &type, len, (void **)data, &buffer, &offset) == napi_ok && type == napi_uint8_array;
+}
+
+/* The four arguments of blobSeal and blobOpen: key[32], nonce[12], data, aad. */
+static int crypt_args(napi_env env, napi_callback_info info, unsigned char **key, unsigned char **nonce, unsigned char **data, size_t *len,
+                      unsigned char **aad, size_t *aad_len) {
+  size_t argc = 4, key_len, nonce_len; napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || !bytes_arg(env, argv[0], key, &key_len) || !bytes_arg(env, argv[1], nonce, &nonce_len) || !bytes_arg(env, argv[2], data, len) ||
+      !bytes_arg(env, argv[3], aad, aad_len) || key_len != KEY_BYTES || nonce_len != NONCE_BYTES || *len > 0x7fffffff) {
+    napi_throw_type_error(env, NULL, "expected (key[32], nonce[12], data, aad) as Uint8Arrays");
+    return 0;
+  }
+  return 1;
+}
+
+napi_value blob_mac(napi_env env, napi_callback_info info) {
+  size_t argc = 2, key_len, len; napi_value argv[2];
+  unsigned char *key, *data;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || !bytes_arg(env, argv[0], &key, &key_len) || !bytes_arg(env, argv[1], &data, &len) || key_len != KEY_BYTES) {
+    napi_throw_type_error(env, NULL, "expected (key[32], data) as Uint8Arrays");
+    return NULL;
+  }
+  CryptoState *s = state();
+  if (!s) { napi_throw_error(env, NULL, "HMAC is not available"); return NULL; }
+  int ok;
+  if (s->mac_ready && memcmp(s->mac_key, key, KEY_BYTES) == 0) ok = EVP_MAC_init(s->mac, NULL, 0, NULL);
+  else {
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+    ok = EVP_MAC_init(s->mac, key, KEY_BYTES, params);
+    memcpy(s->mac_key, key, KEY_BYTES);
+    s->mac_ready = ok == 1;
+  }
+  napi_value result;
+  unsigned char *out;
+  size_t out_len = 0;
+  if (napi_create_buffer(env, 32, (void **)&out, &result) != napi_ok) return NULL;
+  if (ok != 1 || EVP_MAC_update(s->mac, data, len) != 1 || EVP_MAC_final(s->mac, out, &out_len, 32) != 1 || out_len != 32) {
+    s->mac_ready = 0;
+    napi_throw_error(env, NULL, "HMAC-SHA256 failed");
+    return NULL;
+  }
+  return result;
+}
+
+napi_value blob_seal(napi_env env, napi_callback_info info) {
+  unsigned char *key, *nonce, *plain, *aad;
+  size_t len, aad_len;
+  if (!crypt_args(env, info, &key, &nonce, &plain, &len, &aad, &aad_len)) return NULL;
+  CryptoState *s = state();
+  if (!s) { napi_throw_error(env, NULL, "AES-256-GCM is not available"); return NULL; }
+  int same = s->seal_ready && memcmp(s->seal_key, key, KEY_BYTES) == 0;
+  napi_value result;
+  unsigned char *out;
+  int n = 0, tail = 0;
+  if (napi_create_buffer(env, len + TAG_BYTES, (void **)&out, &result) != napi_ok) return NULL;
+  s->seal_ready = 0;
+  if ((!same && EVP_EncryptInit_ex(s->seal, EVP_aes_256_gcm(), NULL, key, NULL) != 1) || EVP_EncryptInit_ex(s->seal, NULL, NULL, NULL, nonce) != 1 ||
+      (aad_len && EVP_EncryptUpdate(s->seal, NULL, &n, aad, (int)aad_len) != 1) || EVP_EncryptUpdate(s->seal, out, &n, plain, (int)len) != 1 ||
+      EVP_EncryptFinal_ex(s->seal, out + n, &tail) != 1 || EVP_CIPHER_CTX_ctrl(s->seal, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, out + len) != 1) {
+    napi_throw_error(env, NULL, "AES-256-GCM sealing failed");
+    return NULL;
+  }
+  memcpy(s->seal_key, key, KEY_BYTES);
+  s->seal_ready = 1;
+  return result;
+}
+
+napi_value blob_open(napi_env env, napi_callback_info info) {
+  unsigned char *key, *nonce, *sealed, *aad;
+  size_t len, aad_len;
+  if (!crypt_args(env, info, &key, &nonce, &sealed, &len, &aad, &aad_len)) return NULL;
+  napi_value result, undefined;
+  napi_get_undefined(env, &undefined);
+  if (len < TAG_BYTES) return undefined;
+  CryptoState *s = state();
+  if (!s) { napi_throw_error(env, NULL, "AES-256-GCM is not available"); return NULL; }
+  int same = s->open_ready && memcmp(s->open_key, key, KEY_BYTES) == 0;
+  size_t body = len - TAG_BYTES;
+  unsigned char *out;
+  int n = 0, tail = 0;
+  if (napi_create_buffer(env, body, (void **)&out, &result) != napi_ok) return NULL;
+  s->open_ready = 0;
+  if ((!same && EVP_DecryptInit_ex(s->open, EVP_aes_256_gcm(), NULL, key, NULL) != 1) || EVP_DecryptInit_ex(s->open, NULL, NULL, NULL, nonce) != 1) {
+    napi_throw_error(env, NULL, "AES-256-GCM could not start");
+    return NULL;
+  }
+  memcpy(s->open_key, key, KEY_BYTES);
+  s->open_ready = 1;
+  if ((aad_len && EVP_DecryptUpdate(s->open, NULL, &n, aad, (int)aad_len) != 1) || EVP_DecryptUpdate(s->open, out, &n, sealed, (int)body) != 1 ||
+      EVP_CIPHER_CTX_ctrl(s->open, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, sealed + body) != 1 || EVP_DecryptFinal_ex(s->open, out + n, &tail) != 1)
+    return undefined;
+  return result;
+}
