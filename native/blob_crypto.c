@@ -56,11 +56,10 @@ static CryptoState *state(void) {
   return s;
 }
 
+int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
+
 static int bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t *len) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  return napi_get_typedarray_info(env, value, &type, len, (void **)data, &buffer, &offset) == napi_ok && type == napi_uint8_array;
+  return typed_array_data(env, value, napi_uint8_array, (void **)data, len);
 }
 
 /* The four arguments of blobSeal and blobOpen: key[32], nonce[12], data, aad. */

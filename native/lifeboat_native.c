@@ -12,11 +12,21 @@
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+
+/* A typed array's bytes and element count, when it is of the type wanted; 0 otherwise (the
+ * caller throws, with the signature it expects). */
+int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  return napi_get_typedarray_info(env, value, &type, count, data, &buffer, &offset) == napi_ok && type == want;
+}
 
 napi_value errno_error(napi_env env, int err, const char *syscall) {
   char code[32];

@@ -24,12 +24,7 @@ enum { BLOB_OK = 0, BLOB_OUT_OF_RANGE = 1, BLOB_NOT_AUTHENTIC = 2, BLOB_NOT_DECO
 /* zstd_blob.c: decompresses into dst; the frame's size, or -1. */
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len);
 
-static int bytes_of(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  return napi_get_typedarray_info(env, value, &type, count, data, &buffer, &offset) == napi_ok && type == want;
-}
+int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 
 static uint8_t verify_one(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_t *pack, size_t pack_len, const uint8_t *id,
                           const double *place, uint8_t *plain, uint8_t *raw) {
@@ -67,9 +62,9 @@ napi_value verify_blobs(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *pack, *pack_key, *mac_key, *ids, *places;
   size_t pack_len, pack_key_len, mac_key_len, ids_len, places_len;
-  if (argc < 5 || !bytes_of(env, argv[0], napi_uint8_array, &pack, &pack_len) || !bytes_of(env, argv[1], napi_uint8_array, &pack_key, &pack_key_len) ||
-      !bytes_of(env, argv[2], napi_uint8_array, &mac_key, &mac_key_len) || !bytes_of(env, argv[3], napi_uint8_array, &ids, &ids_len) ||
-      !bytes_of(env, argv[4], napi_float64_array, &places, &places_len) || pack_key_len != 32 || places_len % 4 != 0 ||
+  if (argc < 5 || !typed_array_data(env, argv[0], napi_uint8_array, &pack, &pack_len) || !typed_array_data(env, argv[1], napi_uint8_array, &pack_key, &pack_key_len) ||
+      !typed_array_data(env, argv[2], napi_uint8_array, &mac_key, &mac_key_len) || !typed_array_data(env, argv[3], napi_uint8_array, &ids, &ids_len) ||
+      !typed_array_data(env, argv[4], napi_float64_array, &places, &places_len) || pack_key_len != 32 || places_len % 4 != 0 ||
       ids_len != places_len / 4 * ID_BYTES) {
     napi_throw_type_error(env, NULL, "verifyBlobs(pack, packKey[32], macKey, ids[32 * n], places: Float64Array[4 * n])");
     return NULL;

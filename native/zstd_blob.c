@@ -62,15 +62,12 @@ static ThreadState *thread_state(void) {
   return s;
 }
 
+int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
+
 static int bytes_arg(napi_env env, napi_value value, void **data, size_t *len) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, value, &type, len, data, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "expected a Uint8Array");
-    return 0;
-  }
-  return 1;
+  if (typed_array_data(env, value, napi_uint8_array, data, len)) return 1;
+  napi_throw_type_error(env, NULL, "expected a Uint8Array");
+  return 0;
 }
 
 napi_value zstd_available(napi_env env, napi_callback_info info) {
@@ -103,27 +100,6 @@ napi_value zstd_compress(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* undefined when the data is not one zstd frame of exactly rawLength bytes: the caller asks
- * node:zlib again, whose error says what is wrong. */
-napi_value zstd_decompress(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *src; size_t len; int64_t raw;
-  if (argc < 2 || !bytes_arg(env, argv[0], &src, &len) || napi_get_value_int64(env, argv[1], &raw) != napi_ok) return NULL;
-  ThreadState *s = thread_state();
-  if (!s) { napi_throw_error(env, NULL, "zstd is not available"); return NULL; }
-  if (!s->dctx && !(s->dctx = zstd.createDCtx())) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
-  napi_value result, undefined;
-  napi_get_undefined(env, &undefined);
-  if (raw < 0) return undefined;
-  void *out;
-  /* A frame holding more than rawLength fails with "destination too small", one holding less
-   * returns less: both are told apart from a whole blob. */
-  if (napi_create_buffer(env, (size_t)raw, &out, &result) != napi_ok) return NULL;
-  size_t n = zstd.decompressDCtx(s->dctx, out, (size_t)raw, src, len);
-  return zstd.isError(n) || n != (size_t)raw ? undefined : result;
-}
-
 /* For verify_blobs.c: decompresses into dst with this thread's context; the frame's size, or -1
  * when it is not one frame that fits (or zstd is not there). */
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len) {
@@ -131,4 +107,21 @@ int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len) {
   if (!s || (!s->dctx && !(s->dctx = zstd.createDCtx()))) return -1;
   size_t n = zstd.decompressDCtx(s->dctx, dst, cap, src, len);
   return zstd.isError(n) ? -1 : (int64_t)n;
+}
+
+/* undefined when the data is not one zstd frame of exactly rawLength bytes: the caller asks
+ * node:zlib again, whose error says what is wrong. */
+napi_value zstd_decompress(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *src; size_t len; int64_t raw;
+  if (argc < 2 || !bytes_arg(env, argv[0], &src, &len) || napi_get_value_int64(env, argv[1], &raw) != napi_ok) return NULL;
+  napi_value result, undefined;
+  napi_get_undefined(env, &undefined);
+  if (raw < 0) return undefined;
+  void *out;
+  if (napi_create_buffer(env, (size_t)raw, &out, &result) != napi_ok) return NULL;
+  /* A frame holding more than rawLength fails with "destination too small", one holding less
+   * returns less: both are told apart from a whole blob. */
+  return zstd_decompress_to(out, (size_t)raw, src, len) == raw ? result : undefined;
 }
