@@ -22,9 +22,10 @@ export interface KeyAhead {
 /**
  * Starts deriving the repository's key (argon2id, 0.2 s on libuv's pool) before the command's
  * modules load (0.1-0.15 s on the main thread), when the repository is local and the password
- * needs no prompt; resolves once it has started (after reading the key file, a millisecond). The arguments are read with the global options alone, so the guess may be
- * wrong (an option of the command taking "--repo" as its value); a key derived for another
- * location or password is then not used.
+ * needs no prompt; resolves once it has started (after reading the key file, a millisecond).
+ * The arguments are read with the global options alone, so the guess may be wrong (an option of
+ * the command taking "--repo" as its value); a key derived for another location or password is
+ * then not used.
  */
 export async function deriveKeyAhead(argv: readonly string[]): Promise<KeyAhead | undefined> {
   try {
