@@ -10,4 +10,8 @@ const platformDir = existsSync(base) ? readdirSync(base).find((n) => n === `node
 const args = ['rebuild'];
 if (platformDir && existsSync(join(base, platformDir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${join(process.cwd(), base, platformDir)}`);
 const result = spawnSync('node-gyp', args, { stdio: 'inherit' });
+if (result.error) {
+  // npm puts its own node-gyp on PATH for install scripts; run by hand, there may be none.
+  console.error(`lifeboat: cannot run node-gyp (${result.error.message}); build the addon with "npm rebuild"`);
+}
 process.exit(result.status ?? 1);
