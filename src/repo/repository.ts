@@ -8,17 +8,17 @@ import { compressBlob, decompressBlob, decompressOptions } from '../lib/zstd.ts'
 import type { Tree } from '../model/tree.ts';
 import type { Backend } from '../storage/open.ts';
 import type { BlobBatch } from './blob-batch.ts';
-import { BlobIndex, type BlobLocation } from './blob-index.ts';
+import { BlobIndex, type BlobLocation, type PackRef } from './blob-index.ts';
 import { Chunker, gearTable, type ChunkerParams } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
-import { blobIdOf, fileKey, AuthenticationError, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { blobIdOf, fileKeyBytes, AuthenticationError, type RepositoryKeys } from './crypto.ts';
 import { decodeIndex, type IndexedPack } from './index-file.ts';
 import { indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import type { DerivedSlotKey } from './key-derivation.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
-import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
+import { openBlobWithKeyBytes, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
 
@@ -78,7 +78,8 @@ export class Repository {
   readonly #master: Buffer;
   readonly #packs: PackUploads;
   readonly #idScratch = Buffer.alloc(32);
-  readonly #fileKeys = new Map<string, CipherKey>();
+  /** Each pack's key, kept while its entry in the index lives. */
+  readonly #packKeys = new WeakMap<PackRef, Buffer>();
   #lock: RepositoryLock | undefined;
 
   private constructor(backend: Backend, opened: OpenedRepository) {
@@ -244,13 +245,11 @@ export class Repository {
   }
 
   #openBlob(loc: BlobLocation, id: Buffer, sealed: Buffer): Buffer {
-    const saltHex = loc.pack.salt.toString('hex');
-    let key = this.#fileKeys.get(saltHex);
-    if (!key) {
-      if (this.#fileKeys.size > 4096) this.#fileKeys.clear();
-      this.#fileKeys.set(saltHex, (key = fileKey(this.keys, loc.pack.salt)));
-    }
-    return openBlob(key, id, loc.offset, sealed);
+    let key = this.#packKeys.get(loc.pack);
+    if (!key) this.#packKeys.set(loc.pack, (key = fileKeyBytes(this.keys, loc.pack.salt)));
+    const plain = openBlobWithKeyBytes(key, id, loc.offset, sealed);
+    if (!plain) throw new AuthenticationError(`blob ${id.toString('hex').slice(0, 16)}`);
+    return plain;
   }
 
   async saveTree(tree: Tree): Promise<string> {
