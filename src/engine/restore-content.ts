@@ -6,7 +6,6 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { TreeNode } from '../model/tree.ts';
-import { fileKeyBytes } from '../repo/blob-decode.ts';
 import { forEachBlobInRun, planRuns, runMemory, type BlobBatch, type BlobRun, type Repository } from '../repo/repository.ts';
 import { applyFileMetadata } from '../sources/files-target.ts';
 import { writeFullyAsync, writeSkippingZeros } from './file-writes.ts';
@@ -32,7 +31,6 @@ export class ContentWriter {
   readonly #repo: Repository;
   readonly #writers: RestoreWriters;
   readonly #runBytes = new Limiter(RUN_BYTES_IN_FLIGHT);
-  readonly #packKeys = new Map<string, Buffer>();
 
   constructor(repo: Repository, writers: RestoreWriters) {
     this.#repo = repo;
@@ -86,7 +84,7 @@ export class ContentWriter {
       const places = run.blobs.map(({ id, loc }) => ({
         blobId: id, at: loc.offset - run.start, offset: loc.offset, storedLength: loc.storedLength, compression: loc.compression, rawLength: loc.rawLength, positions: offsets.get(id.toString('hex'))!,
       }));
-      const written = await this.#writers.writeRun(fh.fd, sealed, this.#packKey(run.pack.salt), places, node.sparse === true);
+      const written = await this.#writers.writeRun(fh.fd, sealed, this.#repo.packKey(run.pack), places, node.sparse === true);
       if (written !== undefined) {
         this.bytes += written;
         return;
@@ -99,17 +97,6 @@ export class ContentWriter {
         this.bytes += data.byteLength;
       }
     });
-  }
-
-  /** The key of a pack, by its salt, for the writer threads (derived once per pack). */
-  #packKey(salt: Buffer): Buffer {
-    const hex = salt.toString('hex');
-    let key = this.#packKeys.get(hex);
-    if (!key) {
-      if (this.#packKeys.size > 4096) this.#packKeys.clear();
-      this.#packKeys.set(hex, (key = fileKeyBytes(this.#repo.keys, salt)));
-    }
-    return key;
   }
 
   /** The file's blobs with their offsets in it; fails before anything is written if one is missing. */
@@ -140,7 +127,7 @@ export class ContentWriter {
         const got = await content.batch.getSealed(id);
         if (!got) return await content.batch.get(id);
         const { offset, compression, rawLength, pack } = got.loc;
-        return { sealed: got.sealed, blob: { blobId: id, packKey: this.#packKey(pack.salt), offset, compression, rawLength } };
+        return { sealed: got.sealed, blob: { blobId: id, packKey: this.#repo.packKey(pack), offset, compression, rawLength } };
       }),
     );
     const warnings =

@@ -1,7 +1,9 @@
 // The native addon (native/*.c), built by `npm ci` through node-gyp (Node-API, so it loads on any
 // Node version, in any thread). Loaded on first use, so a missing build is reported as such. Its
-// functions are typed where they are used: sources/native.ts (filesystem calls) and
-// repo/chunker.ts (the chunker's inner loop).
+// functions are typed where they are used: sources/native.ts (filesystem calls), repo/chunker.ts
+// (the chunker's inner loop), and where Node's own zstd and OpenSSL are called through it for one
+// blob at a time (lib/zstd.ts, repo/crypto.ts, repo/pack-check.ts), which fall back to node:zlib
+// and node:crypto without it.
 import { createRequire } from 'node:module';
 import { LifeboatError } from '../errors.ts';
 
@@ -17,5 +19,14 @@ export function nativeAddon<T>(): T {
       hint: 'Run "npm rebuild" (or "npm ci") in the Lifeboat directory; it needs python3, make and a C compiler.',
       cause: err,
     });
+  }
+}
+
+/** The addon, or undefined when it is not built: for callers that can do without it. */
+export function nativeAddonIfBuilt<T>(): T | undefined {
+  try {
+    return nativeAddon<T>();
+  } catch {
+    return undefined;
   }
 }

@@ -5,7 +5,7 @@
 // Node.js whose zstd the addon cannot find, a missing build, and input that is not one whole
 // frame of the expected size, whose error (or length) it reports as before.
 import { constants as zc, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-import { nativeAddon } from './native-addon.ts';
+import { nativeAddonIfBuilt } from './native-addon.ts';
 
 interface NativeZstd {
   zstdAvailable(): boolean;
@@ -20,12 +20,8 @@ let native: NativeZstd | null | undefined;
 
 function addon(): NativeZstd | null {
   if (native === undefined) {
-    try {
-      const loaded = nativeAddon<NativeZstd>();
-      native = loaded.zstdAvailable() ? loaded : null;
-    } catch {
-      native = null;
-    }
+    const loaded = nativeAddonIfBuilt<NativeZstd>();
+    native = loaded?.zstdAvailable() ? loaded : null;
   }
   return native;
 }

@@ -1,9 +1,8 @@
 // A blob from its sealed bytes, without a Repository: what a worker thread needs to decode blobs
-// (restore's writers), given the key of the blob's pack as bytes. Loads no zod and no storage.
+// (restore's writers), given the key of the blob's pack as bytes (Repository.packKey). Loads no
+// zod and no storage.
 import { decompressBlob } from '../lib/zstd.ts';
 import { openBlobWithKeyBytes, COMPRESSION_ZSTD } from './pack.ts';
-
-export { fileKeyBytes } from './crypto.ts';
 
 /** Where a blob lies in its pack and what it decodes to. */
 export interface SealedBlobPlace {

@@ -3,7 +3,7 @@
 // each file gets its own key, derived by HKDF from the master key and a fresh 256-bit salt, and
 // inside a file a nonce is (domain, byte offset of the sealed item), unique within that file.
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { nativeAddon } from '../lib/native-addon.ts';
+import { nativeAddonIfBuilt } from '../lib/native-addon.ts';
 
 export const KEY_BYTES = 32;
 export const SALT_BYTES = 32;
@@ -106,13 +106,7 @@ let native: NativeBlobCrypto | null | undefined;
  * 4 KiB blob. Without the addon, node:crypto does the same work.
  */
 function nativeCrypto(): NativeBlobCrypto | null {
-  if (native === undefined) {
-    try {
-      native = nativeAddon<NativeBlobCrypto>();
-    } catch {
-      native = null;
-    }
-  }
+  native ??= nativeAddonIfBuilt<NativeBlobCrypto>() ?? null;
   return native;
 }
 

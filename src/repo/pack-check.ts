@@ -1,10 +1,10 @@
 // Reading one pack whole for check --read-data: its bytes must hash to its name, its header must
 // open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
 import { createHash } from 'node:crypto';
-import { nativeAddon } from '../lib/native-addon.ts';
+import { nativeAddonIfBuilt } from '../lib/native-addon.ts';
 import { decompressBlob } from '../lib/zstd.ts';
 import type { BlobIndex, BlobLocation } from './blob-index.ts';
-import { blobIdOf, fileKey, fileKeyBytes, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { blobIdOf, fileKeyBytes, type RepositoryKeys } from './crypto.ts';
 import type { Backend } from '../storage/open.ts';
 import { openBlob, packSalt, readPackHeader, COMPRESSION_ZSTD, ENTRY_BYTES, PACK_HEADER_BYTES, type PackEntry } from './pack.ts';
 
@@ -49,8 +49,8 @@ export function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffe
   } catch (err) {
     problems.push({ message: `header is damaged: ${(err as Error).message}`, fileOnly: true });
   }
-  const key = fileKey(keys, bytes.subarray(8, PACK_HEADER_BYTES));
-  const whole = wholeBlobs(keys, bytes, blobs);
+  const key = fileKeyBytes(keys, bytes.subarray(8, PACK_HEADER_BYTES));
+  const whole = wholeBlobs(keys, key, bytes, blobs);
   for (let i = 0; i < blobs.length; i++) {
     if (whole?.[i] === 0) continue;
     const [id, loc] = blobs[i];
@@ -71,20 +71,16 @@ interface NativeVerify {
  * which the work is 15. Undefined without the addon. Blobs it does not find whole go through
  * blobProblem, which says what is wrong with them.
  */
-function wholeBlobs(keys: RepositoryKeys, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Uint8Array | undefined {
-  let native: NativeVerify;
-  try {
-    native = nativeAddon<NativeVerify>();
-  } catch {
-    return undefined;
-  }
+function wholeBlobs(keys: RepositoryKeys, packKey: Buffer, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Uint8Array | undefined {
+  const native = nativeAddonIfBuilt<NativeVerify>();
+  if (!native) return undefined;
   const ids = Buffer.alloc(blobs.length * 32);
   const places = new Float64Array(blobs.length * 4);
   blobs.forEach(([id, loc], i) => {
     ids.set(id.subarray(0, 32), i * 32);
     places.set([loc.offset, loc.storedLength, loc.compression, loc.rawLength], i * 4);
   });
-  return native.verifyBlobs(bytes, fileKeyBytes(keys, bytes.subarray(8, PACK_HEADER_BYTES)), keys.blobId, ids, places);
+  return native.verifyBlobs(bytes, packKey, keys.blobId, ids, places);
 }
 
 export interface SalvagedPack {
@@ -105,7 +101,7 @@ export async function salvagePack(backend: Backend, keys: RepositoryKeys, name: 
   const bytes = await backend.read('packs', name);
   const salt = packSalt(bytes);
   const entries = readPackHeader(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length);
-  const key = fileKey(keys, salt);
+  const key = fileKeyBytes(keys, salt);
   const out: SalvagedPack = { salt, bytes, good: [], bad: [] };
   for (const e of entries) {
     const problem = blobProblem(keys, key, bytes, e.id, e);
@@ -116,7 +112,7 @@ export async function salvagePack(backend: Backend, keys: RepositoryKeys, name: 
 }
 
 /** Why the blob at `loc` in the pack's `bytes` is not the blob `id`, or undefined when it is. */
-function blobProblem(keys: RepositoryKeys, key: CipherKey, bytes: Buffer, id: Buffer, loc: BlobPlace): string | undefined {
+function blobProblem(keys: RepositoryKeys, key: Buffer, bytes: Buffer, id: Buffer, loc: BlobPlace): string | undefined {
   try {
     if (loc.offset + loc.storedLength > bytes.length) throw new Error('lies beyond the end of the pack');
     let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));

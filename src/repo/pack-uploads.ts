@@ -1,6 +1,7 @@
 // New blobs on their way into the repository: the packs being filled (one per blob type), their
-// uploads a few at a time, and the index files that list them once uploaded. A blob is pending from the moment it is claimed until its
-// pack is uploaded and indexed, so that no second copy of it is stored meanwhile.
+// uploads a few at a time, and the index files that list them once uploaded. A blob is pending
+// from the moment it is claimed until its pack is uploaded and indexed, so that no second copy of
+// it is stored meanwhile.
 import { errnoCode } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { Backend } from '../storage/open.ts';

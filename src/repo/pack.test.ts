@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { deriveRepositoryKeys, fileKey, blobIdOf } from './crypto.ts';
+import { deriveRepositoryKeys, fileKeyBytes, blobIdOf } from './crypto.ts';
 import { openBlob, packSalt, PackWriter, readPackHeader, COMPRESSION_NONE } from './pack.ts';
 import { BlobIndex } from './blob-index.ts';
 import { decodeIndex, encodeIndex } from './index-file.ts';
@@ -17,7 +17,7 @@ test('pack round trip: every blob comes back from its offset, and the header lis
       const { bytes } = writer.finish();
       const entries = readPackHeader(keys, bytes.subarray(0, 40), bytes, bytes.length);
       assert.equal(entries.length, blobs.length);
-      const key = fileKey(keys, packSalt(bytes.subarray(0, 40)));
+      const key = fileKeyBytes(keys, packSalt(bytes.subarray(0, 40)));
       entries.forEach((e, i) => {
         assert.deepEqual(e.id, ids[i]);
         const plain = openBlob(key, e.id, e.offset, bytes.subarray(e.offset, e.offset + e.storedLength));
@@ -39,7 +39,7 @@ test('a flipped byte anywhere in a pack makes the blob or header fail authentica
     bad[at] ^= 0x20;
     assert.throws(() => {
       const [e] = readPackHeader(keys, bad.subarray(0, 40), bad, bad.length);
-      openBlob(fileKey(keys, packSalt(bad.subarray(0, 40))), e.id, e.offset, bad.subarray(e.offset, e.offset + e.storedLength));
+      openBlob(fileKeyBytes(keys, packSalt(bad.subarray(0, 40))), e.id, e.offset, bad.subarray(e.offset, e.offset + e.storedLength));
     }, `flip at ${at} went unnoticed`);
   }
 });

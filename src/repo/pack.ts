@@ -6,7 +6,7 @@
 //   u32 LE length of the sealed header
 // The pack's name is the SHA-256 of the whole file.
 import { createHash, createSecretKey } from 'node:crypto';
-import { fileKey, fileKeyBytes, newSalt, nonce, seal, sealWithKeyBytes, unseal, unsealWithKeyBytes, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
+import { fileKey, fileKeyBytes, newSalt, AuthenticationError, nonce, seal, sealWithKeyBytes, unseal, unsealWithKeyBytes, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { FileFormatError } from './sealed-file.ts';
 
 export const PACK_HEADER_BYTES = 40;
@@ -131,14 +131,19 @@ export function readPackHeader(keys: RepositoryKeys, lead: Buffer, tail: Buffer,
   return entries;
 }
 
-/** openBlob with the pack's key as bytes; undefined when the blob does not authenticate. */
+/**
+ * Decrypts one blob read from its pack at `offset` with the pack's key as bytes (result still
+ * compressed); undefined when the blob does not authenticate.
+ */
 export function openBlobWithKeyBytes(packKey: Uint8Array, id: Buffer, offset: number, sealed: Uint8Array): Buffer | undefined {
   return unsealWithKeyBytes(packKey, nonce(NONCE_BLOB, offset), sealed, id);
 }
 
-/** Decrypts one blob read from its pack at `offset` with the pack's file key (result still compressed). */
-export function openBlob(packKey: CipherKey, id: Buffer, offset: number, sealed: Uint8Array): Buffer {
-  return unseal(packKey, nonce(NONCE_BLOB, offset), sealed, `blob ${id.toString('hex').slice(0, 16)}`, id);
+/** openBlobWithKeyBytes, throwing an AuthenticationError that names the blob. */
+export function openBlob(packKey: Uint8Array, id: Buffer, offset: number, sealed: Uint8Array): Buffer {
+  const plain = openBlobWithKeyBytes(packKey, id, offset, sealed);
+  if (!plain) throw new AuthenticationError(`blob ${id.toString('hex').slice(0, 16)}`);
+  return plain;
 }
 
 /** How many bytes at the end of a pack to read to be likely to get the whole header in one go. */

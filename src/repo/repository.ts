@@ -18,7 +18,7 @@ import { createRepository, openWithPassword, type CreateOptions, type OpenedRepo
 import type { DerivedSlotKey } from './key-derivation.ts';
 import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
-import { openBlobWithKeyBytes, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
+import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
 
@@ -206,7 +206,7 @@ export class Repository {
   /** Decrypts a blob's sealed bytes to its stored form (compressed as it was): what repacking moves. */
   openStoredBlob(id: Buffer, loc: BlobLocation, sealed: Buffer): Buffer {
     try {
-      return this.#openBlob(loc, id, sealed);
+      return openBlob(this.packKey(loc.pack), id, loc.offset, sealed);
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
       throw new LifeboatError('REPO_CORRUPT', `Blob ${id.toString('hex').slice(0, 16)} in pack ${loc.pack.id.toString('hex')} is damaged`, {
@@ -244,12 +244,11 @@ export class Repository {
     await replacement.finish();
   }
 
-  #openBlob(loc: BlobLocation, id: Buffer, sealed: Buffer): Buffer {
-    let key = this.#packKeys.get(loc.pack);
-    if (!key) this.#packKeys.set(loc.pack, (key = fileKeyBytes(this.keys, loc.pack.salt)));
-    const plain = openBlobWithKeyBytes(key, id, loc.offset, sealed);
-    if (!plain) throw new AuthenticationError(`blob ${id.toString('hex').slice(0, 16)}`);
-    return plain;
+  /** A pack's key as bytes (what a worker thread needs to decode its blobs), derived once per pack. */
+  packKey(pack: PackRef): Buffer {
+    let key = this.#packKeys.get(pack);
+    if (!key) this.#packKeys.set(pack, (key = fileKeyBytes(this.keys, pack.salt)));
+    return key;
   }
 
   async saveTree(tree: Tree): Promise<string> {
