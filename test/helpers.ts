@@ -11,6 +11,10 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 export const IS_ROOT = process.getuid?.() === 0;
 
+/** The CLI's cache folder (backups' folder cache) for this test process, not the user's own. */
+const CACHE_HOME = mkdtempSync(join(tmpdir(), 'lifeboat-cache-'));
+process.on('exit', () => rmSync(CACHE_HOME, { recursive: true, force: true }));
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -25,7 +29,7 @@ export function tempDir(t: TestContext, prefix = 'lifeboat-test-'): string {
 }
 
 export async function cli(args: string[], options: { env?: Record<string, string | undefined>; input?: Buffer | string; wrapper?: string[] } = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env, LIFEBOAT_KDF_MEMORY_KIB: '1024', LIFEBOAT_PASSWORD: 'correct horse', ...options.env };
+  const env: Record<string, string | undefined> = { ...process.env, LIFEBOAT_KDF_MEMORY_KIB: '1024', LIFEBOAT_PASSWORD: 'correct horse', XDG_CACHE_HOME: CACHE_HOME, ...options.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const command = [...(options.wrapper ?? []), process.execPath, MAIN, ...args];
   const child = spawn(command[0], command.slice(1), { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -14,6 +14,11 @@ export function configDir(): string {
   return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'lifeboat');
 }
 
+/** Where this machine keeps what backups saw of each folder (see engine/folder-cache.ts). */
+export function folderCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'lifeboat', 'folders');
+}
+
 export function defaultRepository(): string {
   return join(dataDir(), 'repository');
 }

@@ -7,9 +7,11 @@ import { Limiter } from '../lib/limiter.ts';
 import type { BackupSummary } from '../model/snapshot.ts';
 import { nameKey, nodeNameKey, sameNodes, type Tree, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
-import { scanDirectory, type EntryStats, type ScannedEntry } from '../sources/dir-scan.ts';
+import { scanFolder, type EntryStats, type FolderListing, type ScannedEntry } from '../sources/dir-scan.ts';
 import { describeEntry, joinPath, statEntry, unchangedSince } from '../sources/files.ts';
 import type { ChunkPool, PreparedChunk } from './chunk-pool.ts';
+import type { FolderCache, FolderRecord } from './folder-cache.ts';
+import { FolderPrefetch } from './folder-prefetch.ts';
 import { PathMatcher } from './excludes.ts';
 
 export interface WalkOptions {
@@ -43,20 +45,24 @@ const FILES_IN_FLIGHT = 128;
 export class TreeWalker {
   readonly errors: string[] = [];
   readonly warnings: string[] = [];
+  /** Folders that kept their parent-snapshot tree by the folder cache, unread. */
+  foldersFromCache = 0;
   readonly #repo: Repository;
   readonly #pool: ChunkPool;
   readonly #summary: BackupSummary;
   readonly #options: WalkOptions;
   readonly #excludes: PathMatcher;
   readonly #fileSlots = new Limiter(FILES_IN_FLIGHT);
+  readonly #folders: FolderCache | undefined;
   #fatal: unknown;
   #rootDevice: bigint | undefined;
   #progress = { files: 0, bytes: 0 };
   /** Files handed to the chunk pool so far. */
   #filesToRead = 0;
 
-  constructor(repo: Repository, pool: ChunkPool, summary: BackupSummary, options: WalkOptions) {
+  constructor(repo: Repository, pool: ChunkPool, summary: BackupSummary, options: WalkOptions, folders?: FolderCache) {
     this.#repo = repo;
+    this.#folders = folders;
     this.#pool = pool;
     this.#summary = summary;
     this.#options = options;
@@ -111,28 +117,42 @@ export class TreeWalker {
   }
 
   /**
-   * Resolves once every entry is submitted; `later` resolves with the saved tree's id. `scan` is
-   * the folder's scan when the walk of its parent started it ahead.
+   * Resolves once every entry is submitted; `later` resolves with the saved tree's id. `ahead` is
+   * what the walk of the parent folder started for this one.
    */
-  async #walkDirectory(path: Buffer, previous: PreviousTree | undefined, scan?: Promise<ScannedEntry[]>): Promise<Later<string>> {
-    const previousTree = previous?.tree;
-    let entries: ScannedEntry[];
+  async #walkDirectory(path: Buffer, previous: PreviousTree | undefined, ahead: FolderAhead = {}): Promise<Later<string>> {
+    const problemsBefore = this.#problemCount();
+    let listing: FolderListing;
     try {
-      entries = await (scan ?? scanDirectory(path));
+      listing = await (ahead.scan ?? scanFolder(path));
     } catch (err) {
       this.#error(path, err);
       return now(await this.saveTree({ nodes: [] }));
     }
+    const key = ahead.key ?? this.#folders?.keyOf(path);
+    const seen = key && { key, digest: listing.digest(key), problemsBefore };
+    const record = seen && previous?.id ? this.#folders!.lookup(seen.key) : undefined;
+    if (seen && record && record.treeId === previous!.id && record.digest.equals(seen.digest.subarray(0, record.digest.length)) && this.#repo.hasBlobHex(record.treeId)) {
+      return await this.#unchangedFolder(path, listing, record, seen);
+    }
+    const previousTree = previous && (previous.tree ?? (await (ahead.previousTree ?? this.loadTreeOrEmpty(previous.id!))));
+    return await this.#changedFolder(path, listing.entries, previousTree && { id: previous!.id, tree: previousTree }, seen);
+  }
+
+  /** A folder whose listing is not the parent snapshot's: every entry is described and compared. */
+  async #changedFolder(path: Buffer, entries: ScannedEntry[], previous: { id?: string; tree: Tree } | undefined, seen: Seen | undefined): Promise<Later<string>> {
+    const previousTree = previous?.tree;
     const byName = new Map<string, TreeNode>();
     for (const n of previousTree?.nodes ?? []) byName.set(nodeNameKey(n), n);
     const markers = new Set(entries.map((e) => e.name.toString('utf8')));
     if ((this.#options.excludeIfPresent ?? []).some((m) => markers.has(m))) return now(await this.saveTree({ nodes: [] }));
     if (this.#options.excludeCaches && markers.has('CACHEDIR.TAG') && (await this.#isCacheDir(path))) {
       entries = entries.filter((e) => e.name.toString('latin1') === 'CACHEDIR.TAG');
+      seen = undefined; // its tree does not list its subfolders, which the folder cache's path would walk
     }
     const folders = new FolderPrefetch(
       entries.filter((e) => e.stats?.isDirectory()),
-      (folder) => this.#startFolder(path, folder, byName.get(nameKey(folder.name))),
+      (folder) => this.#startFolder(path, { name: folder.name, dev: folder.stats?.dev }, byName.get(nameKey(folder.name))?.subtree),
     );
     const pending: Array<Promise<TreeNode | undefined>> = [];
     const readsBefore = this.#filesToRead;
@@ -151,33 +171,96 @@ export class TreeWalker {
     // not when a file in or below the folder is being read (its node will differ), for folders wait
     // for such reads.
     const keep = previous?.id && previous.tree.nodes.length === pending.length && this.#filesToRead === readsBefore ? { id: previous.id, nodes: previous.tree.nodes } : undefined;
-    return this.#folderTree(pending, keep);
+    return this.#folderTree(pending, keep, seen);
+  }
+
+  /**
+   * A folder whose listing is the one the folder cache holds for the parent snapshot's tree: its
+   * entries are the same, so that tree stands, with new trees for subfolders that changed below.
+   */
+  async #unchangedFolder(path: Buffer, listing: FolderListing, record: FolderRecord, seen: Seen): Promise<Later<string>> {
+    this.foldersFromCache++;
+    this.#summary.totalFiles += record.files;
+    this.#summary.totalBytes += record.bytes;
+    this.#summary.filesUnchanged += record.files;
+    this.#tick(record.bytes, undefined, record.files);
+    let parentTree: Promise<Tree | undefined> | undefined;
+    const previousTree = (): Promise<Tree | undefined> => (parentTree ??= this.loadTreeOrEmpty(record.treeId));
+    const subfolders = listing.directories().filter(({ name, dev }) => this.#descends(joinPath(path, name), dev));
+    // Subfolders' listings are read ahead, their parent-snapshot trees not: most will not need them.
+    const folders = new FolderPrefetch(subfolders, (folder) => this.#startFolder(path, folder, undefined));
+    const pending: Array<Promise<{ name: Buffer; id: string; previousId?: string }>> = [];
+    for (const { name } of subfolders) {
+      const ahead = folders.take(name) ?? {};
+      const child = joinPath(path, name);
+      const previousId = this.#folders!.lookup(ahead.key ?? this.#folders!.keyOf(child))?.treeId ?? (await previousTree())?.nodes.find((n) => n.type === 'dir' && nodeNameKey(n) === nameKey(name))?.subtree;
+      const subtree = await this.#walkDirectory(child, previousId ? { id: previousId } : undefined, ahead);
+      pending.push(subtree.later.then((id) => ({ name, id, previousId })));
+    }
+    return later(
+      Promise.all(pending).then(async (subtrees) => {
+        let id = record.treeId;
+        if (subtrees.some((s) => s.id !== s.previousId)) {
+          const tree = await previousTree();
+          if (!tree) {
+            // Unreadable after all (loadTreeOrEmpty warned): this folder is backed up in full instead.
+            this.#summary.totalFiles -= record.files;
+            this.#summary.totalBytes -= record.bytes;
+            this.#summary.filesUnchanged -= record.files;
+            return await (await this.#changedFolder(path, listing.entries, undefined, undefined)).later;
+          }
+          const replaced = new Map(subtrees.map((s) => [nameKey(s.name), s.id]));
+          id = await this.saveTree({ nodes: tree.nodes.map((n) => (n.type === 'dir' && replaced.has(nodeNameKey(n)) ? { ...n, subtree: replaced.get(nodeNameKey(n)) } : n)) });
+        }
+        for (const { id, previousId } of subtrees) this.#summary[previousId === id ? 'dirsUnchanged' : previousId ? 'dirsChanged' : 'dirsNew']++;
+        if (this.#problemCount() === seen.problemsBefore) this.#folders!.remember(seen.key, seen.digest, id, record.files, record.bytes);
+        return id;
+      }),
+    );
+  }
+
+  /** Whether the walk goes into a subfolder: it is not excluded, and on the same filesystem when it must be. */
+  #descends(path: Buffer, dev: bigint | undefined): boolean {
+    if (!this.#excludes.empty && this.#excludes.matches(path.toString('utf8'), true)) return false;
+    return !(this.#options.oneFileSystem && dev !== this.#rootDevice);
+  }
+
+  #problemCount(): number {
+    return this.errors.length + this.warnings.length;
   }
 
   /**
    * The folder's tree id once all its entries are done. A method of its own, so that the promise
    * holds only the entries and `keep`, not the walk's locals (the parent tree's map of names).
    */
-  #folderTree(pending: Array<Promise<TreeNode | undefined>>, keep: { id: string; nodes: TreeNode[] } | undefined): Later<string> {
+  #folderTree(pending: Array<Promise<TreeNode | undefined>>, keep: { id: string; nodes: TreeNode[] } | undefined, seen: Seen | undefined): Later<string> {
     return later(
       Promise.all(pending).then(async (nodes) => {
         // In the scan's order, which is the order of name bytes that trees keep (compareNodes).
         const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined) };
-        if (keep && sameNodes(tree.nodes, keep.nodes)) return keep.id;
-        return await this.saveTree(tree);
+        const id = keep && sameNodes(tree.nodes, keep.nodes) ? keep.id : await this.saveTree(tree);
+        if (seen && this.#problemCount() === seen.problemsBefore) {
+          const files = tree.nodes.filter((n) => n.type === 'file');
+          this.#folders!.remember(seen.key, seen.digest, id, files.length, files.reduce((sum, n) => sum + n.size, 0));
+        }
+        return id;
       }),
     );
   }
 
-  /** Starts reading a subfolder and loading its parent-snapshot tree, ahead of walking it. */
-  #startFolder(parent: Buffer, folder: ScannedEntry, previous: TreeNode | undefined): FolderAhead {
+  /**
+   * Starts reading a subfolder and loading its parent-snapshot tree, ahead of walking it. The tree
+   * is not loaded when the folder cache knows the folder: it is needed only if the folder changed.
+   */
+  #startFolder(parent: Buffer, folder: { name: Buffer; dev?: bigint }, previousId: string | undefined): FolderAhead {
     const path = joinPath(parent, folder.name);
-    if (!this.#excludes.empty && this.#excludes.matches(path.toString('utf8'), true)) return {};
-    if (this.#options.oneFileSystem && folder.stats?.dev !== this.#rootDevice) return {}; // not descended into
-    const scan = scanDirectory(path);
+    if (!this.#descends(path, folder.dev)) return {};
+    const scan = scanFolder(path);
     scan.catch(() => {}); // observed by the walk of that folder
-    const previousTree = previous?.type === 'dir' && previous.subtree ? this.loadTreeOrEmpty(previous.subtree) : undefined;
-    return { scan, previousTree };
+    const key = this.#folders?.keyOf(path);
+    const known = key && this.#folders!.lookup(key)?.treeId === previousId;
+    const previousTree = previousId && !known ? this.loadTreeOrEmpty(previousId) : undefined;
+    return { scan, previousTree, key };
   }
 
   async #isCacheDir(path: Buffer): Promise<boolean> {
@@ -210,8 +293,7 @@ export class TreeWalker {
         return now(node);
       }
       const previousId = previous?.type === 'dir' ? previous.subtree : undefined;
-      const previousTree = previousId ? await (ahead.previousTree ?? this.loadTreeOrEmpty(previousId)) : undefined;
-      const subtree = await this.#walkDirectory(path, previousTree && { id: previousId, tree: previousTree }, ahead.scan);
+      const subtree = await this.#walkDirectory(path, previousId ? { id: previousId } : undefined, ahead);
       return later(
         subtree.later.then((id) => {
           node.subtree = id;
@@ -282,8 +364,8 @@ export class TreeWalker {
     }
   }
 
-  #tick(bytes: number, path?: Buffer): void {
-    this.#progress.files++;
+  #tick(bytes: number, path?: Buffer, files = 1): void {
+    this.#progress.files += files;
     this.#progress.bytes += bytes;
     this.#options.onProgress?.({ ...this.#progress, currentPath: path?.toString('utf8') });
   }
@@ -294,48 +376,21 @@ export class TreeWalker {
   }
 }
 
-/** A folder's tree in the parent snapshot, with its id when the folder can keep it unchanged. */
-interface PreviousTree {
-  id?: string;
-  tree: Tree;
-}
+/** A folder's tree in the parent snapshot: its id, or the tree itself when it has none (the root). */
+type PreviousTree = { id: string; tree?: Tree } | { id?: undefined; tree: Tree };
 
 /** A subfolder's scan and parent-snapshot tree, started before the walk reaches it. */
 interface FolderAhead {
-  scan?: Promise<ScannedEntry[]>;
+  scan?: Promise<FolderListing>;
   previousTree?: Promise<Tree | undefined>;
+  /** The folder's key in the folder cache. */
+  key?: Buffer;
 }
 
-/**
- * Starts the reads of a folder's subfolders a few ahead of the walk. Read one by one, each
- * subfolder waited for its listing and for its parent-snapshot tree in turn: a quarter of a
- * no-change backup of the bench corpus was idle. A few, not all: each started read holds its
- * result in memory, and a folder may have a million subfolders.
- */
-class FolderPrefetch {
-  static readonly DEPTH = 8;
-  readonly #folders: ScannedEntry[];
-  readonly #start: (folder: ScannedEntry) => FolderAhead;
-  readonly #started = new Map<ScannedEntry, FolderAhead>();
-  #next = 0; // folders before it were taken
-  #startedUpTo = 0;
-
-  constructor(folders: ScannedEntry[], start: (folder: ScannedEntry) => FolderAhead) {
-    this.#folders = folders;
-    this.#start = start;
-  }
-
-  /** What was started for the subfolder `name`, with the following ones started. Taken in order. */
-  take(name: Buffer): FolderAhead {
-    while (this.#next < this.#folders.length && !this.#folders[this.#next].name.equals(name)) this.#started.delete(this.#folders[this.#next++]);
-    if (this.#next === this.#folders.length) return {};
-    const folder = this.#folders[this.#next++];
-    for (; this.#startedUpTo < Math.min(this.#folders.length, this.#next + FolderPrefetch.DEPTH); this.#startedUpTo++) {
-      const next = this.#folders[this.#startedUpTo];
-      this.#started.set(next, this.#start(next));
-    }
-    const ahead = this.#started.get(folder) ?? {};
-    this.#started.delete(folder);
-    return ahead;
-  }
+/** What the folder cache is told of a folder once it is done: its listing's digest, if all went well. */
+interface Seen {
+  key: Buffer;
+  digest: Buffer;
+  /** Errors and warnings before the folder was walked: any new one keeps it out of the cache. */
+  problemsBefore: number;
 }

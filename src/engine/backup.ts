@@ -11,6 +11,7 @@ import type { Repository } from '../repo/repository.ts';
 import { statEntry } from '../sources/files.ts';
 import { ChunkPool } from './chunk-pool.ts';
 import { TreeWalker, type WalkOptions } from './backup-walk.ts';
+import { FolderCache } from './folder-cache.ts';
 
 export interface BackupOptions extends WalkOptions {
   paths: string[];
@@ -21,6 +22,11 @@ export interface BackupOptions extends WalkOptions {
   /** A snapshot id to compare against; default: the latest of the same host and paths. */
   parent?: SnapshotRecord | null;
   dryRun?: boolean;
+  /**
+   * Where this machine keeps what each backup saw of every folder (folder-cache.ts), so that the
+   * next backup of the same paths skips unchanged folders' trees. None: every folder is compared.
+   */
+  folderCacheDir?: string;
   signal?: AbortSignal;
   onProgress?: (p: BackupProgress) => void;
 }
@@ -37,6 +43,8 @@ export interface BackupResult {
   summary: BackupSummary;
   errors: string[];
   warnings: string[];
+  /** Folders whose listing the folder cache found unchanged, so their trees were not read. */
+  foldersFromCache?: number;
 }
 
 export function emptySummary(): BackupSummary {
@@ -107,7 +115,8 @@ export async function backupPaths(repo: Repository, options: BackupOptions): Pro
   const parent = options.parent === null ? undefined : (options.parent ?? (await findParent(repo, host, paths)));
   const summary = emptySummary();
   const pool = new ChunkPool(repo);
-  const walker = new TreeWalker(repo, pool, summary, options);
+  const folders = options.folderCacheDir === undefined ? undefined : FolderCache.open(repo, options.folderCacheDir, { settings: cacheSettings(host, paths, options) }, parent?.id);
+  const walker = new TreeWalker(repo, pool, summary, options, folders);
   let rootTree: string;
   try {
     const parentRoot = parent ? await walker.loadTreeOrEmpty(parent.tree) : undefined;
@@ -135,7 +144,15 @@ export async function backupPaths(repo: Repository, options: BackupOptions): Pro
     snapshot.errors = walker.errors.slice(0, 1000);
   }
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
-  return { snapshotId, snapshot, summary, errors: walker.errors, warnings: walker.warnings };
+  const cacheProblem = snapshotId && (await folders?.save(snapshotId));
+  if (cacheProblem) walker.warnings.push(cacheProblem);
+  return { snapshotId, snapshot, summary, errors: walker.errors, warnings: walker.warnings, foldersFromCache: walker.foldersFromCache };
+}
+
+/** What decides which entries the trees of a backup hold, beside the folders' listings. */
+function cacheSettings(host: string, paths: string[], options: BackupOptions): unknown {
+  const { excludes, excludeIfPresent, excludeCaches, oneFileSystem, excludeLargerThanBytes } = options;
+  return { version: 1, host, paths, excludes, excludeIfPresent, excludeCaches, oneFileSystem, excludeLargerThanBytes };
 }
 
 /** Saves the tree for one level of the selection and returns its id. */

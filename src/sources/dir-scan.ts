@@ -2,6 +2,7 @@
 // (native/scan_dir.c). The walk used to readdir and then lstat and llistxattr every entry on the
 // main thread, building a BigIntStats for each: a third of a no-change backup's main thread. Now
 // the system calls run beside the walk's own work, and an entry's numbers are read only when asked.
+import { createHash } from 'node:crypto';
 import { constants as fsConstants, type BigIntStats } from 'node:fs';
 import { constants } from 'node:os';
 import { nativeFs } from './native.ts';
@@ -70,16 +71,49 @@ function lstatError(errno: number, path: Buffer, name: Buffer): NodeJS.ErrnoExce
   return err;
 }
 
+/**
+ * A folder's listing: its entries, and a digest of everything the scan saw (names and lstat
+ * numbers, xattr list sizes and errors), for the folder cache to tell an unchanged folder.
+ */
+export interface FolderListing {
+  readonly entries: ScannedEntry[];
+  /** SHA-256 of `key` (which keeps the digest from being guessed) and the scan's raw output. */
+  digest(key: Uint8Array): Buffer;
+  /** The entries that are directories, read from the numbers without building entries. */
+  directories(): Array<{ name: Buffer; dev: bigint }>;
+}
+
 /** The entries of a folder, sorted by name bytes (the order trees store them in). */
 export async function scanDirectory(path: Buffer): Promise<ScannedEntry[]> {
+  return (await scanFolder(path)).entries;
+}
+
+export async function scanFolder(path: Buffer): Promise<FolderListing> {
   const { names, ends, stats } = await nativeFs.scanDirectory(path);
-  const entries: ScannedEntry[] = new Array(ends.length);
-  let start = 0;
-  for (let i = 0; i < ends.length; i++) {
-    const name = names.subarray(start, ends[i]);
-    start = ends[i];
-    const errno = Number(stats[i * FIELDS + ERRNO]);
-    entries[i] = errno ? { name, error: lstatError(errno, path, name) } : { name, stats: new ScannedStats(stats, i) };
-  }
-  return entries;
+  let entries: ScannedEntry[] | undefined;
+  const nameAt = (i: number): Buffer => names.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
+  return {
+    get entries() {
+      if (entries) return entries;
+      entries = new Array(ends.length);
+      for (let i = 0; i < ends.length; i++) {
+        const name = nameAt(i);
+        const errno = Number(stats[i * FIELDS + ERRNO]);
+        entries[i] = errno ? { name, error: lstatError(errno, path, name) } : { name, stats: new ScannedStats(stats, i) };
+      }
+      return entries;
+    },
+    digest(key) {
+      const view = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      return createHash('sha256').update(key).update(view(ends)).update(names).update(view(stats)).digest();
+    },
+    directories() {
+      const dirs: Array<{ name: Buffer; dev: bigint }> = [];
+      for (let i = 0; i < ends.length; i++) {
+        const at = i * FIELDS;
+        if (stats[at + ERRNO] === 0n && (Number(stats[at + MODE]) & S_IFMT) === S_IFDIR) dirs.push({ name: nameAt(i), dev: stats[at + DEV] });
+      }
+      return dirs;
+    },
+  };
 }

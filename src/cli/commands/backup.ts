@@ -12,7 +12,7 @@ import { Repository as RepositoryClass } from '../../repo/repository.ts';
 import { commandSource, stdinSource } from '../../sources/stdin.ts';
 import { flag, listOption, stringOption, type Command, type ParsedArgs } from '../command.ts';
 import type { Context } from '../context.ts';
-import { defaultPasswordFile, ensureDefaultPasswordFile } from '../defaults.ts';
+import { defaultPasswordFile, ensureDefaultPasswordFile, folderCacheDir } from '../defaults.ts';
 import { ProgressLine } from '../progress.ts';
 
 export const backup: Command = {
@@ -37,6 +37,7 @@ export const backup: Command = {
     time: { type: 'string', arg: 'TIME', description: 'record TIME as the snapshot\'s time instead of now: "2026-01-31 23:00[:00]" (local time) or RFC 3339' },
     parent: { type: 'string', arg: 'SNAPSHOT', description: 'compare with SNAPSHOT instead of the latest of the same host and paths' },
     force: { type: 'boolean', description: 'read every file, even those unchanged since the parent snapshot' },
+    'no-cache': { type: 'boolean', description: "neither use nor update this machine's folder cache (then every folder's listing is compared with the parent snapshot's)" },
     'dry-run': { type: 'boolean', short: 'n', description: 'do everything but write to the repository' },
     stdin: { type: 'boolean', description: 'back up standard input as one file' },
     'stdin-filename': { type: 'string', arg: 'NAME', description: 'file name for --stdin and --stdin-from-command (default: stdin)' },
@@ -107,6 +108,7 @@ async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Prom
       excludeIfPresent: listOption(args, 'exclude-if-present'),
       excludeCaches: flag(args, 'exclude-caches'),
       oneFileSystem: flag(args, 'one-file-system'),
+      folderCacheDir: flag(args, 'no-cache') ? undefined : folderCacheDir(),
       onProgress,
     });
   } finally {
@@ -124,7 +126,7 @@ function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
       filesNew: s.filesNew, filesChanged: s.filesChanged, filesUnchanged: s.filesUnchanged,
       dirsNew: s.dirsNew, dirsChanged: s.dirsChanged, dirsUnchanged: s.dirsUnchanged,
       bytesRead: s.bytesRead, bytesAdded: s.bytesAdded, bytesAddedStored: s.bytesAddedStored,
-      totalFiles: s.totalFiles, totalBytes: s.totalBytes, durationMs: s.durationMs, errors: r.errors, warnings: r.warnings,
+      totalFiles: s.totalFiles, totalBytes: s.totalBytes, durationMs: s.durationMs, foldersFromCache: r.foldersFromCache ?? 0, errors: r.errors, warnings: r.warnings,
       transfer: ctx.transfer,
     });
     return;

@@ -1,0 +1,162 @@
+// The folder cache: what the last backup of the same paths saw of each folder, kept on this
+// machine. A folder whose listing is exactly the same as then (every name, and every lstat number
+// of every entry: size, times, inode, owner, mode, links, xattr list size) keeps its tree from the
+// parent snapshot, without that tree being read, decrypted and parsed and each entry described and
+// compared again: most of a no-change backup's main thread. Subfolders are still walked; a folder
+// whose subfolders changed takes the parent snapshot's tree with their new trees put in.
+//
+// It is used only when it describes the parent snapshot itself, was written with the same options
+// and the same user and group names, and every index file it was written beside is still there (a
+// prune or an index repair rewrites them, and then each folder is compared in full once). A folder
+// in which anything went wrong (an unreadable entry, a warning, a file changed while read) is not
+// recorded. The file holds keyed digests and tree ids only, no names.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeError } from '../errors.ts';
+import type { Repository } from '../repo/repository.ts';
+
+const MAGIC = Buffer.from('LBFOLDR1');
+const KEY_BYTES = 16;
+const DIGEST_BYTES = 16;
+const ID_BYTES = 32;
+/** Path key, listing digest, tree id, files (u32) and their bytes (f64). */
+const RECORD_BYTES = KEY_BYTES + DIGEST_BYTES + ID_BYTES + 4 + 8;
+const HEADER_BYTES = MAGIC.length + ID_BYTES + ID_BYTES + 4;
+
+export interface FolderRecord {
+  digest: Buffer;
+  treeId: string;
+  /** The files the folder itself holds (not its subfolders'), and their bytes, as a backup counts them. */
+  files: number;
+  bytes: number;
+}
+
+/** What a cache file must have been written for, beside the parent snapshot, to be used. */
+export interface FolderCacheScope {
+  /** Host, paths and walk options: anything that changes which entries a tree holds. */
+  settings: unknown;
+}
+
+export class FolderCache {
+  readonly #repo: Repository;
+  readonly #file: string;
+  readonly #scope: Buffer;
+  /** The parent snapshot's records, sorted by path key; empty when there is no usable cache. */
+  readonly #old: Buffer;
+  readonly #new: Buffer[] = [];
+
+  private constructor(repo: Repository, file: string, scope: Buffer, old: Buffer) {
+    this.#repo = repo;
+    this.#file = file;
+    this.#scope = scope;
+    this.#old = old;
+  }
+
+  /**
+   * Opens the cache of these settings in `dir`. Its records are used only when they describe
+   * `parentId`; a missing, damaged or stale file just means a backup that compares every folder.
+   */
+  static open(repo: Repository, dir: string, scope: FolderCacheScope, parentId: string | undefined): FolderCache {
+    const settings = Buffer.from(JSON.stringify(scope.settings));
+    const file = join(dir, repo.blobId(Buffer.concat([Buffer.from('folder cache\0'), settings])).toString('hex'));
+    const digest = createHash('sha256').update(settings);
+    for (const names of ['/etc/passwd', '/etc/group']) digest.update(readOrEmpty(names));
+    const scopeDigest = digest.digest();
+    return new FolderCache(repo, file, scopeDigest, parentId ? usableRecords(readOrEmpty(file), parentId, scopeDigest, repo.indexLoad?.indexFiles ?? []) : Buffer.alloc(0));
+  }
+
+  /** The key a folder's records are found under: keyed by the repository, so it tells no path. */
+  keyOf(path: Buffer): Buffer {
+    return this.#repo.blobId(Buffer.concat([Buffer.from('folder\0'), path])).subarray(0, KEY_BYTES);
+  }
+
+  /** What the parent snapshot's backup saw of the folder with this key. */
+  lookup(key: Buffer): FolderRecord | undefined {
+    let low = 0;
+    let high = this.#old.length / RECORD_BYTES - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const at = mid * RECORD_BYTES;
+      const order = Buffer.compare(this.#old.subarray(at, at + KEY_BYTES), key);
+      if (order === 0) {
+        const o = this.#old;
+        return {
+          digest: o.subarray(at + KEY_BYTES, at + KEY_BYTES + DIGEST_BYTES),
+          treeId: o.toString('hex', at + KEY_BYTES + DIGEST_BYTES, at + KEY_BYTES + DIGEST_BYTES + ID_BYTES),
+          files: o.readUInt32LE(at + RECORD_BYTES - 12),
+          bytes: o.readDoubleLE(at + RECORD_BYTES - 8),
+        };
+      }
+      if (order < 0) low = mid + 1;
+      else high = mid - 1;
+    }
+    return undefined;
+  }
+
+  /** Records a folder this backup finished without trouble, for the next backup. */
+  remember(key: Buffer, listingDigest: Buffer, treeId: string, files: number, bytes: number): void {
+    const record = Buffer.allocUnsafe(RECORD_BYTES);
+    key.copy(record, 0, 0, KEY_BYTES);
+    listingDigest.copy(record, KEY_BYTES, 0, DIGEST_BYTES);
+    record.write(treeId, KEY_BYTES + DIGEST_BYTES, ID_BYTES, 'hex');
+    record.writeUInt32LE(files, RECORD_BYTES - 12);
+    record.writeDoubleLE(bytes, RECORD_BYTES - 8);
+    this.#new.push(record);
+  }
+
+  /**
+   * Writes this backup's records for the next one, which will use them when `snapshotId` is its
+   * parent. Returns a warning when the file cannot be written (nothing is lost: the next backup
+   * compares every folder).
+   */
+  async save(snapshotId: string): Promise<string | undefined> {
+    try {
+      const indexFiles: string[] = [];
+      for await (const f of this.#repo.backend.list('index')) indexFiles.push(f.name);
+      const records = [...new Map(this.#new.map((r) => [r.toString('latin1', 0, KEY_BYTES), r])).values()].sort((a, b) => Buffer.compare(a.subarray(0, KEY_BYTES), b.subarray(0, KEY_BYTES)));
+      const header = Buffer.alloc(HEADER_BYTES);
+      MAGIC.copy(header);
+      header.write(snapshotId, MAGIC.length, ID_BYTES, 'hex');
+      this.#scope.copy(header, MAGIC.length + ID_BYTES);
+      header.writeUInt32LE(indexFiles.length, HEADER_BYTES - 4);
+      const names = Buffer.concat(indexFiles.map((n) => Buffer.from(n, 'hex')));
+      const count = Buffer.alloc(4);
+      count.writeUInt32LE(records.length);
+      mkdirSync(join(this.#file, '..'), { recursive: true, mode: 0o700 });
+      const temporary = `${this.#file}.${process.pid}.tmp`;
+      writeFileSync(temporary, Buffer.concat([header, names, count, ...records]), { mode: 0o600 });
+      renameSync(temporary, this.#file);
+      return undefined;
+    } catch (err) {
+      return `cannot write the folder cache ${this.#file} (the next backup compares every folder in full): ${describeError(err)}`;
+    }
+  }
+}
+
+function readOrEmpty(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** The records of a cache file, when it describes `parentId` in this scope and its index files all remain. */
+function usableRecords(file: Buffer, parentId: string, scope: Buffer, indexFiles: string[]): Buffer {
+  const none = Buffer.alloc(0);
+  if (file.length < HEADER_BYTES || !file.subarray(0, MAGIC.length).equals(MAGIC)) return none;
+  if (file.toString('hex', MAGIC.length, MAGIC.length + ID_BYTES) !== parentId) return none;
+  if (!file.subarray(MAGIC.length + ID_BYTES, MAGIC.length + 2 * ID_BYTES).equals(scope)) return none;
+  const indexCount = file.readUInt32LE(HEADER_BYTES - 4);
+  const recordsAt = HEADER_BYTES + indexCount * ID_BYTES + 4;
+  if (file.length < recordsAt) return none;
+  const present = new Set(indexFiles);
+  for (let i = 0; i < indexCount; i++) {
+    const at = HEADER_BYTES + i * ID_BYTES;
+    if (!present.has(file.toString('hex', at, at + ID_BYTES))) return none;
+  }
+  const records = file.readUInt32LE(recordsAt - 4);
+  if (file.length !== recordsAt + records * RECORD_BYTES) return none;
+  return file.subarray(recordsAt);
+}
