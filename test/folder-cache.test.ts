@@ -2,7 +2,7 @@
 // backup that uses it is compared with a backup of the same tree against the same parent that
 // compares every folder in full (--no-cache).
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliOk, newRepo, tempDir } from './helpers.ts';
@@ -84,4 +84,29 @@ test('the folder cache is not used for another parent, after the index is rewrit
   const excluding = await backup(repo, source, ['--exclude', 'a/b2']);
   assert.equal(excluding.foldersFromCache, 0, 'other options, another cache');
   assert.ok((await backup(repo, source, ['--exclude', 'a/b2'])).foldersFromCache > 0);
+});
+
+test('a damaged folder cache is ignored; cache files unused for 60 days are removed', async (t) => {
+  const repo = await newRepo(t);
+  const source = join(tempDir(t), 'data');
+  makeTree(source);
+  const home = tempDir(t);
+  const env = { XDG_CACHE_HOME: home };
+  const run = async (): Promise<{ foldersFromCache: number; filesUnchanged: number }> => JSON.parse((await cliOk(['backup', '--repo', repo, '--json', source], { env })).stdout);
+  await run();
+  const dir = join(home, 'lifeboat', 'folders');
+  const [file] = readdirSync(dir);
+  assert.equal(statSync(join(dir, file)).mode & 0o777, 0o600);
+  const old = join(dir, 'f'.repeat(64));
+  const recent = join(dir, 'e'.repeat(64));
+  writeFileSync(old, 'left by a repository long gone');
+  writeFileSync(recent, 'in use elsewhere');
+  const longAgo = new Date(Date.now() - 61 * 86_400_000);
+  utimesSync(old, longAgo, longAgo);
+  truncateSync(join(dir, file), statSync(join(dir, file)).size - 5);
+  const afterDamage = await run();
+  assert.equal(afterDamage.foldersFromCache, 0);
+  assert.equal(afterDamage.filesUnchanged, 12);
+  assert.deepEqual(readdirSync(dir).sort(), [file, recent.slice(dir.length + 1)].sort());
+  assert.ok((await run()).foldersFromCache > 0, 'written whole again');
 });

@@ -11,9 +11,10 @@
 // in which anything went wrong (an unreadable entry, a warning, a file changed while read) is not
 // recorded. The file holds keyed digests and tree ids only, no names.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError } from '../errors.ts';
+import { nowMs } from '../lib/clock.ts';
 import type { Repository } from '../repo/repository.ts';
 
 const MAGIC = Buffer.from('LBFOLDR1');
@@ -23,6 +24,8 @@ const ID_BYTES = 32;
 /** Path key, listing digest, tree id, files (u32) and their bytes (f64). */
 const RECORD_BYTES = KEY_BYTES + DIGEST_BYTES + ID_BYTES + 4 + 8;
 const HEADER_BYTES = MAGIC.length + ID_BYTES + ID_BYTES + 4;
+/** A cache file no backup has written for this long belongs to paths or a repository gone. */
+const UNUSED_DAYS = 60;
 
 export interface FolderRecord {
   digest: Buffer;
@@ -127,10 +130,19 @@ export class FolderCache {
       const temporary = `${this.#file}.${process.pid}.tmp`;
       writeFileSync(temporary, Buffer.concat([header, names, count, ...records]), { mode: 0o600 });
       renameSync(temporary, this.#file);
+      removeUnused(join(this.#file, '..'));
       return undefined;
     } catch (err) {
       return `cannot write the folder cache ${this.#file} (the next backup compares every folder in full): ${describeError(err)}`;
     }
+  }
+}
+
+function removeUnused(dir: string): void {
+  const before = nowMs() - UNUSED_DAYS * 86_400_000;
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    if ((statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < before) rmSync(file, { force: true });
   }
 }
 
