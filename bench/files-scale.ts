@@ -66,7 +66,8 @@ const tools: Record<string, { init: (repo: string) => string[]; backup: (repo: s
     backup: (repo) => ['restic', '-q', '-r', repo, '--cache-dir', `${repo}.cache`, 'backup', '--host', 'bench', source],
   },
 };
-const present = Object.keys(tools).filter((t) => t === 'lifeboat' || spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+const wanted = process.env.TOOLS?.split(/\s+/).filter(Boolean) ?? Object.keys(tools); // e.g. TOOLS=lifeboat
+const present = Object.keys(tools).filter((t) => wanted.includes(t) && (t === 'lifeboat' || spawnSync('sh', ['-c', `command -v ${t}`]).status === 0));
 
 mkdirSync(work, { recursive: true });
 const started = performance.now();

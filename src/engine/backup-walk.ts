@@ -131,10 +131,8 @@ export class TreeWalker {
     }
     const key = ahead.key ?? this.#folders?.keyOf(path);
     const seen = key && { key, digest: listing.digest(key), problemsBefore };
-    const record = seen && previous?.id ? this.#folders!.lookup(seen.key) : undefined;
-    if (seen && record && record.treeId === previous!.id && record.digest.equals(seen.digest.subarray(0, record.digest.length)) && this.#repo.hasBlobHex(record.treeId)) {
-      return await this.#unchangedFolder(path, listing, record, seen);
-    }
+    const record = seen && previous?.id ? this.#cachedUnchanged(seen.key, listing, previous.id) : undefined;
+    if (seen && record) return await this.#unchangedFolder(path, listing, record, seen);
     const previousTree = previous && (previous.tree ?? (await (ahead.previousTree ?? this.loadTreeOrEmpty(previous.id!))));
     return await this.#changedFolder(path, listing.entries, previousTree && { id: previous!.id, tree: previousTree }, seen);
   }
@@ -188,12 +186,14 @@ export class TreeWalker {
     const previousTree = (): Promise<Tree | undefined> => (parentTree ??= this.loadTreeOrEmpty(record.treeId));
     const subfolders = listing.directories().filter(({ name, dev }) => this.#descends(joinPath(path, name), dev));
     // Subfolders' listings are read ahead, their parent-snapshot trees not: most will not need them.
-    const folders = new FolderPrefetch(subfolders, (folder) => this.#startFolder(path, folder, undefined));
+    const recordOf = (name: Buffer): FolderRecord | undefined => this.#folders!.lookup(this.#folders!.keyOf(joinPath(path, name)));
+    const folders = new FolderPrefetch(subfolders, (folder) => this.#startFolder(path, folder, recordOf(folder.name)?.treeId));
     const pending: Array<Promise<{ name: Buffer; id: string; previousId?: string }>> = [];
     for (const { name } of subfolders) {
       const ahead = folders.take(name) ?? {};
       const child = joinPath(path, name);
-      const previousId = this.#folders!.lookup(ahead.key ?? this.#folders!.keyOf(child))?.treeId ?? (await previousTree())?.nodes.find((n) => n.type === 'dir' && nodeNameKey(n) === nameKey(name))?.subtree;
+      // From the subfolder's own record, or else from this folder's tree in the parent snapshot.
+      const previousId = recordOf(name)?.treeId ?? (await previousTree())?.nodes.find((n) => n.type === 'dir' && nodeNameKey(n) === nameKey(name))?.subtree;
       const subtree = await this.#walkDirectory(child, previousId ? { id: previousId } : undefined, ahead);
       pending.push(subtree.later.then((id) => ({ name, id, previousId })));
     }
@@ -217,6 +217,16 @@ export class TreeWalker {
         return id;
       }),
     );
+  }
+
+  /**
+   * The folder cache's record of a folder when the folder can keep its parent-snapshot tree
+   * unread: recorded for that very tree, with the same listing, and the tree still indexed.
+   */
+  #cachedUnchanged(key: Buffer, listing: FolderListing, previousId: string): FolderRecord | undefined {
+    const record = this.#folders!.lookup(key);
+    if (!record || record.treeId !== previousId || !record.digest.equals(listing.digest(key).subarray(0, record.digest.length))) return undefined;
+    return this.#repo.hasBlobHex(previousId) ? record : undefined;
   }
 
   /** Whether the walk goes into a subfolder: it is not excluded, and on the same filesystem when it must be. */
@@ -249,8 +259,8 @@ export class TreeWalker {
   }
 
   /**
-   * Starts reading a subfolder and loading its parent-snapshot tree, ahead of walking it. The tree
-   * is not loaded when the folder cache knows the folder: it is needed only if the folder changed.
+   * Starts reading a subfolder and loading its parent-snapshot tree, ahead of walking it. With the
+   * folder cache, the tree is loaded once the listing shows that the folder changed: most will not.
    */
   #startFolder(parent: Buffer, folder: { name: Buffer; dev?: bigint }, previousId: string | undefined): FolderAhead {
     const path = joinPath(parent, folder.name);
@@ -258,8 +268,10 @@ export class TreeWalker {
     const scan = scanFolder(path);
     scan.catch(() => {}); // observed by the walk of that folder
     const key = this.#folders?.keyOf(path);
-    const known = key && this.#folders!.lookup(key)?.treeId === previousId;
-    const previousTree = previousId && !known ? this.loadTreeOrEmpty(previousId) : undefined;
+    if (!previousId) return { scan, key };
+    const load = (): Promise<Tree | undefined> => this.loadTreeOrEmpty(previousId);
+    const previousTree = key ? scan.then((listing) => (this.#cachedUnchanged(key, listing, previousId) ? undefined : load())) : load();
+    previousTree.catch(() => {}); // a failed scan: the walk of that folder reports it
     return { scan, previousTree, key };
   }
 

@@ -77,7 +77,7 @@ function lstatError(errno: number, path: Buffer, name: Buffer): NodeJS.ErrnoExce
  */
 export interface FolderListing {
   readonly entries: ScannedEntry[];
-  /** SHA-256 of `key` (which keeps the digest from being guessed) and the scan's raw output. */
+  /** SHA-256 of `key` (which keeps the digest from being guessed) and the scan's raw output. The Buffer is shared: do not change it. */
   digest(key: Uint8Array): Buffer;
   /** The entries that are directories, read from the numbers without building entries. */
   directories(): Array<{ name: Buffer; dev: bigint }>;
@@ -91,6 +91,7 @@ export async function scanDirectory(path: Buffer): Promise<ScannedEntry[]> {
 export async function scanFolder(path: Buffer): Promise<FolderListing> {
   const { names, ends, stats } = await nativeFs.scanDirectory(path);
   let entries: ScannedEntry[] | undefined;
+  let digested: { key: Uint8Array; value: Buffer } | undefined; // the walk asks twice for the same key
   const nameAt = (i: number): Buffer => names.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
   return {
     get entries() {
@@ -104,8 +105,10 @@ export async function scanFolder(path: Buffer): Promise<FolderListing> {
       return entries;
     },
     digest(key) {
+      if (digested?.key === key) return digested.value;
       const view = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      return createHash('sha256').update(key).update(view(ends)).update(names).update(view(stats)).digest();
+      digested = { key, value: createHash('sha256').update(key).update(view(ends)).update(names).update(view(stats)).digest() };
+      return digested.value;
     },
     directories() {
       const dirs: Array<{ name: Buffer; dev: bigint }> = [];
