@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cliOk, newRepo, tempDir } from './helpers.ts';
+import { cli, cliOk, IS_ROOT, newRepo, tempDir } from './helpers.ts';
 
 const COUNTERS = ['filesNew', 'filesChanged', 'filesUnchanged', 'dirsNew', 'dirsChanged', 'dirsUnchanged', 'totalFiles', 'totalBytes', 'bytesRead'] as const;
 
@@ -109,4 +109,24 @@ test('a damaged folder cache is ignored; cache files unused for 60 days are remo
   assert.equal(afterDamage.filesUnchanged, 12);
   assert.deepEqual(readdirSync(dir).sort(), [file, recent.slice(dir.length + 1)].sort());
   assert.ok((await run()).foldersFromCache > 0, 'written whole again');
+});
+
+test('a folder with an unreadable file is not taken from the folder cache: the file is tried again', async (t) => {
+  const repo = await newRepo(t);
+  const source = join(tempDir(t), 'data');
+  makeTree(source);
+  writeFileSync(join(source, 'a/b/secret.txt'), 'unreadable');
+  chmodSync(join(source, 'a/b/secret.txt'), 0o000);
+  // As root every file is readable: drop the capabilities that let root ignore permissions.
+  const wrapper = IS_ROOT ? ['setpriv', '--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search', '--'] : [];
+  const run = async (): Promise<{ foldersFromCache: number; errors: string[]; incomplete: boolean }> => {
+    const r = await cli(['backup', '--repo', repo, '--json', source], { wrapper });
+    assert.equal(r.code, 3, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  await run();
+  const second = await run();
+  assert.equal(second.incomplete, true);
+  assert.deepEqual(second.errors, [`${source}/a/b/secret.txt: permission denied`]);
+  assert.equal(second.foldersFromCache, 6, 'all nine but the folder of the unreadable file and its two ancestors');
 });

@@ -54,6 +54,8 @@ export class TreeWalker {
   readonly #excludes: PathMatcher;
   readonly #fileSlots = new Limiter(FILES_IN_FLIGHT);
   readonly #folders: FolderCache | undefined;
+  /** Folders in or below which an entry had an error or warning: not recorded in the folder cache. */
+  readonly #troubled = new Set<string>();
   #fatal: unknown;
   #rootDevice: bigint | undefined;
   #progress = { files: 0, bytes: 0 };
@@ -87,7 +89,7 @@ export class TreeWalker {
   async bareDirectory(path: Buffer, name: Buffer): Promise<TreeNode | undefined> {
     try {
       const { node, problems } = await describeEntry(path, name, await statEntry(path));
-      for (const p of problems) this.warnings.push(`${path}: ${p}`);
+      for (const p of problems) this.#warn(path, p);
       return node;
     } catch (err) {
       this.#error(path, err);
@@ -121,7 +123,6 @@ export class TreeWalker {
    * what the walk of the parent folder started for this one.
    */
   async #walkDirectory(path: Buffer, previous: PreviousTree | undefined, ahead: FolderAhead = {}): Promise<Later<string>> {
-    const problemsBefore = this.#problemCount();
     let listing: FolderListing;
     try {
       listing = await (ahead.scan ?? scanFolder(path));
@@ -130,7 +131,7 @@ export class TreeWalker {
       return now(await this.saveTree({ nodes: [] }));
     }
     const key = ahead.key ?? this.#folders?.keyOf(path);
-    const seen = key && { key, digest: listing.digest(key), problemsBefore };
+    const seen = key && { key, digest: listing.digest(key), path: path.toString('latin1') };
     const record = seen && previous?.id ? this.#cachedUnchanged(seen.key, listing, previous.id) : undefined;
     if (seen && record) return await this.#unchangedFolder(path, listing, record, seen);
     const previousTree = previous && (previous.tree ?? (await (ahead.previousTree ?? this.loadTreeOrEmpty(previous.id!))));
@@ -213,7 +214,7 @@ export class TreeWalker {
           id = await this.saveTree({ nodes: tree.nodes.map((n) => (n.type === 'dir' && replaced.has(nodeNameKey(n)) ? { ...n, subtree: replaced.get(nodeNameKey(n)) } : n)) });
         }
         for (const { id, previousId } of subtrees) this.#summary[previousId === id ? 'dirsUnchanged' : previousId ? 'dirsChanged' : 'dirsNew']++;
-        if (this.#problemCount() === seen.problemsBefore) this.#folders!.remember(seen.key, seen.digest, id, record.files, record.bytes);
+        if (!this.#troubled.has(seen.path)) this.#folders!.remember(seen.key, seen.digest, id, record.files, record.bytes);
         return id;
       }),
     );
@@ -235,8 +236,19 @@ export class TreeWalker {
     return !(this.#options.oneFileSystem && dev !== this.#rootDevice);
   }
 
-  #problemCount(): number {
-    return this.errors.length + this.warnings.length;
+  /** An error or warning at `path`: its folder and every folder above it stay out of the folder cache. */
+  #trouble(path: Buffer): void {
+    for (let end = path.lastIndexOf(0x2f); end >= 0; end = path.lastIndexOf(0x2f, end - 1)) {
+      const folder = path.toString('latin1', 0, Math.max(end, 1));
+      if (this.#troubled.has(folder)) return; // and so are the ones above it
+      this.#troubled.add(folder);
+      if (end === 0) return;
+    }
+  }
+
+  #warn(path: Buffer, message: string): void {
+    this.#trouble(path);
+    this.warnings.push(`${path}: ${message}`);
   }
 
   /**
@@ -249,7 +261,7 @@ export class TreeWalker {
         // In the scan's order, which is the order of name bytes that trees keep (compareNodes).
         const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined) };
         const id = keep && sameNodes(tree.nodes, keep.nodes) ? keep.id : await this.saveTree(tree);
-        if (seen && this.#problemCount() === seen.problemsBefore) {
+        if (seen && !this.#troubled.has(seen.path)) {
           const files = tree.nodes.filter((n) => n.type === 'file');
           this.#folders!.remember(seen.key, seen.digest, id, files.length, files.reduce((sum, n) => sum + n.size, 0));
         }
@@ -298,7 +310,7 @@ export class TreeWalker {
       return undefined;
     }
     const { node, problems } = described;
-    for (const p of problems) this.warnings.push(`${path}: ${p}`);
+    for (const p of problems) this.#warn(path, p);
     if (node.type === 'dir') {
       if (this.#options.oneFileSystem && st.dev !== this.#rootDevice) {
         node.subtree = await this.saveTree({ nodes: [] });
@@ -348,7 +360,7 @@ export class TreeWalker {
       node.size = result.bytesRead;
       if (result.changed) {
         node.changedWhileRead = true;
-        this.warnings.push(`${path}: changed while it was read; the stored copy may be inconsistent`);
+        this.#warn(path, 'changed while it was read; the stored copy may be inconsistent');
       }
       this.#summary[previous?.type === 'file' ? 'filesChanged' : 'filesNew']++;
       this.#tick(node.size, path);
@@ -383,6 +395,7 @@ export class TreeWalker {
   }
 
   #error(path: Buffer, err: unknown): void {
+    this.#trouble(path);
     const reason = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
     this.errors.push(`${path.toString('utf8')}: ${reason}`);
   }
@@ -403,6 +416,6 @@ interface FolderAhead {
 interface Seen {
   key: Buffer;
   digest: Buffer;
-  /** Errors and warnings before the folder was walked: any new one keeps it out of the cache. */
-  problemsBefore: number;
+  /** The folder's path (latin1), to tell whether anything went wrong in or below it (#trouble). */
+  path: string;
 }
