@@ -132,7 +132,7 @@ export class TreeWalker {
     }
     const key = ahead.key ?? this.#folders?.keyOf(path);
     const seen = key && { key, digest: listing.digest(key), path: path.toString('latin1') };
-    const record = seen && previous?.id ? this.#cachedUnchanged(seen.key, listing, previous.id) : undefined;
+    const record = seen && previous?.id ? this.#cachedUnchanged(seen.key, listing, previous.id, ahead.key ? ahead.record : undefined) : undefined;
     if (seen && record) return await this.#unchangedFolder(path, listing, record, seen);
     const previousTree = previous && (previous.tree ?? (await (ahead.previousTree ?? this.loadTreeOrEmpty(previous.id!))));
     return await this.#changedFolder(path, listing.entries, previousTree && { id: previous!.id, tree: previousTree }, seen);
@@ -151,7 +151,7 @@ export class TreeWalker {
     }
     const folders = new FolderPrefetch(
       entries.filter((e) => e.stats?.isDirectory()),
-      (folder) => this.#startFolder(path, { name: folder.name, dev: folder.stats?.dev }, byName.get(nameKey(folder.name))?.subtree),
+      (folder) => this.#startFolder(path, { name: folder.name, dev: folder.stats?.dev }, () => byName.get(nameKey(folder.name))?.subtree),
     );
     const pending: Array<Promise<TreeNode | undefined>> = [];
     const readsBefore = this.#filesToRead;
@@ -186,15 +186,14 @@ export class TreeWalker {
     let parentTree: Promise<Tree | undefined> | undefined;
     const previousTree = (): Promise<Tree | undefined> => (parentTree ??= this.loadTreeOrEmpty(record.treeId));
     const subfolders = listing.directories().filter(({ name, dev }) => this.#descends(joinPath(path, name), dev));
-    // Subfolders' listings are read ahead, their parent-snapshot trees not: most will not need them.
-    const recordOf = (name: Buffer): FolderRecord | undefined => this.#folders!.lookup(this.#folders!.keyOf(joinPath(path, name)));
-    const folders = new FolderPrefetch(subfolders, (folder) => this.#startFolder(path, folder, recordOf(folder.name)?.treeId));
+    // A subfolder's tree in the parent snapshot: from its own record in the folder cache.
+    const folders = new FolderPrefetch(subfolders, (folder) => this.#startFolder(path, folder, (cached) => cached?.treeId));
     const pending: Array<Promise<{ name: Buffer; id: string; previousId?: string }>> = [];
     for (const { name } of subfolders) {
       const ahead = folders.take(name) ?? {};
       const child = joinPath(path, name);
-      // From the subfolder's own record, or else from this folder's tree in the parent snapshot.
-      const previousId = recordOf(name)?.treeId ?? (await previousTree())?.nodes.find((n) => n.type === 'dir' && nodeNameKey(n) === nameKey(name))?.subtree;
+      // A subfolder without a record finds it in this folder's tree in the parent snapshot.
+      const previousId = ahead.previousId ?? (await previousTree())?.nodes.find((n) => n.type === 'dir' && nodeNameKey(n) === nameKey(name))?.subtree;
       const subtree = await this.#walkDirectory(child, previousId ? { id: previousId } : undefined, ahead);
       pending.push(subtree.later.then((id) => ({ name, id, previousId })));
     }
@@ -224,8 +223,7 @@ export class TreeWalker {
    * The folder cache's record of a folder when the folder can keep its parent-snapshot tree
    * unread: recorded for that very tree, with the same listing, and the tree still indexed.
    */
-  #cachedUnchanged(key: Buffer, listing: FolderListing, previousId: string): FolderRecord | undefined {
-    const record = this.#folders!.lookup(key);
+  #cachedUnchanged(key: Buffer, listing: FolderListing, previousId: string, record = this.#folders!.lookup(key)): FolderRecord | undefined {
     if (!record || record.treeId !== previousId || !record.digest.equals(listing.digest(key).subarray(0, record.digest.length))) return undefined;
     return this.#repo.hasBlobHex(previousId) ? record : undefined;
   }
@@ -273,18 +271,21 @@ export class TreeWalker {
   /**
    * Starts reading a subfolder and loading its parent-snapshot tree, ahead of walking it. With the
    * folder cache, the tree is loaded once the listing shows that the folder changed: most will not.
+   * `previousIdOf` names that tree, given the folder's record in the folder cache.
    */
-  #startFolder(parent: Buffer, folder: { name: Buffer; dev?: bigint }, previousId: string | undefined): FolderAhead {
+  #startFolder(parent: Buffer, folder: { name: Buffer; dev?: bigint }, previousIdOf: (cached: FolderRecord | undefined) => string | undefined): FolderAhead {
     const path = joinPath(parent, folder.name);
     if (!this.#descends(path, folder.dev)) return {};
     const scan = scanFolder(path);
     scan.catch(() => {}); // observed by the walk of that folder
     const key = this.#folders?.keyOf(path);
-    if (!previousId) return { scan, key };
+    const record = key && this.#folders!.lookup(key);
+    const previousId = previousIdOf(record);
+    if (!previousId) return { scan, key, record };
     const load = (): Promise<Tree | undefined> => this.loadTreeOrEmpty(previousId);
-    const previousTree = key ? scan.then((listing) => (this.#cachedUnchanged(key, listing, previousId) ? undefined : load())) : load();
+    const previousTree = key ? scan.then((listing) => (this.#cachedUnchanged(key, listing, previousId, record) ? undefined : load())) : load();
     previousTree.catch(() => {}); // a failed scan: the walk of that folder reports it
-    return { scan, previousTree, key };
+    return { scan, previousTree, key, record, previousId };
   }
 
   async #isCacheDir(path: Buffer): Promise<boolean> {
@@ -408,8 +409,11 @@ type PreviousTree = { id: string; tree?: Tree } | { id?: undefined; tree: Tree }
 interface FolderAhead {
   scan?: Promise<FolderListing>;
   previousTree?: Promise<Tree | undefined>;
-  /** The folder's key in the folder cache. */
+  /** The folder's key in the folder cache, and its record there. */
   key?: Buffer;
+  record?: FolderRecord;
+  /** The folder's tree in the parent snapshot, as the walk of the parent folder found it. */
+  previousId?: string;
 }
 
 /** What the folder cache is told of a folder once it is done: its listing's digest, if all went well. */

@@ -81,7 +81,7 @@ export class FolderCache {
     while (low <= high) {
       const mid = (low + high) >>> 1;
       const at = mid * RECORD_BYTES;
-      const order = Buffer.compare(this.#old.subarray(at, at + KEY_BYTES), key);
+      const order = this.#old.compare(key, 0, KEY_BYTES, at, at + KEY_BYTES);
       if (order === 0) {
         const o = this.#old;
         return {
