@@ -3,6 +3,7 @@
 // flight is bounded; a directory's tree is saved as soon as all of its entries are done.
 import { readFile } from 'node:fs/promises';
 import { describeError, errnoCode } from '../errors.ts';
+import { later, now, type Later } from '../lib/later.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { BackupSummary } from '../model/snapshot.ts';
 import { nameKey, nodeNameKey, sameNodes, type Tree, type TreeNode } from '../model/tree.ts';
@@ -10,7 +11,7 @@ import type { Repository } from '../repo/repository.ts';
 import { scanFolder, type EntryStats, type FolderListing, type ScannedEntry } from '../sources/dir-scan.ts';
 import { describeEntry, joinPath, statEntry, unchangedSince } from '../sources/files.ts';
 import type { ChunkPool, PreparedChunk } from './chunk-pool.ts';
-import type { FolderCache, FolderRecord } from './folder-cache.ts';
+import type { FolderCache, FolderRecord, SeenFolder } from './folder-cache.ts';
 import { FolderPrefetch } from './folder-prefetch.ts';
 import { PathMatcher } from './excludes.ts';
 
@@ -22,20 +23,6 @@ export interface WalkOptions {
   excludeLargerThanBytes?: number;
   dryRun?: boolean;
   onProgress?: (p: { files: number; bytes: number; currentPath?: string }) => void;
-}
-
-/** A result that arrives later, boxed so that async functions do not flatten it. */
-interface Later<T> {
-  later: Promise<T>;
-}
-
-function later<T>(promise: Promise<T>): Later<T> {
-  promise.catch(() => {}); // observed by whoever awaits `later`; avoids an early unhandled rejection
-  return { later: promise };
-}
-
-function now<T>(value: T): Later<T> {
-  return { later: Promise.resolve(value) };
 }
 
 const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
@@ -54,8 +41,6 @@ export class TreeWalker {
   readonly #excludes: PathMatcher;
   readonly #fileSlots = new Limiter(FILES_IN_FLIGHT);
   readonly #folders: FolderCache | undefined;
-  /** Folders in or below which an entry had an error or warning: not recorded in the folder cache. */
-  readonly #troubled = new Set<string>();
   #fatal: unknown;
   #rootDevice: bigint | undefined;
   #progress = { files: 0, bytes: 0 };
@@ -139,7 +124,7 @@ export class TreeWalker {
   }
 
   /** A folder whose listing is not the parent snapshot's: every entry is described and compared. */
-  async #changedFolder(path: Buffer, entries: ScannedEntry[], previous: { id?: string; tree: Tree } | undefined, seen: Seen | undefined): Promise<Later<string>> {
+  async #changedFolder(path: Buffer, entries: ScannedEntry[], previous: { id?: string; tree: Tree } | undefined, seen: SeenFolder | undefined): Promise<Later<string>> {
     const previousTree = previous?.tree;
     const byName = new Map<string, TreeNode>();
     for (const n of previousTree?.nodes ?? []) byName.set(nodeNameKey(n), n);
@@ -177,7 +162,7 @@ export class TreeWalker {
    * A folder whose listing is the one the folder cache holds for the parent snapshot's tree: its
    * entries are the same, so that tree stands, with new trees for subfolders that changed below.
    */
-  async #unchangedFolder(path: Buffer, listing: FolderListing, record: FolderRecord, seen: Seen): Promise<Later<string>> {
+  async #unchangedFolder(path: Buffer, listing: FolderListing, record: FolderRecord, seen: SeenFolder): Promise<Later<string>> {
     this.foldersFromCache++;
     this.#summary.totalFiles += record.files;
     this.#summary.totalBytes += record.bytes;
@@ -213,7 +198,7 @@ export class TreeWalker {
           id = await this.saveTree({ nodes: tree.nodes.map((n) => (n.type === 'dir' && replaced.has(nodeNameKey(n)) ? { ...n, subtree: replaced.get(nodeNameKey(n)) } : n)) });
         }
         for (const { id, previousId } of subtrees) this.#summary[previousId === id ? 'dirsUnchanged' : previousId ? 'dirsChanged' : 'dirsNew']++;
-        if (!this.#troubled.has(seen.path)) this.#folders!.remember(seen.key, seen.digest, id, record.files, record.bytes);
+        this.#folders!.remember(seen, id, record.files, record.bytes);
         return id;
       }),
     );
@@ -234,18 +219,8 @@ export class TreeWalker {
     return !(this.#options.oneFileSystem && dev !== this.#rootDevice);
   }
 
-  /** An error or warning at `path`: its folder and every folder above it stay out of the folder cache. */
-  #trouble(path: Buffer): void {
-    for (let end = path.lastIndexOf(0x2f); end >= 0; end = path.lastIndexOf(0x2f, end - 1)) {
-      const folder = path.toString('latin1', 0, Math.max(end, 1));
-      if (this.#troubled.has(folder)) return; // and so are the ones above it
-      this.#troubled.add(folder);
-      if (end === 0) return;
-    }
-  }
-
   #warn(path: Buffer, message: string): void {
-    this.#trouble(path);
+    this.#folders?.problemAt(path);
     this.warnings.push(`${path}: ${message}`);
   }
 
@@ -253,15 +228,15 @@ export class TreeWalker {
    * The folder's tree id once all its entries are done. A method of its own, so that the promise
    * holds only the entries and `keep`, not the walk's locals (the parent tree's map of names).
    */
-  #folderTree(pending: Array<Promise<TreeNode | undefined>>, keep: { id: string; nodes: TreeNode[] } | undefined, seen: Seen | undefined): Later<string> {
+  #folderTree(pending: Array<Promise<TreeNode | undefined>>, keep: { id: string; nodes: TreeNode[] } | undefined, seen: SeenFolder | undefined): Later<string> {
     return later(
       Promise.all(pending).then(async (nodes) => {
         // In the scan's order, which is the order of name bytes that trees keep (compareNodes).
         const tree = { nodes: nodes.filter((n): n is TreeNode => n !== undefined) };
         const id = keep && sameNodes(tree.nodes, keep.nodes) ? keep.id : await this.saveTree(tree);
-        if (seen && !this.#troubled.has(seen.path)) {
+        if (seen) {
           const files = tree.nodes.filter((n) => n.type === 'file');
-          this.#folders!.remember(seen.key, seen.digest, id, files.length, files.reduce((sum, n) => sum + n.size, 0));
+          this.#folders!.remember(seen, id, files.length, files.reduce((sum, n) => sum + n.size, 0));
         }
         return id;
       }),
@@ -396,7 +371,7 @@ export class TreeWalker {
   }
 
   #error(path: Buffer, err: unknown): void {
-    this.#trouble(path);
+    this.#folders?.problemAt(path);
     const reason = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
     this.errors.push(`${path.toString('utf8')}: ${reason}`);
   }
@@ -416,10 +391,3 @@ interface FolderAhead {
   previousId?: string;
 }
 
-/** What the folder cache is told of a folder once it is done: its listing's digest, if all went well. */
-interface Seen {
-  key: Buffer;
-  digest: Buffer;
-  /** The folder's path (latin1), to tell whether anything went wrong in or below it (#trouble). */
-  path: string;
-}

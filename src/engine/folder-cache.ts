@@ -35,6 +35,14 @@ export interface FolderRecord {
   bytes: number;
 }
 
+/** A folder the walk has listed: where it is, its key here, and its listing's digest. */
+export interface SeenFolder {
+  /** The folder's path (latin1). */
+  path: string;
+  key: Buffer;
+  digest: Buffer;
+}
+
 /** What a cache file must have been written for, beside the parent snapshot, to be used. */
 export interface FolderCacheScope {
   /** Host, paths and walk options: anything that changes which entries a tree holds. */
@@ -48,6 +56,8 @@ export class FolderCache {
   /** The parent snapshot's records, sorted by path key; empty when there is no usable cache. */
   readonly #old: Buffer;
   readonly #new: Buffer[] = [];
+  /** Folders in or below which an entry had an error or a warning: they are not recorded. */
+  readonly #troubled = new Set<string>();
 
   private constructor(repo: Repository, file: string, scope: Buffer, old: Buffer) {
     this.#repo = repo;
@@ -97,8 +107,19 @@ export class FolderCache {
     return undefined;
   }
 
-  /** Records a folder this backup finished without trouble, for the next backup. */
-  remember(key: Buffer, listingDigest: Buffer, treeId: string, files: number, bytes: number): void {
+  /** An error or warning at `path`: its folder and every folder above it are not recorded, so the next backup tries again. */
+  problemAt(path: Buffer): void {
+    for (let end = path.lastIndexOf(0x2f); end >= 0; end = path.lastIndexOf(0x2f, end - 1)) {
+      const folder = path.toString('latin1', 0, Math.max(end, 1));
+      if (this.#troubled.has(folder)) return; // and so are the ones above it
+      this.#troubled.add(folder);
+      if (end === 0) return;
+    }
+  }
+
+  /** Records a folder this backup finished, for the next backup, unless something went wrong in it. */
+  remember({ path, key, digest: listingDigest }: SeenFolder, treeId: string, files: number, bytes: number): void {
+    if (this.#troubled.has(path)) return;
     const record = Buffer.allocUnsafe(RECORD_BYTES);
     key.copy(record, 0, 0, KEY_BYTES);
     listingDigest.copy(record, KEY_BYTES, 0, DIGEST_BYTES);
