@@ -115,7 +115,7 @@ export async function backupPaths(repo: Repository, options: BackupOptions): Pro
   const parent = options.parent === null ? undefined : (options.parent ?? (await findParent(repo, host, paths)));
   const summary = emptySummary();
   const pool = new ChunkPool(repo);
-  const folders = options.folderCacheDir === undefined ? undefined : FolderCache.open(repo, options.folderCacheDir, { settings: cacheSettings(host, paths, options) }, parent?.id);
+  const folders = options.folderCacheDir === undefined ? undefined : FolderCache.open(repo, options.folderCacheDir, cacheSettings(host, paths, options), parent?.id);
   const walker = new TreeWalker(repo, pool, summary, options, folders);
   let rootTree: string;
   try {

@@ -43,12 +43,6 @@ export interface SeenFolder {
   digest: Buffer;
 }
 
-/** What a cache file must have been written for, beside the parent snapshot, to be used. */
-export interface FolderCacheScope {
-  /** Host, paths and walk options: anything that changes which entries a tree holds. */
-  settings: unknown;
-}
-
 export class FolderCache {
   readonly #repo: Repository;
   readonly #file: string;
@@ -67,11 +61,12 @@ export class FolderCache {
   }
 
   /**
-   * Opens the cache of these settings in `dir`. Its records are used only when they describe
-   * `parentId`; a missing, damaged or stale file just means a backup that compares every folder.
+   * Opens the cache in `dir` for these settings (host, paths and walk options: anything that
+   * changes which entries a tree holds). Its records are used only when they describe `parentId`;
+   * a missing, damaged or stale file just means a backup that compares every folder.
    */
-  static open(repo: Repository, dir: string, scope: FolderCacheScope, parentId: string | undefined): FolderCache {
-    const settings = Buffer.from(JSON.stringify(scope.settings));
+  static open(repo: Repository, dir: string, walkSettings: unknown, parentId: string | undefined): FolderCache {
+    const settings = Buffer.from(JSON.stringify(walkSettings));
     const file = join(dir, repo.blobId(Buffer.concat([Buffer.from('folder cache\0'), settings])).toString('hex'));
     const digest = createHash('sha256').update(settings);
     for (const names of ['/etc/passwd', '/etc/group']) digest.update(readOrEmpty(names));
@@ -137,7 +132,7 @@ export class FolderCache {
   async save(snapshotId: string): Promise<string | undefined> {
     try {
       const indexFiles: string[] = [];
-      for await (const f of this.#repo.backend.list('index')) indexFiles.push(f.name);
+      for await (const f of this.#repo.backend.list('index')) if (/^[0-9a-f]{64}$/.test(f.name)) indexFiles.push(f.name);
       const records = [...new Map(this.#new.map((r) => [r.toString('latin1', 0, KEY_BYTES), r])).values()].sort((a, b) => Buffer.compare(a.subarray(0, KEY_BYTES), b.subarray(0, KEY_BYTES)));
       const header = Buffer.alloc(HEADER_BYTES);
       MAGIC.copy(header);
