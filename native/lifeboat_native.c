@@ -10,6 +10,7 @@
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
 #include <node_api.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -222,7 +223,17 @@ static napi_value dev_parts(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Keeps this library loaded until the process ends. zstd_blob.c and blob_crypto.c give each
+ * thread its contexts through pthread keys whose destructors are in this library; Node unloads an
+ * addon when the last worker that loaded it ends, and that thread's exit then called a destructor
+ * at an address no longer mapped (a segmentation fault when only a worker had used the addon). */
+static void stay_loaded(void) {
+  Dl_info self;
+  if (dladdr((void *)stay_loaded, &self) && self.dli_fname) dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  stay_loaded();
   napi_property_descriptor props[] = {
     {"listXattrs", 0, list_xattrs, 0, 0, 0, napi_default, 0},
     {"getXattr", 0, get_xattr, 0, 0, 0, napi_default, 0},
