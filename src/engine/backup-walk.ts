@@ -358,6 +358,7 @@ export class TreeWalker {
     }
     const saved = await this.#repo.saveStoredBlob('data', chunk.id, chunk.stored, chunk.compression, chunk.rawLength);
     if (saved.added) {
+      this.#pool.stored(chunk.id);
       this.#summary.blobsAdded++;
       this.#summary.bytesAdded += chunk.rawLength;
       this.#summary.bytesAddedStored += saved.storedBytes;

@@ -165,11 +165,12 @@ export class BlobIndex {
    * The first 8 bytes of every id, in an open-addressing table in shared memory (0 = empty slot;
    * a prefix of 0 is stored as 1), for the chunk workers: a chunk whose prefix is there is almost
    * surely a blob the repository has, so the worker does not compress it (engine/chunk-worker.ts
-   * probes it the same way). A false match only leaves a new blob uncompressed. 16 bytes a blob.
+   * probes it the same way). A false match only leaves a new blob uncompressed. 16 bytes a blob,
+   * and room for `more` blobs added later (addIdPrefix) at a load of at most a half.
    */
-  idPrefixes(): BigUint64Array {
+  idPrefixes(more = 0): BigUint64Array {
     let slots = 1024;
-    while (slots < this.#count * 2) slots *= 2;
+    while (slots < (this.#count + more) * 2) slots *= 2;
     const table = new BigUint64Array(new SharedArrayBuffer(slots * 8));
     const view = new DataView(this.#ids.buffer, this.#ids.byteOffset);
     const mask = BigInt(slots - 1);
