@@ -162,6 +162,21 @@ test('a deleted lock: the prune that held it stops before deleting anything', as
   await cliOk(['prune', '--repo', repo]);
 });
 
+test('restore with a pack gone: its files are reported, the rest restored (exit 3)', async (t) => {
+  const tpl = await template(t);
+  // Its runs are read by the writer threads straight from the pack file; the failed read is done
+  // again on the main thread, whose error names what is missing.
+  damage(tpl.bigPack, 'delete');
+  const target = tempDir(t);
+  const restore = await cli(['restore', '--repo', tpl.repo, 'latest', '--target', target]);
+  assert.equal(restore.code, 3, restore.stderr);
+  assert.match(restore.stderr, /big\.bin: Pack [0-9a-f]{64} is missing; blob [0-9a-f]+ is lost/);
+  assert.equal(existsSync(join(target, tpl.source, 'big.bin')), false, 'the file is not left half-written');
+  // letter.txt was in the same pack; new.txt, from the second backup, was not.
+  assert.match(restore.stderr, /letter\.txt: Pack/);
+  assert.deepEqual(readFileSync(join(target, tpl.source, 'docs', 'new.txt')), readFileSync(join(tpl.source, 'docs', 'new.txt')));
+});
+
 test('repairs: a damaged pack and a lost index; restore of the damaged snapshot brings back all it can', async (t) => {
   const tpl = await template(t);
   const repo = tpl.repo;

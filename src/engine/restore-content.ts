@@ -79,7 +79,11 @@ export class ContentWriter {
    * which names the pack or blob at fault.
    */
   async #writeRun(fh: FileHandle, node: TreeNode, run: BlobRun, offsets: Map<string, number[]>): Promise<void> {
-    const sealed = await this.#repo.backend.read('packs', run.pack.id.toString('hex'), { offset: run.start, length: run.end - run.start }).catch(() => undefined);
+    const pack = run.pack.id.toString('hex');
+    const range = { offset: run.start, length: run.end - run.start };
+    const backend = this.#repo.backend;
+    // A pack on this machine is read by the writer itself, into a buffer it keeps.
+    const sealed = backend.localPath ? { path: backend.localPath('packs', pack), ...range } : await backend.read('packs', pack, range).catch(() => undefined);
     if (sealed) {
       const places = run.blobs.map(({ id, loc }) => ({
         blobId: id, at: loc.offset - run.start, offset: loc.offset, storedLength: loc.storedLength, compression: loc.compression, rawLength: loc.rawLength, positions: offsets.get(id.toString('hex'))!,

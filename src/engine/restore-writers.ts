@@ -84,15 +84,16 @@ export class RestoreWriters {
 
   /**
    * Decodes a run of a big file's blobs and writes them at their positions in the open file `fd`.
-   * Resolves with the bytes written, or undefined when a blob did not authenticate. `sealed` is
-   * handed over: the caller must not use it afterwards.
+   * Resolves with the bytes written, or undefined when a blob did not authenticate or the run could
+   * not be read. `sealed` (the run's bytes, or where the writer reads them) is handed over: the
+   * caller must not use it afterwards.
    */
-  async writeRun(fd: number, sealed: Buffer, packKey: Buffer, blobs: RunToWrite['blobs'], sparse: boolean): Promise<number | undefined> {
+  async writeRun(fd: number, sealed: Buffer | Exclude<RunToWrite['sealed'], Uint8Array>, packKey: Buffer, blobs: RunToWrite['blobs'], sparse: boolean): Promise<number | undefined> {
     const id = this.#next++;
-    const owned = ownedForTransfer(sealed);
+    const owned = sealed instanceof Uint8Array ? ownedForTransfer(sealed) : sealed;
     const run: RunToWrite = { id, fd, sealed: owned, packKey, blobs, sparse };
     const done = this.#result(id);
-    this.#workers[id % this.#workers.length].postMessage(run, [owned.buffer]);
+    this.#workers[id % this.#workers.length].postMessage(run, owned instanceof Uint8Array ? [owned.buffer] : []);
     const result = await done;
     return result.damaged ? undefined : result.bytes;
   }

@@ -44,6 +44,11 @@ export interface Backend {
   setRetention?(policy: RetentionPolicy): Promise<void>;
   /** Until when a file is protected from deletion, if it is (prune asks before deleting). */
   retainedUntil?(kind: FileKind, name: string): Promise<Date | undefined>;
+  /**
+   * Only backends whose files are on this machine: a file's path, for another thread to read it
+   * itself (restore's writer threads read big files' runs of blobs straight from the packs).
+   */
+  localPath?(kind: FileKind, name: string): string;
 }
 
 export interface RetentionPolicy {

@@ -58,6 +58,10 @@ export class LocalBackend implements Backend {
     }
   }
 
+  localPath(kind: FileKind, name: string): string {
+    return this.#path(kind, name);
+  }
+
   async read(kind: FileKind, name: string, range?: ReadRange): Promise<Buffer> {
     if (!range) return await readFile(this.#path(kind, name));
     // Range reads are how restore fetches blobs: keep pack files open (they never change) and
