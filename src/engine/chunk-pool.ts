@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import type { Repository } from '../repo/repository.ts';
-import { gearTable } from '../repo/repository.ts';
+import { addIdPrefix, gearTable, idPrefix } from '../repo/repository.ts';
 
 export interface ChunkedFile {
   chunks: number;
@@ -99,20 +99,11 @@ export class ChunkPool {
   /**
    * A blob this backup stored: the workers need not compress it again where it occurs once more
    * (VM images share a fifth of the bench corpus's chunks). Written while the workers read the
-   * table: a value read half-written only makes one chunk compressed or not, never a wrong blob.
+   * table (id-prefixes.ts says why that is safe).
    */
   stored(id: Uint8Array): void {
-    const table = this.#known;
-    if (!table || this.#knownRoom <= 0) return; // full enough: a probe must always reach an empty slot
-    const prefix = Buffer.from(id.buffer, id.byteOffset, 8).readBigUInt64LE(0) || 1n;
-    const mask = table.length - 1;
-    let s = Number(prefix & BigInt(mask));
-    while (table[s] !== 0n) {
-      if (table[s] === prefix) return;
-      s = (s + 1) & mask;
-    }
-    Atomics.store(table, s, prefix);
-    this.#knownRoom--;
+    if (!this.#known || this.#knownRoom <= 0) return; // full enough: a probe must always reach an empty slot
+    if (addIdPrefix(this.#known, idPrefix(id))) this.#knownRoom--;
   }
 
   /** `sizeBytes` (from lstat) lets the pool balance work by bytes rather than by file count. */

@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ownedForTransfer } from '../lib/bytes.ts';
 import { compressBlob } from '../lib/zstd.ts';
 // The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
-import { Chunker, macBlob } from '../repo/chunker.ts';
+import { Chunker, hasIdPrefix, idPrefix, macBlob } from '../repo/chunker.ts';
 
 interface Init {
   gear: Uint32Array;
@@ -70,11 +70,7 @@ function flush(): void {
 
 /** Whether the repository (almost surely) has this blob already: then it is not worth compressing. */
 function known(id: Buffer): boolean {
-  const table = init.known;
-  const prefix = id.readBigUInt64LE(0) || 1n;
-  const mask = table.length - 1;
-  for (let s = Number(prefix & BigInt(mask)); table[s] !== 0n; s = (s + 1) & mask) if (table[s] === prefix) return true;
-  return false;
+  return hasIdPrefix(init.known, idPrefix(id));
 }
 
 function emit(job: number, index: number, data: Buffer): void {

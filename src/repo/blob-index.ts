@@ -3,6 +3,7 @@
 // grows with the repository: 10 million blobs fit in well under 1 GiB.
 import type { BlobType, PackEntry } from './pack.ts';
 import { BLOB_TYPES, ENTRY_BYTES } from './pack.ts';
+import { addIdPrefix } from './id-prefixes.ts';
 
 export interface PackRef {
   id: Buffer;
@@ -162,24 +163,17 @@ export class BlobIndex {
   }
 
   /**
-   * The first 8 bytes of every id, in an open-addressing table in shared memory (0 = empty slot;
-   * a prefix of 0 is stored as 1), for the chunk workers: a chunk whose prefix is there is almost
-   * surely a blob the repository has, so the worker does not compress it (engine/chunk-worker.ts
-   * probes it the same way). A false match only leaves a new blob uncompressed. 16 bytes a blob,
-   * and room for `more` blobs added later (addIdPrefix) at a load of at most a half.
+   * The first 8 bytes of every id, in an open-addressing table in shared memory (id-prefixes.ts),
+   * for the chunk workers: a chunk whose prefix is there is almost surely a blob the repository
+   * has, so the worker does not compress it. A false match only leaves a new blob uncompressed.
+   * 16 bytes a blob, and room for `more` blobs added later (addIdPrefix) at a load of at most a half.
    */
   idPrefixes(more = 0): BigUint64Array {
     let slots = 1024;
     while (slots < (this.#count + more) * 2) slots *= 2;
     const table = new BigUint64Array(new SharedArrayBuffer(slots * 8));
     const view = new DataView(this.#ids.buffer, this.#ids.byteOffset);
-    const mask = BigInt(slots - 1);
-    for (let i = 0; i < this.#count; i++) {
-      const prefix = view.getBigUint64(i * 32, true) || 1n;
-      let s = Number(prefix & mask);
-      while (table[s] !== 0n && table[s] !== prefix) s = (s + 1) & (slots - 1);
-      table[s] = prefix;
-    }
+    for (let i = 0; i < this.#count; i++) addIdPrefix(table, view.getBigUint64(i * 32, true) || 1n);
     return table;
   }
 

@@ -7,8 +7,10 @@
 import { createCipheriv } from 'node:crypto';
 import { nativeAddon } from '../lib/native-addon.ts';
 
-// The worker that cuts chunks names them too, by their keyed MAC; it loads this module, not the repository.
+// The worker that cuts chunks names them too, by their keyed MAC, and looks them up in the table of
+// known ids; it loads this module, not the repository.
 export { macBlob } from './crypto.ts';
+export { hasIdPrefix, idPrefix } from './id-prefixes.ts';
 
 interface GearCut {
   /** The cut (exclusive end of the chunk) of the gear hash started at `from`, or -1 before limitEnd. */

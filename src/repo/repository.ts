@@ -32,6 +32,7 @@ export type { IndexLoadResult } from './index-loader.ts';
 export { COMPRESSION_NONE, COMPRESSION_ZSTD } from './pack.ts';
 export { Chunker, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
 export { blobIdOf } from './crypto.ts';
+export { addIdPrefix, idPrefix } from './id-prefixes.ts';
 export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
