@@ -92,7 +92,10 @@ test('the folder cache is not used for another parent, after the index is rewrit
   assert.equal(afterRepair.filesUnchanged, 12);
   const excluding = await backup(repo, source, ['--exclude', 'a/b2']);
   assert.equal(excluding.foldersFromCache, 0, 'other options, another cache');
-  assert.ok((await backup(repo, source, ['--exclude', 'a/b2'])).foldersFromCache > 0);
+  const cached = await backup(repo, source, ['--exclude', 'a/b2']);
+  assert.ok(cached.foldersFromCache > 0);
+  const full = await backup(repo, source, ['--exclude', 'a/b2', '--no-cache', '--parent', excluding.snapshotId]);
+  assert.equal(await treeOf(repo, cached.snapshotId, source), await treeOf(repo, full.snapshotId, source), 'an excluded subfolder stays out');
 });
 
 test('a damaged folder cache is ignored; cache files unused for 60 days are removed', async (t) => {

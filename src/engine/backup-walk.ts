@@ -170,12 +170,13 @@ export class TreeWalker {
     this.#tick(record.bytes, undefined, record.files);
     let parentTree: Promise<Tree | undefined> | undefined;
     const previousTree = (): Promise<Tree | undefined> => (parentTree ??= this.loadTreeOrEmpty(record.treeId));
-    const subfolders = listing.directories().filter(({ name, dev }) => this.#descends(joinPath(path, name), dev));
+    const subfolders = listing.directories();
     // A subfolder's tree in the parent snapshot: from its own record in the folder cache.
     const folders = new FolderPrefetch(subfolders, (folder) => this.#startFolder(path, folder, (cached) => cached?.treeId));
     const pending: Array<Promise<{ name: Buffer; id: string; previousId?: string }>> = [];
     for (const { name } of subfolders) {
       const ahead = folders.take(name) ?? {};
+      if (!ahead.scan) continue; // excluded, or on another filesystem: its node in the tree stays as it was
       const child = joinPath(path, name);
       // A subfolder without a record finds it in this folder's tree in the parent snapshot.
       const previousId = ahead.previousId ?? (await previousTree())?.nodes.find((n) => n.type === 'dir' && nodeNameKey(n) === nameKey(name))?.subtree;
