@@ -7,12 +7,14 @@
  * - zstdCompress, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
  * - verifyBlobs (verify_blobs.c): check --read-data's loop over the blobs of one pack
  * - blobMac, blobSeal, blobOpen (blob_crypto.c): one blob's HMAC and AES-256-GCM, contexts kept per thread
+ * - releaseFreeMemory: malloc_trim, after a burst of short-lived buffers (loading the index)
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +225,20 @@ static napi_value dev_parts(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* releaseFreeMemory() -> whether glibc's malloc_trim released anything. Loading a big index frees
+ * thousands of buffers of 16-300 KiB in between ones that stay; glibc keeps those pages mapped
+ * (30 MiB for an index of 1,000,000 blobs) until it is asked to return them. */
+static napi_value release_free_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int released = 0;
+#ifdef __GLIBC__
+  released = malloc_trim(0);
+#endif
+  napi_value result;
+  napi_get_boolean(env, released != 0, &result);
+  return result;
+}
+
 /* Keeps this library loaded until the process ends. zstd_blob.c and blob_crypto.c give each
  * thread its contexts through pthread keys whose destructors are in this library; Node unloads an
  * addon when the last worker that loaded it ends, and that thread's exit then called a destructor
@@ -252,6 +268,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"blobMac", 0, blob_mac, 0, 0, 0, napi_default, 0},
     {"blobSeal", 0, blob_seal, 0, 0, 0, napi_default, 0},
     {"blobOpen", 0, blob_open, 0, 0, 0, napi_default, 0},
+    {"releaseFreeMemory", 0, release_free_memory, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -54,8 +54,8 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   const used = await markUsed(repo);
 
   options.onPhase?.('weighing packs');
-  const packCount = index.packs.length;
-  const packHex = index.packs.map((p) => p.id.toString('hex'));
+  const packCount = index.packCount;
+  const packHex = Array.from({ length: packCount }, (_, p) => index.pack(p).id.toString('hex'));
   const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: packCount, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
   const usedBytes = new Float64Array(packCount);
   const listed = new Uint32Array(packCount);
@@ -152,7 +152,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   const old = load.indexFiles.concat(load.supersededIndexFiles);
   function* kept() {
     for (let p = 0; p < packCount; p++) {
-      if (fate[p] === 0) yield { id: index.packs[p].id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) };
+      if (fate[p] === 0) yield { id: index.pack(p).id, salt: index.pack(p).salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) };
     }
   }
   await repo.replaceIndex(kept(), old);

@@ -45,7 +45,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   for await (const f of repo.backend.list('index')) oldFiles.push(f.name);
   const report: RepairIndexReport = { packs: onStorage.size, packsFromIndex: 0, packsRead: 0, blobs: 0, unreadablePacks: [], packsReplaced: [], damagedBlobs: [], missingPacks: [], oldIndexFiles: oldFiles.length };
 
-  const packIndexOf = new Map(index.packs.map((p, i) => [p.id.toString('hex'), i]));
+  const packIndexOf = new Map(Array.from({ length: index.packCount }, (_, p) => [index.pack(p).id.toString('hex'), p]));
   for (const name of packIndexOf.keys()) if (!onStorage.has(name)) report.missingPacks.push(name);
   const byPack = index.groupByPack();
   /** The old listing describes the pack whole: every entry is ours and the sizes agree. */
@@ -77,7 +77,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
     const id = Buffer.from(name, 'hex');
     const p = packIndexOf.get(name);
     if (!options.readAllPacks && wholeListing(p, size)) {
-      await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
+      await add({ id, salt: index.pack(p).salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
       report.packsFromIndex++;
     } else {
       // Only a failure to read the pack makes it "unreadable"; a failure to write is the
@@ -87,7 +87,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
       if (!salvaged) {
         // Unreadable now (damaged, or storage failing): what the old index knew of it is kept
         // rather than dropped; each blob's own MAC still tells whether it is intact.
-        if (p !== undefined && byPack.of(p).length) await add({ id, salt: index.packs[p].salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
+        if (p !== undefined && byPack.of(p).length) await add({ id, salt: index.pack(p).salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
         return;
       }
       report.packsRead++;

@@ -30,3 +30,11 @@ export function nativeAddonIfBuilt<T>(): T | undefined {
     return undefined;
   }
 }
+
+/**
+ * Hands the C heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere or
+ * without the addon). For after a burst of short-lived buffers: the allocator keeps them otherwise.
+ */
+export function releaseFreeMemory(): void {
+  nativeAddonIfBuilt<{ releaseFreeMemory(): boolean }>()?.releaseFreeMemory();
+}

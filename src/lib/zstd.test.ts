@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { constants as zc, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { nativeAddon } from './native-addon.ts';
-import { compressBlob, decompressBlob } from './zstd.ts';
+import { compressBlob, decompressBlob, frameContentSize } from './zstd.ts';
 
 function sample(bytes: number): Buffer {
   const text = Buffer.from('a blob of some repeating text, '.repeat(Math.ceil(bytes / 62)));
@@ -58,4 +58,16 @@ test('worker threads keep contexts of their own', async () => {
   );
   for (let i = 0; i < 20; i++) assert.deepEqual(decompressBlob(compressBlob(data), data.length), data);
   assert.deepEqual(results, [true, true, true]);
+});
+
+test("a frame's declared content size is read from each form of its header", () => {
+  // Sizes that take each width of the field (1, 2, 4 bytes, the single-segment forms and the one with a window byte).
+  for (const size of [0, 10, 255, 256, 1000, 65_791, 65_792, 300_000, 5_000_000]) {
+    const frame = zstdCompressSync(sample(size));
+    assert.equal(frameContentSize(frame), size, `${size} bytes`);
+  }
+  const streamed = zstdCompressSync(sample(1000), { params: { [zc.ZSTD_c_contentSizeFlag]: 0 } });
+  assert.equal(frameContentSize(streamed), undefined, 'a frame that declares no size');
+  assert.equal(frameContentSize(Buffer.from('not a zstd frame')), undefined);
+  assert.equal(frameContentSize(zstdCompressSync(sample(300_000)).subarray(0, 7)), undefined, 'a header cut short');
 });

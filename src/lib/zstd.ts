@@ -47,3 +47,22 @@ export function decompressBlob(data: Uint8Array, rawLength: number): Buffer {
 export function decompressOptions(rawLength: number): { chunkSize: number } {
   return { chunkSize: Math.max(64, rawLength) }; // zlib's smallest chunk is 64 bytes
 }
+
+/**
+ * The size a zstd frame's header declares for its content (RFC 8878, 3.1.1.1), or undefined when
+ * it declares none or is not a frame. zstd writes it whenever the whole input is given at once,
+ * as node:zlib's one-call functions do, so a file's payload can be decompressed into one buffer
+ * of its size (decompressBlob) instead of in 16 KiB pieces joined at the end.
+ */
+export function frameContentSize(frame: Uint8Array): number | undefined {
+  if (frame.byteLength < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return undefined;
+  const descriptor = frame[4];
+  const singleSegment = (descriptor >> 5) & 1;
+  const sizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6];
+  if (sizeBytes === 0) return undefined;
+  const at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]; // after the window and dictionary fields
+  if (at + sizeBytes > frame.byteLength) return undefined;
+  let size = 0;
+  for (let k = sizeBytes - 1; k >= 0; k--) size = size * 256 + frame[at + k];
+  return sizeBytes === 2 ? size + 256 : size;
+}

@@ -4,11 +4,9 @@
 import type { BlobType, PackEntry } from './pack.ts';
 import { BLOB_TYPES, ENTRY_BYTES } from './pack.ts';
 import { addIdPrefix } from './id-prefixes.ts';
+import { PackTable, type PackRef } from './pack-table.ts';
 
-export interface PackRef {
-  id: Buffer;
-  salt: Buffer;
-}
+export type { PackRef };
 
 export interface BlobLocation {
   pack: PackRef;
@@ -23,11 +21,7 @@ export interface BlobLocation {
 const EMPTY = -1;
 
 export class BlobIndex {
-  readonly packs: PackRef[] = [];
-  readonly #packByHex = new Map<string, number>();
-  /** Per pack: entries its listing has, duplicates included, and where its last blob ends. */
-  readonly #packEntries: number[] = [];
-  readonly #packEnd: number[] = [];
+  readonly #packs = new PackTable();
   #capacity = 0;
   #count = 0;
   #ids = new Uint8Array(0);
@@ -41,8 +35,13 @@ export class BlobIndex {
    * id that the slot number does not use, so a probe passing an occupied slot compares the tag it
    * already holds instead of reading that blob's id from far away in memory. Loading 10,000,000
    * blobs spent most of its time in those reads (the table is far larger than the CPU's caches).
+   * The table has 4/3 as many slots as there is room for blobs, not a power of two: an id's first
+   * slot is its hash scaled to the table (#home): 5.3 bytes for each blob there is room for, where
+   * rounding up to a power of two took 5.3-10.7.
    */
   #slots = new Int32Array(0);
+  /** #slots.length / 2^32: #home's scale. */
+  #scale = 0;
   #indexBits = 0;
   #indexMask = 0;
   #tagMask = 0;
@@ -57,29 +56,36 @@ export class BlobIndex {
     return this.#count;
   }
 
-  addPack(id: Buffer, salt: Buffer): number {
-    const hex = id.toString('hex');
-    const existing = this.#packByHex.get(hex);
-    if (existing !== undefined) return existing;
-    this.packs.push({ id, salt });
-    this.#packEntries.push(0);
-    this.#packEnd.push(0);
-    this.#packByHex.set(hex, this.packs.length - 1);
-    return this.packs.length - 1;
+  /** The pack's number; a pack added before keeps its number. */
+  addPack(id: Uint8Array, salt: Uint8Array): number {
+    return this.#packs.add(id, salt);
+  }
+
+  /** The pack's number, or -1. */
+  findPack(id: Uint8Array): number {
+    return this.#packs.find(id);
   }
 
   hasPack(idHex: string): boolean {
-    return this.#packByHex.has(idHex);
+    return idHex.length === 64 && this.#packs.find(Buffer.from(idHex, 'hex')) !== EMPTY;
+  }
+
+  get packCount(): number {
+    return this.#packs.count;
+  }
+
+  pack(packIndex: number): PackRef {
+    return this.#packs.ref(packIndex);
   }
 
   /** How many blobs the pack's listing has, including those another pack's location shadows. */
   packEntryCount(packIndex: number): number {
-    return this.#packEntries[packIndex];
+    return this.#packs.entryCount(packIndex);
   }
 
   /** Where the pack's last listed blob ends. */
   packBlobsEnd(packIndex: number): number {
-    return this.#packEnd[packIndex];
+    return this.#packs.blobsEnd(packIndex);
   }
 
   /**
@@ -97,17 +103,37 @@ export class BlobIndex {
    */
   addTable(packIndex: number, table: Buffer, count: number): void {
     this.reserve(this.#count + count);
-    const u32 = (at: number): number => (table[at] | (table[at + 1] << 8) | (table[at + 2] << 16) | (table[at + 3] << 24)) >>> 0;
-    for (let k = 0, at = 0; k < count; k++, at += ENTRY_BYTES) {
-      this.#addAt(table, at, packIndex, table[at + 32] | (table[at + 33] << 4), u32(at + 34), u32(at + 38), u32(at + 42));
+    if (!this.#bulk) {
+      for (let k = 0, at = 0; k < count; k++, at += ENTRY_BYTES) {
+        this.#addAt(table, at, packIndex, table[at + 32] | (table[at + 33] << 4), table.readUInt32LE(at + 34), table.readUInt32LE(at + 38), table.readUInt32LE(at + 42));
+      }
+      return;
     }
+    // A bulk load only appends: one pass over the table, the ids copied 4 bytes at a time (the
+    // index's ids start at multiples of 32 bytes; the table's entries at any byte).
+    const view = new DataView(table.buffer, table.byteOffset, table.byteLength);
+    const ids = new Uint32Array(this.#ids.buffer, this.#ids.byteOffset, this.#ids.length >>> 2);
+    const [pack, offsets, storedLengths, rawLengths, flags] = [this.#pack, this.#offset, this.#stored, this.#raw, this.#flags];
+    let end = 0;
+    for (let k = 0, at = 0, i = this.#count; k < count; k++, at += ENTRY_BYTES, i++) {
+      for (let w = 0; w < 8; w++) ids[i * 8 + w] = view.getUint32(at + w * 4, true);
+      const offset = view.getUint32(at + 34, true);
+      const stored = view.getUint32(at + 38, true);
+      pack[i] = packIndex;
+      offsets[i] = offset;
+      storedLengths[i] = stored;
+      rawLengths[i] = view.getUint32(at + 42, true);
+      flags[i] = table[at + 32] | (table[at + 33] << 4);
+      if (offset + stored > end) end = offset + stored;
+    }
+    this.#count += count;
+    this.#packs.listed(packIndex, count, end);
   }
 
   #addAt(src: Uint8Array, at: number, packIndex: number, flags: number, offset: number, storedLength: number, rawLength: number): void {
-    this.#packEntries[packIndex]++;
-    this.#packEnd[packIndex] = Math.max(this.#packEnd[packIndex], offset + storedLength);
+    this.#packs.listed(packIndex, 1, offset + storedLength);
     this.reserve(this.#count + 1);
-    let i = this.#count;
+    const i = this.#count;
     if (!this.#bulk) {
       const slot = this.#probe(src, at);
       if (this.#slots[slot] !== EMPTY) return;
@@ -141,7 +167,7 @@ export class BlobIndex {
     if (i === EMPTY) return undefined;
     const packIndex = this.#pack[i];
     return {
-      pack: this.packs[packIndex],
+      pack: this.#packs.ref(packIndex),
       packIndex,
       type: BLOB_TYPES[this.#flags[i] & 0x0f],
       compression: this.#flags[i] >> 4,
@@ -200,11 +226,12 @@ export class BlobIndex {
    * For the commands that go through the repository pack by pack (check, prune, repair).
    */
   groupByPack(): { of(packIndex: number): Uint32Array } {
-    const start = new Uint32Array(this.packs.length + 1);
+    const packs = this.#packs.count;
+    const start = new Uint32Array(packs + 1);
     for (let i = 0; i < this.#count; i++) start[this.#pack[i] + 1]++;
-    for (let p = 0; p < this.packs.length; p++) start[p + 1] += start[p];
+    for (let p = 0; p < packs; p++) start[p + 1] += start[p];
     const order = new Uint32Array(this.#count);
-    const next = start.slice(0, this.packs.length);
+    const next = start.slice(0, packs);
     for (let i = 0; i < this.#count; i++) order[next[this.#pack[i]]++] = i;
     return { of: (p) => order.subarray(start[p], start[p + 1]) };
   }
@@ -220,6 +247,11 @@ export class BlobIndex {
   #hash(id: Uint8Array, at = 0): number {
     // Ids are MAC outputs: any 4 bytes are uniformly distributed.
     return (id[at] | (id[at + 1] << 8) | (id[at + 2] << 16) | (id[at + 3] << 24)) >>> 0;
+  }
+
+  /** The id's first slot: its hash scaled to the table. Exact in doubles, and never the table's length. */
+  #home(h: number): number {
+    return (h * this.#scale) | 0;
   }
 
   /** Bits of the id independent of #hash's (the slot number), as many as the slot has room for. */
@@ -238,10 +270,9 @@ export class BlobIndex {
   #probe(src: Uint8Array, at: number): number {
     const slots = this.#slots;
     const ids = this.#ids;
-    const mask = slots.length - 1;
     const h = this.#hash(src, at);
     const tag = this.#tag(src, at);
-    let s = h & mask;
+    let s = this.#home(h);
     for (;;) {
       const v = slots[s];
       if (v === EMPTY) return s;
@@ -250,7 +281,7 @@ export class BlobIndex {
         const i = v & this.#indexMask;
         if (this.#hash(ids, i * 32) === h && this.#idEquals(i, src, at)) return s;
       }
-      s = (s + 1) & mask;
+      if (++s === slots.length) s = 0;
     }
   }
 
@@ -261,9 +292,8 @@ export class BlobIndex {
   }
 
   #insertSlot(i: number): void {
-    const mask = this.#slots.length - 1;
-    let s = this.#hash(this.#ids, i * 32) & mask;
-    while (this.#slots[s] !== EMPTY) s = (s + 1) & mask;
+    let s = this.#home(this.#hash(this.#ids, i * 32));
+    while (this.#slots[s] !== EMPTY) if (++s === this.#slots.length) s = 0;
     this.#slots[s] = (this.#tag(this.#ids, i * 32) << this.#indexBits) | i;
   }
 
@@ -304,24 +334,23 @@ export class BlobIndex {
     const n = this.#count;
     const ids = this.#ids;
     const slots = this.#slots.fill(EMPTY);
-    const mask = slots.length - 1;
-    const shift = Math.max(0, 31 - Math.clz32(slots.length) - 12); // 4096 regions of the table
-    const start = new Uint32Array((mask >>> shift) + 2);
-    for (let i = 0; i < n; i++) start[((this.#hash(ids, i * 32) & mask) >>> shift) + 1]++;
+    // 4096 regions of the table, by the hash's top 12 bits: #home grows with the hash.
+    const start = new Uint32Array(4096 + 1);
+    for (let i = 0; i < n; i++) start[(this.#hash(ids, i * 32) >>> 20) + 1]++;
     for (let r = 1; r < start.length; r++) start[r] += start[r - 1];
     // Pairs of (slot value, home slot), by region: the insert loop then reads nothing else.
     const order = new Uint32Array(n * 2);
     for (let i = 0; i < n; i++) {
-      const home = this.#hash(ids, i * 32) & mask;
-      const at = start[home >>> shift]++ * 2;
+      const h = this.#hash(ids, i * 32);
+      const at = start[h >>> 20]++ * 2;
       order[at] = (this.#tag(ids, i * 32) << this.#indexBits) | i;
-      order[at + 1] = home;
+      order[at + 1] = this.#home(h);
     }
     let duplicates: Uint8Array | undefined;
     for (let k = 0; k < order.length; k += 2) {
       const v = order[k];
       const i = v & this.#indexMask;
-      for (let s = order[k + 1]; ; s = (s + 1) & mask) {
+      for (let s = order[k + 1]; ; s = s + 1 === slots.length ? 0 : s + 1) {
         const held = slots[s];
         if (held === EMPTY) {
           slots[s] = v;
@@ -352,10 +381,9 @@ export class BlobIndex {
     this.#raw = copy(this.#raw, (n) => new Uint32Array(n));
     this.#flags = copy(this.#flags, (n) => new Uint8Array(n));
     this.#capacity = capacity;
-    // Open addressing at a load of at most 3/4 (a power of two, for the mask).
-    let slots = 1;
-    while (slots * 3 < capacity * 4) slots *= 2;
-    this.#slots = new Int32Array(slots).fill(EMPTY);
+    // Open addressing at a load of at most 3/4.
+    this.#slots = new Int32Array(Math.ceil((capacity * 4) / 3) + 1).fill(EMPTY);
+    this.#scale = this.#slots.length / 2 ** 32;
     // Slots stay non-negative 31-bit numbers, so EMPTY (-1) is never a real one.
     this.#indexBits = Math.max(1, Math.ceil(Math.log2(capacity + 1)));
     this.#indexMask = 2 ** this.#indexBits - 1;

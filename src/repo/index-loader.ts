@@ -4,6 +4,7 @@
 import type { Backend, FileInfo } from '../storage/open.ts';
 import type { RepositoryKeys } from './crypto.ts';
 import { Limiter } from '../lib/limiter.ts';
+import { releaseFreeMemory } from '../lib/native-addon.ts';
 import { BlobIndex } from './blob-index.ts';
 import { readIndex, type IndexedPack } from './index-file.ts';
 import { packSalt, packTailGuess, readPackHeader, type PackEntry } from './pack.ts';
@@ -24,7 +25,7 @@ export interface IndexLoadResult {
 
 /** Adds a pack's listing; a pack listed before (by another index file) keeps its first listing. */
 export function addPackToIndex(index: BlobIndex, id: Buffer, salt: Buffer, entries: PackEntry[]): void {
-  if (index.hasPack(id.toString('hex'))) return;
+  if (index.findPack(id) !== -1) return;
   const p = index.addPack(id, salt);
   for (const e of entries) index.add(e.id, p, e.type, e.compression, e.offset, e.storedLength, e.rawLength);
 }
@@ -80,7 +81,7 @@ async function loadIndexFiles(backend: Backend, keys: RepositoryKeys, skip: Set<
       reads.run(async () => {
         try {
           const { supersedes } = readIndex(keys, info.name, await backend.read('index', info.name), (id, salt, table, count) => {
-            if (index.hasPack(id.toString('hex'))) return; // listed by another file too: one listing counts
+            if (index.findPack(id) !== -1) return; // listed by another file too: one listing counts
             index.addTable(index.addPack(id, salt), table, count);
           });
           for (const s of supersedes) superseded.add(s.toString('hex'));
@@ -92,6 +93,9 @@ async function loadIndexFiles(backend: Backend, keys: RepositoryKeys, skip: Set<
     ),
   );
   index.endBulk();
+  // The index files' buffers are gone, but the C heap keeps their pages: 30 of the 80 MiB an
+  // index of 1,000,000 blobs added to the process.
+  releaseFreeMemory();
   if (skip.size === 0) result.supersededIndexFiles = result.indexFiles.filter((n) => superseded.has(n));
   return result;
 }
