@@ -96,7 +96,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
         // Its intact blobs move to new packs; the damaged pack goes once nothing indexes it.
         for (const b of salvaged.bad) report.damagedBlobs.push({ pack: name, ...b });
         for (const e of salvaged.good) {
-          const loc = { pack: { id, salt: salvaged.salt }, packIndex: -1, ...e };
+          const loc = { pack: { id, salt: salvaged.salt }, packIndex: -1, position: -1, ...e }; // a pack no index lists
           await repo.saveStoredBlob(e.type, e.id, repo.openStoredBlob(e.id, loc, salvaged.bytes!.subarray(e.offset, e.offset + e.storedLength)), e.compression, e.rawLength, true);
         }
         report.packsReplaced.push(name);

@@ -40,17 +40,16 @@ interface PendingRun extends BlobRun {
  * gives the precise error); duplicates are read once.
  */
 export function planRuns(repo: BlobSource, ids: Iterable<Buffer>, maxRun = MAX_RUN_BYTES): BlobRun[] {
-  const byPack = new Map<string, Array<{ id: Buffer; loc: BlobLocation }>>();
-  const seen = new Set<string>();
+  // Keyed by numbers (the blob's position in the index, the pack's number): not two hex strings
+  // made and hashed per blob.
+  const byPack = new Map<number, Array<{ id: Buffer; loc: BlobLocation }>>();
+  const seen = new Set<number>();
   for (const id of ids) {
-    const hex = id.toString('hex');
-    if (seen.has(hex)) continue;
-    seen.add(hex);
     const loc = repo.index.get(id);
-    if (!loc) continue;
-    const packHex = loc.pack.id.toString('hex');
-    let list = byPack.get(packHex);
-    if (!list) byPack.set(packHex, (list = []));
+    if (!loc || seen.has(loc.position)) continue;
+    seen.add(loc.position);
+    let list = byPack.get(loc.packIndex);
+    if (!list) byPack.set(loc.packIndex, (list = []));
     list.push({ id, loc });
   }
   const runs: BlobRun[] = [];

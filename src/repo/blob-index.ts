@@ -11,6 +11,8 @@ export type { PackRef };
 export interface BlobLocation {
   pack: PackRef;
   packIndex: number;
+  /** The blob's position in the index (BlobIndex.position). */
+  position: number;
   type: BlobType;
   compression: number;
   offset: number;
@@ -169,6 +171,7 @@ export class BlobIndex {
     return {
       pack: this.#packs.ref(packIndex),
       packIndex,
+      position: i,
       type: BLOB_TYPES[this.#flags[i] & 0x0f],
       compression: this.#flags[i] >> 4,
       offset: this.#offset[i],
