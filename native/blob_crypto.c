@@ -116,7 +116,19 @@ napi_value blob_seal(napi_env env, napi_callback_info info) {
   napi_value result;
   unsigned char *out;
   int n = 0, tail = 0;
-  if (napi_create_buffer(env, len + TAG_BYTES, (void **)&out, &result) != napi_ok) return NULL;
+  /* blobSeal(key, nonce, plain, aad, into, at): sealed into `into` from byte `at` (a pack being
+   * built), returning the length written; without `into`, a new Buffer. */
+  size_t argc = 6; napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 6) {
+    unsigned char *into; size_t into_len; double at;
+    if (!bytes_arg(env, argv[4], &into, &into_len) || napi_get_value_double(env, argv[5], &at) != napi_ok || !(at >= 0) || at + len + TAG_BYTES > into_len) {
+      napi_throw_range_error(env, NULL, "blobSeal: no room for the sealed blob at that offset");
+      return NULL;
+    }
+    out = into + (size_t)at;
+    napi_create_uint32(env, (uint32_t)(len + TAG_BYTES), &result);
+  } else if (napi_create_buffer(env, len + TAG_BYTES, (void **)&out, &result) != napi_ok) return NULL;
   s->seal_ready = 0;
   if ((!same && EVP_EncryptInit_ex(s->seal, EVP_aes_256_gcm(), NULL, key, NULL) != 1) || EVP_EncryptInit_ex(s->seal, NULL, NULL, NULL, nonce) != 1 ||
       (aad_len && EVP_EncryptUpdate(s->seal, NULL, &n, aad, (int)aad_len) != 1) || EVP_EncryptUpdate(s->seal, out, &n, plain, (int)len) != 1 ||

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { nativeAddon } from '../lib/native-addon.ts';
-import { macBlob, nonce, seal, sealWithKeyBytes, unseal, unsealWithKeyBytes, NONCE_BLOB } from './crypto.ts';
+import { macBlob, nonce, seal, sealWithKeyBytes, sealWithKeyBytesInto, unseal, unsealWithKeyBytes, NONCE_BLOB } from './crypto.ts';
 
 const sizes = [0, 1, 15, 16, 17, 4096, 100_000, 2 * 1024 * 1024 + 3];
 
@@ -18,6 +18,10 @@ test("the addon's HMAC and AES-256-GCM give node:crypto's bytes, whichever key c
       const iv = nonce(NONCE_BLOB, size * 7);
       const sealed = sealWithKeyBytes(key, iv, data, aad);
       assert.deepEqual(sealed, seal(key, iv, data, aad), `sealing ${size} bytes`);
+      const into = Buffer.alloc(size + 16 + 10, 0xee);
+      assert.equal(sealWithKeyBytesInto(key, iv, data, aad, into, 7), size + 16);
+      assert.deepEqual(into.subarray(7, 7 + size + 16), sealed, `sealing ${size} bytes in place`);
+      assert.deepEqual([into[6], into[size + 23]], [0xee, 0xee], 'nothing written around it');
       assert.deepEqual(unsealWithKeyBytes(key, iv, sealed, aad), data);
       assert.deepEqual(unseal(key, iv, sealed, 'blob', aad), data);
     }

@@ -95,6 +95,7 @@ export function blobIdOf(keys: RepositoryKeys, data: Uint8Array): Buffer {
 interface NativeBlobCrypto {
   blobMac(key: Uint8Array, data: Uint8Array): Buffer;
   blobSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array): Buffer;
+  blobSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array, into: Uint8Array, at: number): number;
   blobOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer | undefined;
 }
 
@@ -126,6 +127,16 @@ export function macBlob(key: Uint8Array, data: Uint8Array): Buffer {
 /** seal() with a key given as bytes, in one buffer: the ciphertext, then the tag. */
 export function sealWithKeyBytes(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
   return nativeCrypto()?.blobSeal(key, iv, plaintext, aad) ?? seal(key, iv, plaintext, aad);
+}
+
+/** sealWithKeyBytes() written into `into` from byte `at` (a pack being built); returns the length written. */
+export function sealWithKeyBytesInto(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, into: Uint8Array, at: number): number {
+  const n = nativeCrypto();
+  if (n) return n.blobSeal(key, iv, plaintext, aad, into, at);
+  const sealed = seal(key, iv, plaintext, aad);
+  if (at + sealed.byteLength > into.byteLength) throw new RangeError('sealWithKeyBytesInto: no room for the sealed blob at that offset');
+  into.set(sealed, at);
+  return sealed.byteLength;
 }
 
 /** unseal() with a key given as bytes; undefined when the data does not authenticate. */

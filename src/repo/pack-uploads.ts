@@ -12,6 +12,8 @@ import { addPackToIndex } from './index-loader.ts';
 import { PackWriter, type BlobType, type PackEntry } from './pack.ts';
 
 const UPLOADS_IN_FLIGHT = 2;
+/** A pack is finished once it reaches its target size, so its last blob (a chunk is at most 4 MiB) may go past it. */
+const PACK_SLACK_BYTES = 4 * 1024 * 1024 + 64 * 1024;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
 const PACKS_PER_INDEX = 64;
 /** ...or every this many blobs, so that packs of many tiny blobs do not pile up entries in memory. */
@@ -57,7 +59,7 @@ export class PackUploads {
   /** Seals a claimed blob into its type's open pack, and uploads the pack once it is full. */
   async add(type: BlobType, id: Buffer, stored: Uint8Array, compression: number, rawLength: number): Promise<PackEntry> {
     let writer = this.#writers.get(type);
-    if (!writer) this.#writers.set(type, (writer = new PackWriter(this.#keys, type)));
+    if (!writer) this.#writers.set(type, (writer = new PackWriter(this.#keys, type, this.#packTargetBytes + PACK_SLACK_BYTES)));
     const entry = writer.add(id, stored, compression, rawLength);
     if (writer.sizeBytes >= this.#packTargetBytes) await this.#finishWriter(type);
     return entry;
@@ -87,6 +89,7 @@ export class PackUploads {
       } catch (err) {
         this.#uploadError ??= err;
       } finally {
+        writer.release();
         this.#uploads.release();
       }
     })();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { deriveRepositoryKeys, fileKeyBytes, blobIdOf } from './crypto.ts';
+import { deriveRepositoryKeys, fileKeyBytes, blobIdOf, sealWithKeyBytesInto } from './crypto.ts';
 import { openBlob, packSalt, PackWriter, readPackHeader, COMPRESSION_NONE } from './pack.ts';
 import { BlobIndex } from './blob-index.ts';
 import { decodeIndex, encodeIndex } from './index-file.ts';
@@ -11,10 +11,12 @@ const keys = deriveRepositoryKeys(Buffer.alloc(32, 1));
 test('pack round trip: every blob comes back from its offset, and the header lists them all', () => {
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 3000 }), { minLength: 1, maxLength: 20 }), (blobs) => {
-      const writer = new PackWriter(keys, 'data');
+      // A small first buffer, so that most packs grow; each writer's buffer goes to the next one.
+      const writer = new PackWriter(keys, 'data', 2048);
       const ids = blobs.map((b) => blobIdOf(keys, b));
       blobs.forEach((b, i) => writer.add(ids[i], b, COMPRESSION_NONE, b.length));
       const { bytes } = writer.finish();
+      writer.release();
       const entries = readPackHeader(keys, bytes.subarray(0, 40), bytes, bytes.length);
       assert.equal(entries.length, blobs.length);
       const key = fileKeyBytes(keys, packSalt(bytes.subarray(0, 40)));
@@ -80,4 +82,23 @@ test('the blob index grows to many entries and keeps every one', () => {
     assert.equal(loc.offset, i);
     assert.equal(loc.type, i % 2 ? 'tree' : 'data');
   });
+});
+
+test("a writer's parts stay whole until it is released, and the next writer's pack is its own", () => {
+  const first = new PackWriter(keys, 'data', 64 * 1024);
+  const a = Buffer.alloc(40_000, 1);
+  first.add(blobIdOf(keys, a), a, COMPRESSION_NONE, a.length);
+  const { name, parts } = first.finishParts();
+  const copy = Buffer.concat(parts);
+  first.release();
+  const second = new PackWriter(keys, 'data', 64 * 1024);
+  const b = Buffer.alloc(40_000, 2);
+  second.add(blobIdOf(keys, b), b, COMPRESSION_NONE, b.length);
+  const next = second.finish();
+  assert.notEqual(next.name, name);
+  const [e] = readPackHeader(keys, copy.subarray(0, 40), copy, copy.length);
+  assert.deepEqual(openBlob(fileKeyBytes(keys, packSalt(copy.subarray(0, 40))), e.id, e.offset, copy.subarray(e.offset, e.offset + e.storedLength)), a, 'the first pack, copied before release, still opens');
+  const [f] = readPackHeader(keys, next.bytes.subarray(0, 40), next.bytes, next.bytes.length);
+  assert.deepEqual(openBlob(fileKeyBytes(keys, packSalt(next.bytes.subarray(0, 40))), f.id, f.offset, next.bytes.subarray(f.offset, f.offset + f.storedLength)), b);
+  assert.throws(() => sealWithKeyBytesInto(Buffer.alloc(32), Buffer.alloc(12), b, Buffer.alloc(32), Buffer.alloc(100), 0), RangeError, 'no room: refused, nothing written past the end');
 });
