@@ -62,11 +62,10 @@ static int bytes_arg(napi_env env, napi_value value, unsigned char **data, size_
   return typed_array_data(env, value, napi_uint8_array, (void **)data, len);
 }
 
-/* The four arguments of blobSeal and blobOpen: key[32], nonce[12], data, aad. */
-static int crypt_args(napi_env env, napi_callback_info info, unsigned char **key, unsigned char **nonce, unsigned char **data, size_t *len,
+/* The first four arguments of blobSeal and blobOpen: key[32], nonce[12], data, aad. */
+static int crypt_args(napi_env env, size_t argc, napi_value *argv, unsigned char **key, unsigned char **nonce, unsigned char **data, size_t *len,
                       unsigned char **aad, size_t *aad_len) {
-  size_t argc = 4, key_len, nonce_len; napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t key_len, nonce_len;
   if (argc < 4 || !bytes_arg(env, argv[0], key, &key_len) || !bytes_arg(env, argv[1], nonce, &nonce_len) || !bytes_arg(env, argv[2], data, len) ||
       !bytes_arg(env, argv[3], aad, aad_len) || key_len != KEY_BYTES || nonce_len != NONCE_BYTES || *len > 0x7fffffff) {
     napi_throw_type_error(env, NULL, "expected (key[32], nonce[12], data, aad) as Uint8Arrays");
@@ -106,29 +105,24 @@ napi_value blob_mac(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* blobSeal(key, nonce, plain, aad, into, at): sealed into `into` from byte `at` (the pack being
+ * built), ciphertext then tag; returns the length written. */
 napi_value blob_seal(napi_env env, napi_callback_info info) {
-  unsigned char *key, *nonce, *plain, *aad;
-  size_t len, aad_len;
-  if (!crypt_args(env, info, &key, &nonce, &plain, &len, &aad, &aad_len)) return NULL;
+  size_t argc = 6; napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  unsigned char *key, *nonce, *plain, *aad, *into;
+  size_t len, aad_len, into_len;
+  double at;
+  if (!crypt_args(env, argc, argv, &key, &nonce, &plain, &len, &aad, &aad_len)) return NULL;
+  if (argc < 6 || !bytes_arg(env, argv[4], &into, &into_len) || napi_get_value_double(env, argv[5], &at) != napi_ok || !(at >= 0) || at + len + TAG_BYTES > into_len) {
+    napi_throw_range_error(env, NULL, "blobSeal: no room for the sealed blob at that offset");
+    return NULL;
+  }
   CryptoState *s = state();
   if (!s) { napi_throw_error(env, NULL, "AES-256-GCM is not available"); return NULL; }
   int same = s->seal_ready && memcmp(s->seal_key, key, KEY_BYTES) == 0;
-  napi_value result;
-  unsigned char *out;
+  unsigned char *out = into + (size_t)at;
   int n = 0, tail = 0;
-  /* blobSeal(key, nonce, plain, aad, into, at): sealed into `into` from byte `at` (a pack being
-   * built), returning the length written; without `into`, a new Buffer. */
-  size_t argc = 6; napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc >= 6) {
-    unsigned char *into; size_t into_len; double at;
-    if (!bytes_arg(env, argv[4], &into, &into_len) || napi_get_value_double(env, argv[5], &at) != napi_ok || !(at >= 0) || at + len + TAG_BYTES > into_len) {
-      napi_throw_range_error(env, NULL, "blobSeal: no room for the sealed blob at that offset");
-      return NULL;
-    }
-    out = into + (size_t)at;
-    napi_create_uint32(env, (uint32_t)(len + TAG_BYTES), &result);
-  } else if (napi_create_buffer(env, len + TAG_BYTES, (void **)&out, &result) != napi_ok) return NULL;
   s->seal_ready = 0;
   if ((!same && EVP_EncryptInit_ex(s->seal, EVP_aes_256_gcm(), NULL, key, NULL) != 1) || EVP_EncryptInit_ex(s->seal, NULL, NULL, NULL, nonce) != 1 ||
       (aad_len && EVP_EncryptUpdate(s->seal, NULL, &n, aad, (int)aad_len) != 1) || EVP_EncryptUpdate(s->seal, out, &n, plain, (int)len) != 1 ||
@@ -138,13 +132,17 @@ napi_value blob_seal(napi_env env, napi_callback_info info) {
   }
   memcpy(s->seal_key, key, KEY_BYTES);
   s->seal_ready = 1;
+  napi_value result;
+  napi_create_uint32(env, (uint32_t)(len + TAG_BYTES), &result);
   return result;
 }
 
 napi_value blob_open(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   unsigned char *key, *nonce, *sealed, *aad;
   size_t len, aad_len;
-  if (!crypt_args(env, info, &key, &nonce, &sealed, &len, &aad, &aad_len)) return NULL;
+  if (!crypt_args(env, argc, argv, &key, &nonce, &sealed, &len, &aad, &aad_len)) return NULL;
   napi_value result, undefined;
   napi_get_undefined(env, &undefined);
   if (len < TAG_BYTES) return undefined;

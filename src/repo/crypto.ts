@@ -94,7 +94,6 @@ export function blobIdOf(keys: RepositoryKeys, data: Uint8Array): Buffer {
 
 interface NativeBlobCrypto {
   blobMac(key: Uint8Array, data: Uint8Array): Buffer;
-  blobSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array): Buffer;
   blobSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array, into: Uint8Array, at: number): number;
   blobOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer | undefined;
 }
@@ -124,12 +123,10 @@ export function macBlob(key: Uint8Array, data: Uint8Array): Buffer {
   return createHmac('sha256', object).update(data).digest();
 }
 
-/** seal() with a key given as bytes, in one buffer: the ciphertext, then the tag. */
-export function sealWithKeyBytes(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-  return nativeCrypto()?.blobSeal(key, iv, plaintext, aad) ?? seal(key, iv, plaintext, aad);
-}
-
-/** sealWithKeyBytes() written into `into` from byte `at` (a pack being built); returns the length written. */
+/**
+ * seal() with a key given as bytes, written into `into` from byte `at` (the pack being built): the
+ * ciphertext, then the tag. Returns the length written.
+ */
 export function sealWithKeyBytesInto(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, into: Uint8Array, at: number): number {
   const n = nativeCrypto();
   if (n) return n.blobSeal(key, iv, plaintext, aad, into, at);
