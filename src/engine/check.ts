@@ -66,16 +66,17 @@ async function checkEverything(
   for await (const f of repo.backend.list('packs')) sizes.set(f.name, f.sizeBytes);
   const damagedBlobs = new Map<string, string>();
   const byPack = repo.index.groupByPack();
-  const packsWithBlobs = Array.from({ length: repo.index.packCount }, (_, p) => p).filter((p) => byPack.of(p).length > 0);
+  const packNames = repo.index.packNames();
+  const packsWithBlobs = packNames.keys().filter((p) => byPack.of(p).length > 0).toArray();
   report.stats.packs = packsWithBlobs.length;
   report.stats.blobs = repo.index.size;
-  const selected = selectPacks(packsWithBlobs.map((i) => repo.index.pack(i).id.toString('hex')).sort(), options.readData);
+  const selected = selectPacks(packsWithBlobs.map((p) => packNames[p]).sort(), options.readData);
   const markPack = (packIndex: number, why: string): void => {
     for (const i of byPack.of(packIndex)) damagedBlobs.set(repo.index.at(i)[0].toString('hex'), why);
   };
   const toRead: Array<{ packIndex: number; name: string; truncated: boolean }> = [];
   for (const packIndex of packsWithBlobs) {
-    const name = repo.index.pack(packIndex).id.toString('hex');
+    const name = packNames[packIndex];
     const size = sizes.get(name);
     if (size === undefined) {
       problem('pack', name, 'missing: the index lists it but it is not in the repository');

@@ -55,7 +55,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
 
   options.onPhase?.('weighing packs');
   const packCount = index.packCount;
-  const packHex = Array.from({ length: packCount }, (_, p) => index.pack(p).id.toString('hex'));
+  const packHex = index.packNames();
   const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: packCount, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
   const usedBytes = new Float64Array(packCount);
   const listed = new Uint32Array(packCount);

@@ -45,7 +45,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   for await (const f of repo.backend.list('index')) oldFiles.push(f.name);
   const report: RepairIndexReport = { packs: onStorage.size, packsFromIndex: 0, packsRead: 0, blobs: 0, unreadablePacks: [], packsReplaced: [], damagedBlobs: [], missingPacks: [], oldIndexFiles: oldFiles.length };
 
-  const packIndexOf = new Map(Array.from({ length: index.packCount }, (_, p) => [index.pack(p).id.toString('hex'), p]));
+  const packIndexOf = new Map(index.packNames().map((name, p) => [name, p]));
   for (const name of packIndexOf.keys()) if (!onStorage.has(name)) report.missingPacks.push(name);
   const byPack = index.groupByPack();
   /** The old listing describes the pack whole: every entry is ours and the sizes agree. */

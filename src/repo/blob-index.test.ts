@@ -84,5 +84,6 @@ test('packs are found by id through growth, keep their first number, and each is
   assert.equal(index.hasPack('not hex'), false);
   assert.deepEqual(index.pack(1234), { id: ids[1234], salt: Buffer.alloc(32, 1234 & 0xff) });
   assert.equal(index.pack(5), index.pack(5), 'caches keyed by the pack object (pack keys) keep working');
+  assert.deepEqual(index.packNames(), ids.map((id) => id.toString('hex')));
   assert.throws(() => index.pack(ids.length), RangeError);
 });

@@ -80,6 +80,11 @@ export class BlobIndex {
     return this.#packs.ref(packIndex);
   }
 
+  /** Every pack's id in hex (its file name), by pack number. */
+  packNames(): string[] {
+    return Array.from({ length: this.#packs.count }, (_, p) => this.#packs.idHex(p));
+  }
+
   /** How many blobs the pack's listing has, including those another pack's location shadows. */
   packEntryCount(packIndex: number): number {
     return this.#packs.entryCount(packIndex);
@@ -156,8 +161,7 @@ export class BlobIndex {
    * so a big index is allocated once, at its size; later growth is by half again, not double.
    */
   reserve(count: number): void {
-    if (count <= this.#capacity) return;
-    this.#grow(Math.max(count, Math.ceil(this.#capacity * 1.5)));
+    if (count > this.#capacity) this.#grow(Math.max(count, Math.ceil(this.#capacity * 1.5)));
   }
 
   has(id: Uint8Array): boolean {
@@ -166,18 +170,7 @@ export class BlobIndex {
 
   get(id: Uint8Array): BlobLocation | undefined {
     const i = this.#find(id);
-    if (i === EMPTY) return undefined;
-    const packIndex = this.#pack[i];
-    return {
-      pack: this.#packs.ref(packIndex),
-      packIndex,
-      position: i,
-      type: BLOB_TYPES[this.#flags[i] & 0x0f],
-      compression: this.#flags[i] >> 4,
-      offset: this.#offset[i],
-      storedLength: this.#stored[i],
-      rawLength: this.#raw[i],
-    };
+    return i === EMPTY ? undefined : this.#locationAt(i);
   }
 
   /** The blob's position (0 ≤ position < size), or -1: for per-blob marks in a typed array. */
@@ -185,10 +178,9 @@ export class BlobIndex {
     return this.#find(id);
   }
 
-  /** The blob at a position. */
+  /** The blob at a position (read from the arrays: no lookup of its id). */
   at(position: number): [Buffer, BlobLocation] {
-    const id = Buffer.from(this.#ids.subarray(position * 32, position * 32 + 32));
-    return [id, this.get(id)!];
+    return [Buffer.from(this.#ids.subarray(position * 32, position * 32 + 32)), this.#locationAt(position)];
   }
 
   /**
@@ -241,10 +233,21 @@ export class BlobIndex {
 
   /** Every blob id with its location; for check and index writing. */
   *entries(): Generator<[Buffer, BlobLocation]> {
-    for (let i = 0; i < this.#count; i++) {
-      const id = Buffer.from(this.#ids.subarray(i * 32, i * 32 + 32));
-      yield [id, this.get(id)!];
-    }
+    for (let i = 0; i < this.#count; i++) yield this.at(i);
+  }
+
+  #locationAt(i: number): BlobLocation {
+    const packIndex = this.#pack[i];
+    return {
+      pack: this.#packs.ref(packIndex),
+      packIndex,
+      position: i,
+      type: BLOB_TYPES[this.#flags[i] & 0x0f],
+      compression: this.#flags[i] >> 4,
+      offset: this.#offset[i],
+      storedLength: this.#stored[i],
+      rawLength: this.#raw[i],
+    };
   }
 
   #hash(id: Uint8Array, at = 0): number {

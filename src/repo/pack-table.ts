@@ -64,6 +64,12 @@ export class PackTable {
     return ref;
   }
 
+  /** The pack's id in hex (its file name), read from the table without making its PackRef. */
+  idHex(p: number): string {
+    if (!(p >= 0 && p < this.#count)) throw new RangeError(`no pack number ${p}`);
+    return Buffer.from(this.#idSalt.buffer, this.#idSalt.byteOffset + p * 64, ID_BYTES).toString('hex');
+  }
+
   /** Counts `entries` more in the pack's listing, the last of them ending at `end`. */
   listed(p: number, entries: number, end: number): void {
     this.#entries[p] += entries;
