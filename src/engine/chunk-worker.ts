@@ -9,6 +9,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ownedForTransfer } from '../lib/bytes.ts';
+import { lowerThreadPriority } from '../lib/thread-priority.ts';
 import { compressBlob } from '../lib/zstd.ts';
 // The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
 import { Chunker, hasIdPrefix, idPrefix, macBlob } from '../repo/chunker.ts';
@@ -25,6 +26,7 @@ type Request = { type: 'files'; files: Array<{ job: number; path: Uint8Array }> 
 const WINDOW_BYTES = 16 * 1024 * 1024;
 const OUTBOX_ITEMS = 16;
 const OUTBOX_BYTES = 4 * 1024 * 1024;
+lowerThreadPriority(); // the main thread, which feeds this one, goes first
 const init = workerData as Init;
 const chunker = new Chunker(init.gear, init.params);
 const port = parentPort!;

@@ -1,0 +1,26 @@
+// Worker threads that do bulk work (chunking and hashing files, writing restored files) give way
+// to the main thread. The main thread walks the tree, hands work out, stores blobs and writes
+// packs: every other thread waits on it. On a small machine there are more runnable threads than
+// cores, and the kernel shared the cores evenly between them, so the main thread lost its core to
+// a worker whenever it woke one. The workers' work is queued, so it loses nothing by waiting.
+// Measured on the bench corpus (two cores), interleaved pairs, nice 0 against 10: full backup
+// 5.50 -> 4.94 s (nice 7, four pairs) and 5.30 -> 5.11 s (7 against 10, four pairs); small-change
+// re-backup 1.54 -> 1.37 s (nice 7, six pairs) and 1.54 -> 1.36 s (7 against 12, six pairs).
+import { getPriority, setPriority } from 'node:os';
+
+export const WORKER_NICE_STEPS = 10;
+
+/**
+ * Lowers the calling thread's scheduling priority by `steps` nice levels, relative to what it has
+ * (a backup run under `nice` keeps its order). Linux only: there each thread has its own nice
+ * value and setpriority(2) on "this process" sets the calling thread's; elsewhere it would lower
+ * the whole process. Best effort: where it is not allowed, the thread keeps its priority.
+ */
+export function lowerThreadPriority(steps = WORKER_NICE_STEPS): void {
+  if (process.platform !== 'linux') return;
+  try {
+    setPriority(Math.min(19, getPriority() + steps));
+  } catch {
+    // e.g. a seccomp sandbox that forbids setpriority: only speed differs
+  }
+}
