@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,11 +9,44 @@ import { ChunkPool, type PreparedChunk } from './chunk-pool.ts';
 
 process.env.LIFEBOAT_KDF_MEMORY_KIB ??= '1024';
 
-test('a chunk stored during the backup is not compressed again where it occurs once more', async (t) => {
+async function emptyRepo(t: { after: (f: () => void) => void }): Promise<{ dir: string; repo: Repository }> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pool-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const repo = await Repository.init(new LocalBackend(join(dir, 'repo')), 'pw');
   await repo.reloadIndex();
+  return { dir, repo };
+}
+
+/** A file of zeros that is all hole: cheap to make and to read. */
+function writeSparse(path: string, size: number): void {
+  writeFileSync(path, '');
+  truncateSync(path, size);
+}
+
+test('the pool keeps to one worker for small files, and starts another when there is much to read', async (t) => {
+  const { dir, repo } = await emptyRepo(t);
+  const chunkAll = async (pool: ChunkPool, files: Array<{ path: string; size: number }>) => {
+    const got = await Promise.all(files.map(({ path, size }) => pool.chunkFile(Buffer.from(path), size, async () => {})));
+    assert.deepEqual(got.map((r) => r.bytesRead), files.map((f) => f.size));
+  };
+  // 136 MiB in all, more than enough to read, but in files so small that the main thread sets the pace.
+  const small = Array.from({ length: 4500 }, (_, i) => ({ path: join(dir, `s${i}`), size: 31 * 1024 }));
+  for (const f of small) writeSparse(f.path, f.size);
+  const forSmall = new ChunkPool(repo, 2);
+  t.after(() => forSmall.close());
+  await chunkAll(forSmall, small);
+  assert.equal(forSmall.workerCount, 1, 'a second worker would only take a core from the main thread');
+
+  const big = Array.from({ length: 4 }, (_, i) => ({ path: join(dir, `b${i}`), size: 48 * 1024 * 1024 }));
+  for (const f of big) writeSparse(f.path, f.size);
+  const forBig = new ChunkPool(repo, 2);
+  t.after(() => forBig.close());
+  await chunkAll(forBig, big);
+  assert.equal(forBig.workerCount, 2);
+});
+
+test('a chunk stored during the backup is not compressed again where it occurs once more', async (t) => {
+  const { dir, repo } = await emptyRepo(t);
   const file = join(dir, 'log.txt');
   writeFileSync(file, 'the same line, very compressible\n'.repeat(4000)); // 132 KB: one chunk
   const pool = new ChunkPool(repo, 1);
