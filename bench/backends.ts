@@ -1,5 +1,5 @@
 // Backup and restore of a corpus to every backend, started here on 127.0.0.1 as the tests start
-// them: node bench/backends.ts CORPUS_DIR [WORK_DIR]. Prints one markdown table row per backend.
+// them: npx node bench/backends.ts CORPUS_DIR [WORK_DIR]. Prints one markdown table row per backend.
 import { execFileSync } from 'node:child_process';
 import { rmSync, mkdirSync } from 'node:fs';
 import { startCeph } from '../test/services/ceph.ts';

@@ -1,7 +1,7 @@
 // Chunk-size sweep: backs up a corpus into fresh repositories with different FastCDC sizes, then
 // backs up the mutated corpus (1% of small files edited, appended log, VM image clones) and
 // reports speed, repository size, blob count (index memory) and what the second backup added.
-// Usage: node bench/chunk-sizes.ts CORPUS_DIR WORK_DIR
+// Usage: npx node bench/chunk-sizes.ts CORPUS_DIR WORK_DIR
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupPaths } from '../src/engine/backup.ts';
@@ -10,7 +10,7 @@ import { Repository } from '../src/repo/repository.ts';
 import { openBackend } from '../src/storage/open.ts';
 
 const [corpus, work] = process.argv.slice(2);
-if (!corpus || !work) throw new Error('usage: node bench/chunk-sizes.ts CORPUS_DIR WORK_DIR');
+if (!corpus || !work) throw new Error('usage: npx node bench/chunk-sizes.ts CORPUS_DIR WORK_DIR');
 const KiB = 1024;
 const sizes = [
   { minBytes: 128 * KiB, avgBytes: 256 * KiB, maxBytes: 2048 * KiB },

@@ -5,7 +5,7 @@
 // Every file is read just before each command, for each tool alike: this VM reclaims cold page
 // cache on its own (DAMON), and the first tool to run otherwise read a million files from disk
 // while the second found them in memory.
-// Usage: node bench/files-scale.ts [N] [WORK]
+// Usage: npx node bench/files-scale.ts [N] [WORK]
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

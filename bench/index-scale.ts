@@ -2,7 +2,7 @@
 // half by a second that is then forgotten), then the CLI's index load (`lifeboat snapshots` does
 // not load it; `check` does, plus a walk of the trees) and a prune, each under GNU time for wall
 // time and peak RSS. Memory per blob = (peak RSS at N - peak RSS of the same command on an empty
-// repository) / N. Usage: node bench/index-scale.ts N [WORK]
+// repository) / N. Usage: npx node bench/index-scale.ts N [WORK]
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ if (process.argv[2] === 'load') {
   process.exit(0);
 }
 const n = Number(process.argv[2]);
-if (!(n > 0)) throw new Error('usage: node bench/index-scale.ts N [WORK] | node bench/index-scale.ts load N [WORK]');
+if (!(n > 0)) throw new Error('usage: npx node bench/index-scale.ts N [WORK] | npx node bench/index-scale.ts load N [WORK]');
 const work = process.argv[3] ?? '/var/tmp/lifeboat-index-scale';
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
 const env = { ...process.env, LIFEBOAT_PASSWORD: 'bench', LIFEBOAT_KDF_MEMORY_KIB: '1024' };

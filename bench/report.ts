@@ -1,6 +1,6 @@
 // The benchmark's table, from its measurements: medians over repetitions, and each time ratio
 // Lifeboat ÷ peer taken within a repetition, then the median of those. Run alone, it prints the
-// table of one run recorded in results.jsonl: node bench/report.ts RUN_ID [RESULTS]
+// table of one run recorded in results.jsonl: npx node bench/report.ts RUN_ID [RESULTS]
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -55,7 +55,7 @@ export function report(all: Measurement[], tools: string[], runId: string, reps:
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const runId = process.argv[2];
-  if (!runId) throw new Error('usage: node bench/report.ts RUN_ID [RESULTS]');
+  if (!runId) throw new Error('usage: npx node bench/report.ts RUN_ID [RESULTS]');
   const file = process.argv[3] ?? fileURLToPath(new URL('results.jsonl', import.meta.url));
   const all = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Measurement).filter((m) => m.run === runId);
   const order = ['lifeboat', 'restic', 'borg'];
