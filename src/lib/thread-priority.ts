@@ -1,14 +1,14 @@
-// Worker threads that do bulk work (chunking and hashing files, writing restored files) give way
-// to the main thread. The main thread walks the tree, hands work out, stores blobs and writes
-// packs: every other thread waits on it. On a small machine there are more runnable threads than
-// cores, and the kernel shared the cores evenly between them, so the main thread lost its core to
-// a worker whenever it woke one. The workers' work is queued, so it loses nothing by waiting.
-// Measured on the bench corpus (two cores), interleaved pairs, nice 0 against 10: full backup
-// 5.50 -> 4.94 s (nice 7, four pairs) and 5.30 -> 5.11 s (7 against 10, four pairs); small-change
-// re-backup 1.54 -> 1.37 s (nice 7, six pairs) and 1.54 -> 1.36 s (7 against 12, six pairs).
+// Worker threads that do bulk work give way to the main thread (used by the chunk workers). The
+// main thread walks the tree, hands work out, stores blobs and writes packs: every other thread
+// waits on it. On a small machine there are more runnable threads than cores, and the kernel
+// shared the cores evenly between them, so the main thread lost its core to a worker whenever it
+// woke one. The workers' work is queued, so it loses nothing by waiting. Bench corpus, two cores,
+// interleaved pairs: full backup 5.50 -> 4.94 s (nice 0 against 7, four pairs) and 5.30 -> 5.11 s
+// (7 against 10, four pairs); small-change re-backup 1.54 -> 1.37 s (0 against 7, six pairs) and
+// 1.54 -> 1.36 s (7 against 12, six pairs). Restore's writers and check's workers gained nothing.
 import { getPriority, setPriority } from 'node:os';
 
-export const WORKER_NICE_STEPS = 10;
+const WORKER_NICE_STEPS = 10;
 
 /**
  * Lowers the calling thread's scheduling priority by `steps` nice levels, relative to what it has
