@@ -97,13 +97,7 @@ function writeFile(file: FileToWrite, content: Uint8Array[]): WriteResult {
   let fd = -1;
   try {
     fd = openSync(Buffer.from(file.path), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    let remaining = content.reduce((n, p) => n + p.byteLength, 0);
-    let parts = content;
-    while (remaining > 0) {
-      const written = writevSync(fd, parts);
-      remaining -= written;
-      parts = skip(parts, written);
-    }
+    writevFully(fd, content);
     if (file.owner) {
       try {
         fchownSync(fd, file.owner[0], file.owner[1]);
@@ -173,12 +167,7 @@ function writeAdjoining(fd: number, pieces: Array<{ position: number; data: Buff
     let end = pieces[first].position + pieces[first].data.byteLength;
     let next = first + 1;
     while (next < pieces.length && pieces[next].position === end) end += pieces[next++].data.byteLength;
-    let parts = pieces.slice(first, next).map((p) => p.data as Uint8Array);
-    for (let position = pieces[first].position; position < end; ) {
-      const written = writevSync(fd, parts, position);
-      position += written;
-      parts = skip(parts, written);
-    }
+    writevFully(fd, pieces.slice(first, next).map((p) => p.data), pieces[first].position);
     first = next;
   }
 }
@@ -202,6 +191,17 @@ function readPackRange({ path, offset, length }: { path: string; offset: number;
     closeSync(fd);
   }
   return runBuffer.subarray(0, length);
+}
+
+/** Writes all of `parts` with writev, from `position` (or the file's own offset), as often as it takes. */
+function writevFully(fd: number, parts: Uint8Array[], position?: number): void {
+  let remaining = parts.reduce((n, p) => n + p.byteLength, 0);
+  while (remaining > 0) {
+    const written = writevSync(fd, parts, position);
+    remaining -= written;
+    if (position !== undefined) position += written;
+    parts = skip(parts, written);
+  }
 }
 
 /** The parts after the first `n` bytes (writev may write less than everything). */
