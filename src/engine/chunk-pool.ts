@@ -17,7 +17,10 @@ export interface ChunkedFile {
   ctimeNs: string;
 }
 
-/** A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1. */
+/**
+ * A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1.
+ * `stored` is valid only until the promise onChunk returned settles: the pool frees it then.
+ */
 export interface PreparedChunk {
   index: number;
   id: Buffer;
@@ -208,6 +211,7 @@ export class ChunkPool {
         .finally(() => {
           job.pending.delete(p);
           this.#ack(worker, chunk.rawLength);
+          freeNow(data.buffer as ArrayBuffer);
         });
       job.pending.add(p);
       return;
@@ -240,4 +244,16 @@ export class ChunkPool {
   async close(): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * Frees a chunk's memory now rather than at the garbage collection that finds it unreachable:
+ * detaching an ArrayBuffer (transferring it to nothing) releases its memory at once. The buffer
+ * came from a worker and nothing else views it. V8 counts the memory of live ArrayBuffers towards
+ * its next full collection, and every chunk of a backup crosses the main thread. Full backup of
+ * the bench corpus, four interleaved pairs: 5.96 -> 5.27 s (medians), 8.5 -> 7.3 user
+ * CPU-seconds, peak RSS 436 -> 381 MiB; the main thread's full collections 18 -> 7.
+ */
+function freeNow(buffer: ArrayBuffer): void {
+  buffer.transfer(0);
 }
