@@ -50,3 +50,16 @@ export function ownedForTransfer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > Buffer.poolSize;
   return whole && bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
 }
+
+/**
+ * Frees the memory of `view` at once instead of at the garbage collection that finds it
+ * unreachable, by detaching its ArrayBuffer. V8 counts the memory of live ArrayBuffers towards its
+ * next full collection, so buffers that pass through in quick succession (a backup's chunks, a
+ * restore's blobs) made it collect often and kept freed memory mapped. Only a view that spans
+ * its whole ArrayBuffer is freed: Node's pooled small Buffers share one, and are left alone. The
+ * caller must own the buffer; no other view of it may be used afterwards. Freeing twice is harmless.
+ */
+export function freeNow(view: Uint8Array): void {
+  const buffer = view.buffer;
+  if (buffer instanceof ArrayBuffer && !buffer.detached && view.byteOffset === 0 && view.byteLength === buffer.byteLength) buffer.transfer(0);
+}

@@ -1,6 +1,7 @@
 // A blob from its sealed bytes, without a Repository: what a worker thread needs to decode blobs
 // (restore's writers), given the key of the blob's pack as bytes (Repository.packKey). Loads no
 // zod and no storage.
+import { freeNow } from '../lib/bytes.ts';
 import { decompressBlob } from '../lib/zstd.ts';
 import { openBlobWithKeyBytes, COMPRESSION_ZSTD } from './pack.ts';
 
@@ -19,5 +20,8 @@ export interface SealedBlobPlace {
 export function decodeSealedBlob(packKey: Uint8Array, id: Buffer, place: SealedBlobPlace, sealed: Uint8Array): Buffer | undefined {
   const plain = openBlobWithKeyBytes(packKey, id, place.offset, sealed);
   if (!plain) return undefined;
-  return place.compression === COMPRESSION_ZSTD ? decompressBlob(plain, place.rawLength) : plain;
+  if (place.compression !== COMPRESSION_ZSTD) return plain;
+  const raw = decompressBlob(plain, place.rawLength);
+  freeNow(plain);
+  return raw;
 }
