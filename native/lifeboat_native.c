@@ -4,7 +4,7 @@
  * - mknod for FIFOs and device nodes
  * - scanDirectory (scan_dir.c): a folder's names and lstat results in one call off the main thread
  * - gearCut (gear_cut.c): the chunker's inner loop
- * - zstdCompress, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
+ * - zstdCompress, zstdCompressInto, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
  * - verifyBlobs (verify_blobs.c): check --read-data's loop over the blobs of one pack
  * - blobMac, blobSeal, blobOpen (blob_crypto.c): one blob's HMAC and AES-256-GCM, contexts kept per thread
  * - releaseFreeMemory: malloc_trim, after a burst of short-lived buffers (loading the index)
@@ -59,6 +59,7 @@ napi_value scan_directory(napi_env env, napi_callback_info info); /* scan_dir.c 
 napi_value gear_cut(napi_env env, napi_callback_info info); /* gear_cut.c */
 napi_value zstd_available(napi_env env, napi_callback_info info); /* zstd_blob.c */
 napi_value zstd_compress(napi_env env, napi_callback_info info);
+napi_value zstd_compress_into(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
 napi_value verify_blobs(napi_env env, napi_callback_info info); /* verify_blobs.c */
 napi_value blob_mac(napi_env env, napi_callback_info info); /* blob_crypto.c */
@@ -263,6 +264,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"gearCut", 0, gear_cut, 0, 0, 0, napi_default, 0},
     {"zstdAvailable", 0, zstd_available, 0, 0, 0, napi_default, 0},
     {"zstdCompress", 0, zstd_compress, 0, 0, 0, napi_default, 0},
+    {"zstdCompressInto", 0, zstd_compress_into, 0, 0, 0, napi_default, 0},
     {"zstdDecompress", 0, zstd_decompress, 0, 0, 0, napi_default, 0},
     {"verifyBlobs", 0, verify_blobs, 0, 0, 0, napi_default, 0},
     {"blobMac", 0, blob_mac, 0, 0, 0, napi_default, 0},

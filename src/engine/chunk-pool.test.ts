@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { decompressBlob } from '../lib/zstd.ts';
+import { macBlob } from '../repo/chunker.ts';
 import { Repository } from '../repo/repository.ts';
 import { LocalBackend } from '../storage/local.ts';
 import { ChunkPool, type PreparedChunk } from './chunk-pool.ts';
@@ -51,7 +54,7 @@ test('a chunk stored during the backup is not compressed again where it occurs o
   writeFileSync(file, 'the same line, very compressible\n'.repeat(4000)); // 132 KB: one chunk
   const pool = new ChunkPool(repo, 1);
   t.after(() => pool.close());
-  // A chunk's bytes are freed once its callback has finished: keep their length, not the chunk.
+  // A chunk's bytes are the worker's again once its callback has finished: keep their length.
   const chunksOf = async (): Promise<Array<PreparedChunk & { storedLength: number }>> => {
     const chunks: Array<PreparedChunk & { storedLength: number }> = [];
     await pool.chunkFile(Buffer.from(file), 132_000, async (c) => void chunks.push({ ...c, storedLength: c.stored.length }));
@@ -67,5 +70,39 @@ test('a chunk stored during the backup is not compressed again where it occurs o
   assert.deepEqual(third.id, first.id);
   assert.equal(third.compression, 0, 'known now: left as it is, the repository has it already');
   assert.equal(third.storedLength, 132_000);
-  assert.equal(third.stored.length, 0, 'freed once the callback had finished');
+});
+
+test("a chunk's bytes stay as they are until its callback has finished, while the workers fill their rings", async (t) => {
+  const { dir, repo } = await emptyRepo(t);
+  // 48 MiB in each of two files: each worker's ring (8 MiB) goes round several times. Half the
+  // content compresses, half does not.
+  const files = [0, 1].map((n) => {
+    const path = join(dir, `big-${n}`);
+    const parts = Array.from({ length: 48 }, (_, i) => (i % 2 ? randomBytes(1 << 20) : Buffer.alloc(1 << 20, `file ${n} part ${i} `)));
+    writeFileSync(path, Buffer.concat(parts));
+    return path;
+  });
+  const pool = new ChunkPool(repo, 2);
+  t.after(() => pool.close());
+  let checked = 0;
+  let compressed = 0;
+  let turn = 0;
+  const results = await Promise.all(
+    files.map((path) =>
+      pool.chunkFile(Buffer.from(path), 48 << 20, async (chunk) => {
+        // Some callbacks finish late and out of order, as stores waiting for an upload do: long
+        // enough for a worker that did not wait for them to fill its ring again meanwhile.
+        if (turn++ % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 150));
+        else await new Promise((resolve) => setImmediate(resolve));
+        const raw = chunk.compression ? decompressBlob(chunk.stored, chunk.rawLength) : chunk.stored;
+        assert.equal(raw.length, chunk.rawLength);
+        assert.deepEqual(macBlob(repo.keys.blobId, raw), chunk.id, `chunk ${chunk.index} is intact when its callback reads it`);
+        checked++;
+        compressed += chunk.compression;
+      }),
+    ),
+  );
+  assert.deepEqual(results.map((r) => r.bytesRead), [48 << 20, 48 << 20]);
+  assert.equal(checked, results[0].chunks + results[1].chunks);
+  assert.ok(compressed > 0 && compressed < checked, 'both kinds of chunk went through the rings');
 });

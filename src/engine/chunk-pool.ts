@@ -3,8 +3,8 @@
 // whole file and every onChunk call has finished.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { freeNow } from '../lib/bytes.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
+import { compressBound } from '../lib/zstd.ts';
 import type { Repository } from '../repo/repository.ts';
 import { addIdPrefix, gearTable, idPrefix } from '../repo/repository.ts';
 
@@ -20,7 +20,8 @@ export interface ChunkedFile {
 
 /**
  * A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1.
- * `stored` is valid only until the promise onChunk returned settles: the pool frees it then.
+ * `stored` is a view of memory the worker writes into again once the promise onChunk returned
+ * has settled: copy what must outlive it.
  */
 export interface PreparedChunk {
   index: number;
@@ -44,6 +45,14 @@ interface Job {
 }
 
 const QUEUED_BYTES_LIMIT = 4 * 1024 * 1024;
+/**
+ * Each worker's ring of chunks on their way to the main thread (chunk-worker.ts): room for two of
+ * the largest chunks in zstd's worst case, 8 MiB with the default chunker. Full backup of the
+ * bench corpus, three interleaved pairs: 9 MiB against 16, 4.61 s either way, peak RSS 24 MiB less.
+ */
+function ringBytes(maxChunkBytes: number): number {
+  return Math.max(8 * 1024 * 1024, 2 * compressBound(maxChunkBytes));
+}
 /** Blobs stored during a backup that the workers' table of known ids makes room for (1 MiB of table from empty). */
 const KNOWN_ROOM = 65536;
 // Enough small files that a worker is still busy while the main thread takes in the results it
@@ -65,12 +74,14 @@ export class ChunkPool {
   readonly #jobs = new Map<number, Job>();
   /** Files waiting for a worker: handed out only when one has little queued, so small files never wait behind a big one. */
   readonly #waiting: Array<{ job: number; path: Buffer; sizeBytes: number }> = [];
-  /** Bytes stored since the last ack to each worker: acks go once per turn of the event loop. */
-  readonly #acks = new Map<Worker, number>();
+  /** Each worker's ring, shared with it. */
+  readonly #rings = new Map<Worker, SharedArrayBuffer>();
+  /** Pieces of each worker's ring given back since the last ack: acks go once per turn of the event loop. */
+  readonly #acks = new Map<Worker, number[]>();
   /** Files submitted in one turn of the event loop go to the workers in one message each. */
   readonly #scheduleDispatch = oncePerTurn(() => this.#dispatch());
   readonly #scheduleAcks = oncePerTurn(() => {
-    for (const [w, n] of this.#acks) w.postMessage({ type: 'ack', bytes: n });
+    for (const [w, given] of this.#acks) w.postMessage({ type: 'ack', given });
     this.#acks.clear();
   });
   #nextJob = 1;
@@ -110,7 +121,9 @@ export class ChunkPool {
     // in ArrayBuffers), and V8 sized it for a big heap. Full backup of the bench corpus, six
     // interleaved pairs: 5.83-5.96 s -> 5.57-5.61 s (medians of three), peak RSS 20-25 MiB less;
     // 100,000 small files, 9.7 -> 9.4 s (one pair).
-    const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: this.#init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    const ring = new SharedArrayBuffer(ringBytes(this.#repo.config.chunker.maxBytes));
+    const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: { ...this.#init, ring }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    this.#rings.set(worker, ring);
     worker.on('message', (msg: { items: WorkerMessage[] }) => {
       for (const item of msg.items) this.#onMessage(worker, item);
       this.#dispatch();
@@ -188,8 +201,10 @@ export class ChunkPool {
     return best;
   }
 
-  #ack(worker: Worker, bytes: number): void {
-    this.#acks.set(worker, (this.#acks.get(worker) ?? 0) + bytes);
+  #ack(worker: Worker, piece: number): void {
+    const given = this.#acks.get(worker);
+    if (given) given.push(piece);
+    else this.#acks.set(worker, [piece]);
     this.#scheduleAcks();
   }
 
@@ -197,11 +212,10 @@ export class ChunkPool {
     const job = this.#jobs.get(msg.job);
     if (!job) return;
     if (msg.type === 'chunk') {
-      const data = msg.data as Uint8Array;
       const chunk: PreparedChunk = {
         index: msg.index as number,
         id: Buffer.from(msg.id as Uint8Array),
-        stored: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        stored: Buffer.from(this.#rings.get(worker)!, msg.start as number, msg.length as number),
         compression: msg.compression as number,
         rawLength: msg.rawLength as number,
       };
@@ -211,11 +225,7 @@ export class ChunkPool {
         })
         .finally(() => {
           job.pending.delete(p);
-          this.#ack(worker, chunk.rawLength);
-          // The chunk's bytes came from the worker and nothing else views them. Full backup of the
-          // bench corpus, four interleaved pairs: 5.96 -> 5.27 s (medians), 8.5 -> 7.3 user
-          // CPU-seconds, peak RSS 436 -> 381 MiB; the main thread's full collections 18 -> 7.
-          freeNow(data);
+          this.#ack(worker, msg.piece as number);
         });
       job.pending.add(p);
       return;

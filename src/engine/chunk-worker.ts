@@ -1,18 +1,19 @@
 // Worker thread: reads one file at a time, splits it with the repository's chunker, names each
-// chunk by its keyed MAC, compresses it, and hands it to the main thread (transferring the bytes).
-// Compressing here, before the main thread knows whether the blob is new, would waste work on
-// the unchanged parts of changed files; a table of the repository's id prefixes (shared memory)
-// tells the worker which chunks it need not compress. Unchanged files are never read at all.
-// At most WINDOW_BYTES of chunks are in flight: the main thread acks the bytes it has stored,
-// which bounds memory whatever the file size. Messages go both ways in batches: a tree of small
-// files cost four postMessage calls per file, and the main thread spent a fifth of its time there.
+// chunk by its keyed MAC, compresses it, and hands it to the main thread in a ring of memory
+// shared with it. Compressing here, before the main thread knows whether the blob is new, would
+// waste work on the unchanged parts of changed files; a table of the repository's id prefixes
+// (shared memory) tells the worker which chunks it need not compress. Unchanged files are never
+// read at all. The ring bounds memory whatever the file size: the main thread gives each chunk's
+// piece back once it has stored it, and the worker waits for room when the ring is full.
+// Messages go both ways in batches: a tree of small files cost four postMessage calls per file,
+// and the main thread spent a fifth of its time there.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ownedForTransfer } from '../lib/bytes.ts';
 import { lowerThreadPriority } from '../lib/thread-priority.ts';
-import { compressBlob } from '../lib/zstd.ts';
+import { compressBlobInto, compressBound } from '../lib/zstd.ts';
 // The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
 import { Chunker, hasIdPrefix, idPrefix, macBlob } from '../repo/chunker.ts';
+import { RingSpace } from './ring-space.ts';
 
 interface Init {
   gear: Uint32Array;
@@ -20,22 +21,25 @@ interface Init {
   blobIdKey: Uint8Array;
   /** Id prefixes of the blobs the repository had when the backup started (BlobIndex.idPrefixes). */
   known: BigUint64Array;
+  /** Where this worker puts its chunks for the main thread (chunk-pool.ts says how big). */
+  ring: SharedArrayBuffer;
 }
-type Request = { type: 'files'; files: Array<{ job: number; path: Uint8Array }> } | { type: 'ack'; bytes: number };
+/** `given`: the numbers of the ring's pieces that the main thread is done with. */
+type Request = { type: 'files'; files: Array<{ job: number; path: Uint8Array }> } | { type: 'ack'; given: number[] };
 
-const WINDOW_BYTES = 16 * 1024 * 1024;
 const OUTBOX_ITEMS = 16;
 const OUTBOX_BYTES = 4 * 1024 * 1024;
 lowerThreadPriority(); // the main thread, which feeds this one, goes first
 const init = workerData as Init;
 const chunker = new Chunker(init.gear, init.params);
 const port = parentPort!;
-let unacked = 0;
+const ring = Buffer.from(init.ring);
+const space = new RingSpace(init.ring.byteLength);
 let wake: (() => void) | undefined;
 
 port.on('message', (msg: Request) => {
   if (msg.type === 'ack') {
-    unacked -= msg.bytes;
+    for (const n of msg.given) space.giveBack(n);
     wake?.();
   } else {
     for (const { job, path } of msg.files) queue.push(() => processFile(job, Buffer.from(path)));
@@ -43,30 +47,27 @@ port.on('message', (msg: Request) => {
   }
 });
 
-async function waitForRoom(bytes: number): Promise<void> {
-  while (unacked > 0 && unacked + bytes > WINDOW_BYTES) {
-    flush();
+async function roomFor(bytes: number): Promise<{ number: number; start: number }> {
+  for (;;) {
+    const piece = space.take(bytes);
+    if (piece) return piece;
+    flush(); // the main thread gives pieces back once it has the chunks in them
     await new Promise<void>((resolve) => (wake = resolve));
   }
-  unacked += bytes;
 }
 
 const outbox: unknown[] = [];
-const transfers: ArrayBuffer[] = [];
 let outboxBytes = 0;
 
-function send(msg: unknown, transfer?: ArrayBuffer): void {
+function send(msg: unknown, bytes = 0): void {
   outbox.push(msg);
-  if (transfer) {
-    transfers.push(transfer);
-    outboxBytes += transfer.byteLength;
-  }
+  outboxBytes += bytes;
   if (outbox.length >= OUTBOX_ITEMS || outboxBytes >= OUTBOX_BYTES) flush();
 }
 
 function flush(): void {
   if (outbox.length === 0) return;
-  port.postMessage({ type: 'batch', items: outbox.splice(0) }, transfers.splice(0));
+  port.postMessage({ type: 'batch', items: outbox.splice(0) });
   outboxBytes = 0;
 }
 
@@ -75,21 +76,24 @@ function known(id: Buffer): boolean {
   return hasIdPrefix(init.known, idPrefix(id));
 }
 
-function emit(job: number, index: number, data: Buffer): void {
+/**
+ * Puts a chunk in the ring: compressed straight into it, or copied raw. A Buffer per chunk,
+ * transferred to the main thread, cost a fresh allocation (and its page faults) in this thread and
+ * a garbage collection's worth of external memory in the main thread.
+ */
+async function emit(job: number, index: number, data: Buffer): Promise<void> {
   const id = macBlob(init.blobIdKey, data);
-  let stored: Uint8Array = data;
+  const compress = data.length >= 128 && !known(id);
+  const piece = await roomFor(compress ? compressBound(data.length) : data.length);
+  let length = 0;
   let compression = 0;
-  if (data.length >= 128 && !known(id)) {
-    const packed = compressBlob(data);
-    if (packed.length < data.length - 64) {
-      stored = packed;
-      compression = 1;
-    }
+  if (compress) {
+    length = compressBlobInto(data, ring.subarray(piece.start, piece.start + compressBound(data.length)));
+    compression = length < data.length - 64 ? 1 : 0;
   }
-  // Transfer, not copy, where zstd's output owns its memory; a raw chunk is a view of the read
-  // buffer, which is used again for the next read, and is copied.
-  const owned = stored === data ? new Uint8Array(data) : ownedForTransfer(stored);
-  send({ type: 'chunk', job, index, id, data: owned, compression, rawLength: data.length }, owned.buffer);
+  if (compression === 0) length = data.copy(ring, piece.start);
+  space.shrinkNewest(piece.number, length);
+  send({ type: 'chunk', job, index, id, piece: piece.number, start: piece.start, length, compression, rawLength: data.length }, length);
 }
 
 // One read buffer per worker, reused for every file: room for two maximal chunks.
@@ -127,8 +131,7 @@ async function processFile(job: number, path: Buffer): Promise<void> {
       for (;;) {
         const cut = chunker.nextCut(buf, start, len, eof);
         if (cut < 0 || cut === start) break;
-        await waitForRoom(cut - start);
-        emit(job, index++, buf.subarray(start, cut));
+        await emit(job, index++, buf.subarray(start, cut));
         start = cut;
         if (start === len) break;
       }

@@ -10,6 +10,7 @@ import { nativeAddonIfBuilt } from './native-addon.ts';
 interface NativeZstd {
   zstdAvailable(): boolean;
   zstdCompress(data: Uint8Array, level: number): Buffer;
+  zstdCompressInto(data: Uint8Array, level: number, dst: Uint8Array): number;
   /** undefined unless `data` is one frame of exactly rawLength bytes. */
   zstdDecompress(data: Uint8Array, rawLength: number): Buffer | undefined;
 }
@@ -29,6 +30,20 @@ function addon(): NativeZstd | null {
 export function compressBlob(data: Uint8Array): Buffer {
   // The size given up front lets zstd size its tables to the blob (the native call does so itself).
   return addon()?.zstdCompress(data, BLOB_LEVEL) ?? zstdCompressSync(data, { params: { [zc.ZSTD_c_compressionLevel]: BLOB_LEVEL }, pledgedSrcSize: data.byteLength });
+}
+
+/** The most a zstd frame of `length` bytes of input can take (ZSTD_COMPRESSBOUND in zstd.h). */
+export function compressBound(length: number): number {
+  return length + (length >>> 8) + (length < 128 * 1024 ? (128 * 1024 - length) >>> 11 : 0);
+}
+
+/** compressBlob, written at the start of `dst` (which has room for compressBound): the frame's length. */
+export function compressBlobInto(data: Uint8Array, dst: Uint8Array): number {
+  const native = addon();
+  if (native) return native.zstdCompressInto(data, BLOB_LEVEL, dst);
+  const frame = compressBlob(data);
+  dst.set(frame);
+  return frame.byteLength;
 }
 
 /**
