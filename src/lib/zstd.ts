@@ -40,7 +40,7 @@ export function compressBound(length: number): number {
 /** compressBlob, written at the start of `dst` (which has room for compressBound): the frame's length. */
 export function compressBlobInto(data: Uint8Array, dst: Uint8Array): number {
   const native = addon();
-  if (native) return native.zstdCompressInto(data, BLOB_LEVEL, dst);
+  if (native?.zstdCompressInto) return native.zstdCompressInto(data, BLOB_LEVEL, dst); // an addon built before it had none
   const frame = compressBlob(data);
   dst.set(frame);
   return frame.byteLength;
