@@ -7,7 +7,6 @@ import { oncePerTurn } from '../lib/per-turn.ts';
 import { compressBound } from '../lib/zstd.ts';
 import type { Repository } from '../repo/repository.ts';
 import { addIdPrefix, gearTable, idPrefix } from '../repo/repository.ts';
-import { PIECE_ID_BYTES } from './ring-space.ts';
 
 export interface ChunkedFile {
   chunks: number;
@@ -48,11 +47,11 @@ interface Job {
 const QUEUED_BYTES_LIMIT = 4 * 1024 * 1024;
 /**
  * Each worker's ring of chunks on their way to the main thread (chunk-worker.ts): room for two of
- * the largest chunks in zstd's worst case, with their ids, 8 MiB with the default chunker. Full backup of the
+ * the largest chunks in zstd's worst case, 8 MiB with the default chunker. Full backup of the
  * bench corpus, three interleaved pairs: 9 MiB against 16, 4.61 s either way, peak RSS 24 MiB less.
  */
 function ringBytes(maxChunkBytes: number): number {
-  return Math.max(8 * 1024 * 1024, 2 * (PIECE_ID_BYTES + compressBound(maxChunkBytes)));
+  return Math.max(8 * 1024 * 1024, 2 * compressBound(maxChunkBytes));
 }
 /** Blobs stored during a backup that the workers' table of known ids makes room for (1 MiB of table from empty). */
 const KNOWN_ROOM = 65536;
@@ -213,12 +212,10 @@ export class ChunkPool {
     const job = this.#jobs.get(msg.job);
     if (!job) return;
     if (msg.type === 'chunk') {
-      const ring = this.#rings.get(worker)!;
-      const start = msg.start as number;
       const chunk: PreparedChunk = {
         index: msg.index as number,
-        id: Buffer.from(new Uint8Array(ring, start, PIECE_ID_BYTES)), // a copy: the pack's entry keeps it
-        stored: Buffer.from(ring, start + PIECE_ID_BYTES, msg.length as number),
+        id: Buffer.from(msg.id as Uint8Array),
+        stored: Buffer.from(this.#rings.get(worker)!, msg.start as number, msg.length as number),
         compression: msg.compression as number,
         rawLength: msg.rawLength as number,
       };

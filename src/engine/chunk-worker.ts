@@ -13,7 +13,7 @@ import { lowerThreadPriority } from '../lib/thread-priority.ts';
 import { compressBlobInto, compressBound } from '../lib/zstd.ts';
 // The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
 import { Chunker, hasIdPrefix, idPrefix, macBlob } from '../repo/chunker.ts';
-import { PIECE_ID_BYTES, RingSpace } from './ring-space.ts';
+import { RingSpace } from './ring-space.ts';
 
 interface Init {
   gear: Uint32Array;
@@ -84,18 +84,16 @@ function known(id: Buffer): boolean {
 async function emit(job: number, index: number, data: Buffer): Promise<void> {
   const id = macBlob(init.blobIdKey, data);
   const compress = data.length >= 128 && !known(id);
-  const piece = await roomFor(PIECE_ID_BYTES + (compress ? compressBound(data.length) : data.length));
-  id.copy(ring, piece.start);
-  const at = piece.start + PIECE_ID_BYTES;
+  const piece = await roomFor(compress ? compressBound(data.length) : data.length);
   let length = 0;
   let compression = 0;
   if (compress) {
-    length = compressBlobInto(data, ring.subarray(at, at + compressBound(data.length)));
+    length = compressBlobInto(data, ring.subarray(piece.start, piece.start + compressBound(data.length)));
     compression = length < data.length - 64 ? 1 : 0;
   }
-  if (compression === 0) length = data.copy(ring, at);
-  space.shrinkNewest(piece.number, PIECE_ID_BYTES + length);
-  send({ type: 'chunk', job, index, piece: piece.number, start: piece.start, length, compression, rawLength: data.length }, length);
+  if (compression === 0) length = data.copy(ring, piece.start);
+  space.shrinkNewest(piece.number, length);
+  send({ type: 'chunk', job, index, id, piece: piece.number, start: piece.start, length, compression, rawLength: data.length }, length);
 }
 
 // One read buffer per worker, reused for every file: room for two maximal chunks.

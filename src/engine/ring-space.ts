@@ -3,9 +3,6 @@
 // given back in any order (the main thread stores chunks of different files at different
 // speeds), and their space comes back once every older piece is given back too.
 
-/** A chunk's piece of a worker's ring holds its id (32 bytes), then its stored bytes. */
-export const PIECE_ID_BYTES = 32;
-
 interface Piece {
   start: number;
   end: number;
