@@ -78,8 +78,9 @@ function known(id: Buffer): boolean {
 
 /**
  * Puts a chunk in the ring: compressed straight into it, or copied raw. A Buffer per chunk,
- * transferred to the main thread, cost a fresh allocation (and its page faults) in this thread and
- * a garbage collection's worth of external memory in the main thread.
+ * transferred to the main thread, was a fresh allocation here and external memory there until
+ * the next garbage collection. Full backup of the bench corpus, five interleaved pairs: peak RSS
+ * 371 -> 286 MiB (medians), time unchanged (ratios 0.91-1.06).
  */
 async function emit(job: number, index: number, data: Buffer): Promise<void> {
   const id = macBlob(init.blobIdKey, data);

@@ -90,7 +90,7 @@ port.on('message', (msg: WriteBatch | RunToWrite) => {
     });
     results.push(damaged ? { id: file.id, warnings: [], damaged } : writeFile(file, parts));
     // Written: freed now (lib/bytes.ts says why). Restore of the bench corpus, four interleaved
-    // pairs: peak RSS 413 -> 275 MiB, the same time.
+    // pairs: peak RSS 413 -> 275 MiB (medians), the same time.
     for (const part of parts) freeNow(part); // those decoded here; views of the batch are left alone
   }
   freeNow(batch.content);

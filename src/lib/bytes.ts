@@ -54,8 +54,9 @@ export function ownedForTransfer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 /**
  * Frees the memory of `view` at once instead of at the garbage collection that finds it
  * unreachable, by detaching its ArrayBuffer. V8 counts the memory of live ArrayBuffers towards its
- * next full collection, so buffers that pass through in quick succession (a backup's chunks, a
- * restore's blobs) made it collect often and kept freed memory mapped. Only a view that spans
+ * next full collection, so buffers that pass through in quick succession (a restore's blobs, the
+ * packs check reads) made it collect often and kept freed memory mapped: peak RSS 50-140 MiB
+ * higher (docs/performance.md). Only a view that spans
  * its whole ArrayBuffer is freed: Node's pooled small Buffers share one, and are left alone. The
  * caller must own the buffer; no other view of it may be used afterwards. Freeing twice is harmless.
  */
