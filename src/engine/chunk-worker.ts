@@ -85,11 +85,12 @@ function known(id: Buffer): boolean {
 async function emit(job: number, index: number, data: Buffer): Promise<void> {
   const id = macBlob(init.blobIdKey, data);
   const compress = data.length >= 128 && !known(id);
-  const piece = await roomFor(compress ? compressBound(data.length) : data.length);
+  const room = compress ? compressBound(data.length) : data.length;
+  const piece = await roomFor(room);
   let length = 0;
   let compression = 0;
   if (compress) {
-    length = compressBlobInto(data, ring.subarray(piece.start, piece.start + compressBound(data.length)));
+    length = compressBlobInto(data, ring.subarray(piece.start, piece.start + room));
     compression = length < data.length - 64 ? 1 : 0;
   }
   if (compression === 0) length = data.copy(ring, piece.start);

@@ -47,8 +47,12 @@ const ZEROS = Buffer.alloc(1 << 16);
  * transfer. The caller must not use `bytes` afterwards.
  */
 export function ownedForTransfer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > Buffer.poolSize;
-  return whole && bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
+  return spansItsBuffer(bytes) && bytes.byteLength > Buffer.poolSize ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
+}
+
+/** Whether `view` is all of an ArrayBuffer (not shared memory): a pooled small Buffer is only part of one. */
+function spansItsBuffer(view: Uint8Array): view is Uint8Array<ArrayBuffer> {
+  return view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }
 
 /**
@@ -56,11 +60,10 @@ export function ownedForTransfer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
  * unreachable, by detaching its ArrayBuffer. V8 counts the memory of live ArrayBuffers towards its
  * next full collection, so buffers that pass through in quick succession (a restore's blobs, the
  * packs check reads) made it collect often and kept freed memory mapped: peak RSS 50-140 MiB
- * higher (docs/performance.md). Only a view that spans
- * its whole ArrayBuffer is freed: Node's pooled small Buffers share one, and are left alone. The
- * caller must own the buffer; no other view of it may be used afterwards. Freeing twice is harmless.
+ * higher (docs/performance.md). Only a view that spans its whole ArrayBuffer is freed: Node's
+ * pooled small Buffers share one, and are left alone. The caller must own the buffer; no other
+ * view of it may be used afterwards. Freeing twice is harmless.
  */
 export function freeNow(view: Uint8Array): void {
-  const buffer = view.buffer;
-  if (buffer instanceof ArrayBuffer && !buffer.detached && view.byteOffset === 0 && view.byteLength === buffer.byteLength) buffer.transfer(0);
+  if (spansItsBuffer(view) && !view.buffer.detached) view.buffer.transfer(0);
 }
