@@ -48,7 +48,7 @@ const QUEUED_BYTES_LIMIT = 4 * 1024 * 1024;
 /**
  * Each worker's ring of chunks on their way to the main thread (chunk-worker.ts): room for two of
  * the largest chunks in zstd's worst case, 8 MiB with the default chunker. Full backup of the
- * bench corpus, three interleaved pairs: 9 MiB against 16, 4.61 s either way, peak RSS 24 MiB less.
+ * bench corpus, three interleaved runs each: 9 MiB against 16, 4.61 s either way.
  */
 function ringBytes(maxChunkBytes: number): number {
   return Math.max(8 * 1024 * 1024, 2 * compressBound(maxChunkBytes));

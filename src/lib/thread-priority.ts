@@ -2,10 +2,10 @@
 // main thread walks the tree, hands work out, stores blobs and writes packs: every other thread
 // waits on it. On a small machine there are more runnable threads than cores, and the kernel
 // shared the cores evenly between them, so the main thread lost its core to a worker whenever it
-// woke one. The workers' work is queued, so it loses nothing by waiting. Bench corpus, two cores,
-// interleaved pairs: full backup 5.50 -> 4.94 s (nice 0 against 7, four pairs) and 5.30 -> 5.11 s
-// (7 against 10, four pairs); small-change re-backup 1.54 -> 1.37 s (0 against 7, six pairs) and
-// 1.54 -> 1.36 s (7 against 12, six pairs). Restore's writers and check's workers gained nothing.
+// woke one. The workers' work is queued, so it loses nothing by waiting. Bench corpus, two cores:
+// full backups measured pair by pair (bench/ab.sh's way), nice 0 against 10, five pairs: time
+// ratios 0.83-1.07, median 0.96. (Series read sorted had suggested 5.50 -> 4.94 s, and 1.54 ->
+// 1.37 s for a small-change re-backup.) Restore's writers and check's workers gained nothing.
 import { getPriority, setPriority } from 'node:os';
 
 const WORKER_NICE_STEPS = 10;
