@@ -20,7 +20,7 @@ export interface KeyAhead {
 }
 
 /**
- * Starts deriving the repository's key (argon2id, 0.2 s on libuv's pool) before the command's
+ * Starts deriving the repository's key (argon2id, 60 ms on other threads) before the command's
  * modules load (0.1-0.15 s on the main thread), when the repository is local and the password
  * needs no prompt; resolves once it has started (after reading the key file, a millisecond).
  * The arguments are read with the global options alone, so the guess may be wrong (an option of

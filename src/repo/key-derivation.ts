@@ -1,8 +1,8 @@
 // argon2id, which turns a password into the key that unwraps one password slot's master key, and
 // a way to start it before the rest of the program has loaded. Loads no zod: the CLI starts the
 // derivation first and loads the command's modules (0.1-0.15 s, zod alone 70 ms) while argon2id
-// runs on libuv's thread pool (0.2 s on two cores), instead of one after the other.
-import { argon2 } from 'node:crypto';
+// runs on other threads (lib/argon2id.ts: about 60 ms), instead of one after the other.
+import { argon2id } from '../lib/argon2id.ts';
 import type { Backend } from '../storage/open.ts';
 import { sha256Hex } from './sealed-file.ts';
 
@@ -21,27 +21,14 @@ export const KDF_LIMITS = {
   parallelism: { min: 1, max: 64 },
 } as const;
 
-/** Default cost: 64 MiB and 3 passes, about 0.2 s here. LIFEBOAT_KDF_MEMORY_KIB lowers it for tests. */
+/** Default cost: 64 MiB and 3 passes, about 60 ms here (0.2 s without @node-rs/argon2). LIFEBOAT_KDF_MEMORY_KIB lowers it for tests. */
 export function defaultKdf(): Omit<KdfParams, 'salt'> {
   const memoryKiB = Number(process.env.LIFEBOAT_KDF_MEMORY_KIB) || 64 * 1024;
   return { name: 'argon2id', memoryKiB, passes: 3, parallelism: 2 };
 }
 
 export async function deriveWrappingKey(password: string, kdf: KdfParams): Promise<Buffer> {
-  return await new Promise((resolve, reject) => {
-    argon2(
-      'argon2id',
-      {
-        message: Buffer.from(password, 'utf8'),
-        nonce: Buffer.from(kdf.salt, 'base64'),
-        parallelism: kdf.parallelism,
-        tagLength: 32,
-        memory: kdf.memoryKiB,
-        passes: kdf.passes,
-      },
-      (err, key) => (err ? reject(err) : resolve(Buffer.from(key))),
-    );
-  });
+  return await argon2id(Buffer.from(password, 'utf8'), Buffer.from(kdf.salt, 'base64'), kdf);
 }
 
 /** The wrapping key of one slot (named by its key file), derived from one password. */

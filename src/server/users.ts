@@ -1,9 +1,10 @@
 // The users file of `lifeboat serve`: one `name:argon2id$m=KiB,t=passes,p=lanes$salt$hash` line per
 // user (base64 salt and hash). Checking a password costs an argon2id run, so a successful check is
 // remembered for the process (keyed by an HMAC of name and password, never the password itself).
-import { argon2, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
+import { argon2id, type Argon2idCost } from '../lib/argon2id.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -55,12 +56,8 @@ async function verifyPassword(password: string, stored: string): Promise<boolean
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
 
-function derive(password: string, salt: Buffer, p: { memoryKiB: number; passes: number; parallelism: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    argon2('argon2id', { message: Buffer.from(password, 'utf8'), nonce: salt, memory: p.memoryKiB, passes: p.passes, parallelism: p.parallelism, tagLength: 32 }, (err, key) =>
-      err ? reject(err) : resolve(Buffer.from(key)),
-    ),
-  );
+function derive(password: string, salt: Buffer, cost: Argon2idCost): Promise<Buffer> {
+  return argon2id(Buffer.from(password, 'utf8'), salt, cost);
 }
 
 /** Checks Basic credentials against the users file, re-read when it changes on disk. */
