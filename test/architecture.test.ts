@@ -11,7 +11,7 @@ const SRC = join(ROOT, 'src');
 const RANK: Record<string, number> = { model: 0, lib: 0, 'errors.ts': 0, storage: 1, repo: 2, sources: 2, engine: 3, protect: 4, server: 5, cli: 6 };
 /**
  * The files of a layer that others may import. The chunker and the pack verifier are pure (no
- * storage, no zod) and are part of repo's face so that worker threads, which cut blobs or verify
+ * storage, no validation library) and are part of repo's face so that worker threads, which cut blobs or verify
  * packs, need not load the whole repository.
  */
 const FACES: Record<string, string[]> = { storage: ['storage/open.ts'], repo: ['repo/repository.ts', 'repo/chunker.ts', 'repo/pack-check.ts', 'repo/blob-decode.ts', 'repo/key-derivation.ts'] };

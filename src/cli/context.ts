@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LifeboatError } from '../errors.ts';
 import { deriveAhead, type DerivedSlotKey } from '../repo/key-derivation.ts';
-// Types only: the repository's modules (zod among them) load while the key is derived.
+// Types only: the repository's modules load while the key is derived.
 import type { LockRequest, Repository } from '../repo/repository.ts';
 import { formatBytes } from '../lib/bytes.ts';
 import { newTransferMeter, openBackend, parseOptions, positiveNumber, type Backend } from '../storage/open.ts';

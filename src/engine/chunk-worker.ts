@@ -11,7 +11,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThreadPriority } from '../lib/thread-priority.ts';
 import { compressBlobInto, compressBound } from '../lib/zstd.ts';
-// The chunker alone, not the repository: a worker should not load zod and the whole repo layer.
+// The chunker alone, not the repository: a worker should not load the whole repo layer.
 import { Chunker, hasIdPrefix, idPrefix, macBlob } from '../repo/chunker.ts';
 import { RingSpace } from './ring-space.ts';
 

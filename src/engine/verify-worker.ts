@@ -2,8 +2,8 @@
 // while the main thread reads the next packs. Pure CPU; the bytes arrive transferred, not copied.
 import { parentPort, workerData } from 'node:worker_threads';
 import { freeNow } from '../lib/bytes.ts';
-// The verifier alone, not the repository: each worker would otherwise load zod and the whole
-// repo layer at start.
+// The verifier alone, not the repository: each worker would otherwise load the whole repo
+// layer (its validation library, storage) at start.
 import { verifyPackBytes, type BlobPlace, type RepositoryKeys } from '../repo/pack-check.ts';
 
 interface Request {

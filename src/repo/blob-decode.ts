@@ -1,6 +1,6 @@
 // A blob from its sealed bytes, without a Repository: what a worker thread needs to decode blobs
 // (restore's writers), given the key of the blob's pack as bytes (Repository.packKey). Loads no
-// zod and no storage.
+// validation library and no storage.
 import { freeNow } from '../lib/bytes.ts';
 import { decompressBlob } from '../lib/zstd.ts';
 import { openBlobWithKeyBytes, COMPRESSION_ZSTD } from './pack.ts';

@@ -4,24 +4,25 @@
 // The version stands outside the encryption so a reader can refuse a newer format with a clear
 // error; it is also the sealing's additional data, so it cannot be changed unnoticed.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { fileKey, newSalt, nonce, seal, unseal, NONCE_FILE, SALT_BYTES, type RepositoryKeys } from './crypto.ts';
 import { FileFormatError } from './sealed-file.ts';
 
 export const FORMAT_VERSION = 1;
 const MAGIC = 'LBCF';
 
-const configSchema = z.object({
-  version: z.number().int(),
-  id: z.string(),
-  chunker: z.object({ minBytes: z.number().int(), avgBytes: z.number().int(), maxBytes: z.number().int() }),
-  packTargetBytes: z.number().int(),
-  created: z.string(),
+const integer = v.pipe(v.number(), v.integer());
+const configSchema = v.object({
+  version: integer,
+  id: v.string(),
+  chunker: v.object({ minBytes: integer, avgBytes: integer, maxBytes: integer }),
+  packTargetBytes: integer,
+  created: v.string(),
   /** Every file is written with this retention (S3 Object Lock); absent: no lock. */
-  objectLock: z.object({ days: z.number().int().positive(), mode: z.enum(['compliance', 'governance']) }).optional(),
+  objectLock: v.optional(v.object({ days: v.pipe(integer, v.minValue(1)), mode: v.picklist(['compliance', 'governance']) })),
 });
 
-export type RepositoryConfig = z.infer<typeof configSchema>;
+export type RepositoryConfig = v.InferOutput<typeof configSchema>;
 
 export class FormatVersionError extends Error {
   readonly found: number;
@@ -60,7 +61,7 @@ export function decodeConfig(keys: RepositoryKeys, bytes: Buffer): RepositoryCon
   const header = bytes.subarray(0, HEADER_BYTES);
   const key = fileKey(keys, header.subarray(6));
   const plain = unseal(key, nonce(NONCE_FILE, 0), bytes.subarray(HEADER_BYTES, bytes.byteLength - 32), 'config', header);
-  const parsed = configSchema.safeParse(JSON.parse(plain.toString('utf8')));
+  const parsed = v.safeParse(configSchema, JSON.parse(plain.toString('utf8')));
   if (!parsed.success) throw new FileFormatError('the config file is malformed');
-  return parsed.data;
+  return parsed.output;
 }

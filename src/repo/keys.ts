@@ -4,29 +4,30 @@
 // exactly one message, so a fixed nonce is safe by construction.
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { nowIso } from '../lib/clock.ts';
 import { seal, unseal, AuthenticationError } from './crypto.ts';
 import { sha256Hex } from './sealed-file.ts';
 import { defaultKdf, deriveWrappingKey, KDF_LIMITS, type KdfParams } from './key-derivation.ts';
 
-const keyFileSchema = z.object({
-  format: z.literal('lifeboat-key'),
-  version: z.literal(1),
-  kdf: z.object({
-    name: z.literal('argon2id'),
-    memoryKiB: z.number().int().min(KDF_LIMITS.memoryKiB.min).max(KDF_LIMITS.memoryKiB.max),
-    passes: z.number().int().min(KDF_LIMITS.passes.min).max(KDF_LIMITS.passes.max),
-    parallelism: z.number().int().min(KDF_LIMITS.parallelism.min).max(KDF_LIMITS.parallelism.max),
-    salt: z.string(),
+const bounded = ({ min, max }: { min: number; max: number }) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const keyFileSchema = v.object({
+  format: v.literal('lifeboat-key'),
+  version: v.literal(1),
+  kdf: v.object({
+    name: v.literal('argon2id'),
+    memoryKiB: bounded(KDF_LIMITS.memoryKiB),
+    passes: bounded(KDF_LIMITS.passes),
+    parallelism: bounded(KDF_LIMITS.parallelism),
+    salt: v.string(),
   }),
-  created: z.string(),
-  host: z.string(),
-  user: z.string(),
-  wrapped: z.string(),
+  created: v.string(),
+  host: v.string(),
+  user: v.string(),
+  wrapped: v.string(),
 });
 
-export type KeyFile = z.infer<typeof keyFileSchema>;
+export type KeyFile = v.InferOutput<typeof keyFileSchema>;
 
 const WRAP_NONCE = Buffer.alloc(12);
 const WRAP_AAD = Buffer.from('lifeboat/v1/key-slot');
@@ -50,9 +51,9 @@ export async function createKeyFile(master: Uint8Array, password: string): Promi
 /** Parses and checks a key file's integrity; throws an Error describing the damage. */
 export function parseKeyFile(name: string, bytes: Buffer): KeyFile {
   if (sha256Hex(bytes) !== name) throw new Error('content does not match its name (hash mismatch)');
-  const parsed = keyFileSchema.safeParse(JSON.parse(bytes.toString('utf8')));
-  if (!parsed.success) throw new Error(`malformed key file: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
+  const parsed = v.safeParse(keyFileSchema, JSON.parse(bytes.toString('utf8')));
+  if (!parsed.success) throw new Error(`malformed key file: ${describeIssue(parsed.issues[0])}`);
+  return parsed.output;
 }
 
 /**
@@ -67,6 +68,12 @@ export async function unwrapMasterKey(file: KeyFile, password: string, derived?:
     if (err instanceof AuthenticationError) return undefined;
     throw err;
   }
+}
+
+/** "kdf.passes: Invalid value: Expected <=100 but received 1000", say: where, then what. */
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const where = v.getDotPath(issue);
+  return where ? `${where}: ${issue.message}` : issue.message;
 }
 
 function safeUsername(): string {
