@@ -50,7 +50,7 @@ export function argon2idOpenSsl(password: Uint8Array, salt: Uint8Array, cost: Ar
   return new Promise((resolve, reject) => argon2('argon2id', params, (err, key) => (err ? reject(err) : resolve(Buffer.from(key)))));
 }
 
-/** Whether the vectorised implementation is in use (for tests and `lifeboat version`-like reports). */
+/** Whether the vectorised implementation is in use (the tests check that npm ci installed it). */
 export function argon2idIsVectorised(): boolean {
   return loadVectorised() !== null;
 }

@@ -1,7 +1,7 @@
 // argon2id, which turns a password into the key that unwraps one password slot's master key, and
 // a way to start it before the rest of the program has loaded. Loads little: the CLI starts the
-// derivation first and loads the command's modules (about 0.1 s) while argon2id
-// runs on other threads (lib/argon2id.ts: about 60 ms), instead of one after the other.
+// derivation first and loads the command's modules (about 0.1 s) while argon2id runs on other
+// threads (lib/argon2id.ts: about 60 ms), instead of one after the other.
 import { argon2id } from '../lib/argon2id.ts';
 import type { Backend } from '../storage/open.ts';
 import { sha256Hex } from './sealed-file.ts';
