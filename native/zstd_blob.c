@@ -78,25 +78,39 @@ napi_value zstd_available(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* This thread's state with its compression context, or NULL with a JavaScript error thrown. */
+static ThreadState *compressing_state(napi_env env) {
+  ThreadState *s = thread_state();
+  if (!s) { napi_throw_error(env, NULL, "zstd is not available"); return NULL; }
+  if (!s->cctx && !(s->cctx = zstd.createCCtx())) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  return s;
+}
+
+/* One frame of src into dst: its length, or -1 with zstd's error thrown. */
+static int64_t compress_or_throw(napi_env env, ThreadState *s, void *dst, size_t cap, const void *src, size_t len, int level) {
+  size_t n = zstd.compressCCtx(s->cctx, dst, cap, src, len, level);
+  if (zstd.isError(n)) { napi_throw_error(env, NULL, zstd.getErrorName(n)); return -1; }
+  return (int64_t)n;
+}
+
 napi_value zstd_compress(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *src; size_t len; int32_t level;
   if (argc < 2 || !bytes_arg(env, argv[0], &src, &len) || napi_get_value_int32(env, argv[1], &level) != napi_ok) return NULL;
-  ThreadState *s = thread_state();
-  if (!s) { napi_throw_error(env, NULL, "zstd is not available"); return NULL; }
-  if (!s->cctx && !(s->cctx = zstd.createCCtx())) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  ThreadState *s = compressing_state(env);
+  if (!s) return NULL;
   size_t bound = zstd.compressBound(len);
   if (bound > s->out_cap) {
     void *grown = realloc(s->out, bound);
     if (!grown) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
     s->out = grown; s->out_cap = bound;
   }
-  size_t n = zstd.compressCCtx(s->cctx, s->out, bound, src, len, level);
-  if (zstd.isError(n)) { napi_throw_error(env, NULL, zstd.getErrorName(n)); return NULL; }
+  int64_t n = compress_or_throw(env, s, s->out, bound, src, len, level);
+  if (n < 0) return NULL;
   napi_value result;
   void *copy;
-  napi_create_buffer_copy(env, n, s->out, &copy, &result);
+  napi_create_buffer_copy(env, (size_t)n, s->out, &copy, &result);
   return result;
 }
 
@@ -108,11 +122,10 @@ napi_value zstd_compress_into(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *src, *dst; size_t len, cap; int32_t level;
   if (argc < 3 || !bytes_arg(env, argv[0], &src, &len) || napi_get_value_int32(env, argv[1], &level) != napi_ok || !bytes_arg(env, argv[2], &dst, &cap)) return NULL;
-  ThreadState *s = thread_state();
-  if (!s) { napi_throw_error(env, NULL, "zstd is not available"); return NULL; }
-  if (!s->cctx && !(s->cctx = zstd.createCCtx())) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
-  size_t n = zstd.compressCCtx(s->cctx, dst, cap, src, len, level);
-  if (zstd.isError(n)) { napi_throw_error(env, NULL, zstd.getErrorName(n)); return NULL; }
+  ThreadState *s = compressing_state(env);
+  if (!s) return NULL;
+  int64_t n = compress_or_throw(env, s, dst, cap, src, len, level);
+  if (n < 0) return NULL;
   napi_value result;
   napi_create_double(env, (double)n, &result);
   return result;

@@ -10,7 +10,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThreadPriority } from '../lib/thread-priority.ts';
-import { compressBlobInto, compressBound } from '../lib/zstd.ts';
+import { compressBlobInto, compressBound, worthCompressing, worthStoringCompressed } from '../lib/zstd.ts';
 // The chunker alone, not the repository: a worker should not load the whole repo layer.
 import { Chunker, hasIdPrefix, idPrefix, macBlob } from '../repo/chunker.ts';
 import { RingSpace } from './ring-space.ts';
@@ -84,14 +84,14 @@ function known(id: Buffer): boolean {
  */
 async function emit(job: number, index: number, data: Buffer): Promise<void> {
   const id = macBlob(init.blobIdKey, data);
-  const compress = data.length >= 128 && !known(id);
+  const compress = worthCompressing(data.length) && !known(id);
   const room = compress ? compressBound(data.length) : data.length;
   const piece = await roomFor(room);
   let length = 0;
   let compression = 0;
   if (compress) {
     length = compressBlobInto(data, ring.subarray(piece.start, piece.start + room));
-    compression = length < data.length - 64 ? 1 : 0;
+    compression = worthStoringCompressed(data.length, length) ? 1 : 0;
   }
   if (compression === 0) length = data.copy(ring, piece.start);
   space.shrinkNewest(piece.number, length);

@@ -26,7 +26,7 @@ export class RingSpace {
     if (length < 1 || length > this.size) throw new RangeError(`a piece of ${length} bytes does not fit in a ring of ${this.size}`);
     const start = this.#room(length);
     if (start === undefined) return undefined;
-    const number = this.#oldestNumber + this.#pieces.length - this.#oldest;
+    const number = this.#oldestNumber + this.live;
     this.#pieces.push({ start, end: start + length, returned: false });
     return { number, start };
   }
@@ -34,7 +34,7 @@ export class RingSpace {
   /** The newest piece turned out shorter than taken (a chunk compressed into room for the worst case). */
   shrinkNewest(number: number, length: number): void {
     const piece = this.#pieces[this.#pieces.length - 1];
-    if (number !== this.#oldestNumber + this.#pieces.length - 1 - this.#oldest || !piece || length < 1 || length > piece.end - piece.start) {
+    if (number !== this.#oldestNumber + this.live - 1 || !piece || length < 1 || length > piece.end - piece.start) {
       throw new RangeError(`piece ${number} is not the newest or cannot grow`);
     }
     piece.end = piece.start + length;

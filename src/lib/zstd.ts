@@ -32,6 +32,16 @@ export function compressBlob(data: Uint8Array): Buffer {
   return addon()?.zstdCompress(data, BLOB_LEVEL) ?? zstdCompressSync(data, { params: { [zc.ZSTD_c_compressionLevel]: BLOB_LEVEL }, pledgedSrcSize: data.byteLength });
 }
 
+/** Whether a blob of `rawLength` bytes is worth compressing at all: smaller ones are stored raw. */
+export function worthCompressing(rawLength: number): boolean {
+  return rawLength >= 128;
+}
+
+/** Whether a frame is stored instead of the raw bytes: it must save at least 64 of them. */
+export function worthStoringCompressed(rawLength: number, frameLength: number): boolean {
+  return frameLength < rawLength - 64;
+}
+
 /** The most a zstd frame of `length` bytes of input can take (ZSTD_COMPRESSBOUND in zstd.h). */
 export function compressBound(length: number): number {
   return length + (length >>> 8) + (length < 128 * 1024 ? (128 * 1024 - length) >>> 11 : 0);

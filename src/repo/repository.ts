@@ -4,7 +4,7 @@
 import { promisify } from 'node:util';
 import { zstdDecompress } from 'node:zlib';
 import { LifeboatError, errnoCode } from '../errors.ts';
-import { compressBlob, decompressBlob, decompressOptions } from '../lib/zstd.ts';
+import { compressBlob, decompressBlob, decompressOptions, worthCompressing, worthStoringCompressed } from '../lib/zstd.ts';
 import type { Tree } from '../model/tree.ts';
 import type { Backend } from '../storage/open.ts';
 import type { BlobBatch } from './blob-batch.ts';
@@ -149,9 +149,9 @@ export class Repository {
     if (this.hasBlob(id)) return { id, added: false, storedBytes: 0 };
     let stored: Uint8Array = data;
     let compression = COMPRESSION_NONE;
-    if (data.byteLength >= 128) {
+    if (worthCompressing(data.byteLength)) {
       const packed = compressBlob(data);
-      if (packed.byteLength < data.byteLength - 64) {
+      if (worthStoringCompressed(data.byteLength, packed.byteLength)) {
         stored = packed;
         compression = COMPRESSION_ZSTD;
       }
