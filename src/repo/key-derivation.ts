@@ -2,7 +2,7 @@
 // a way to start it before the rest of the program has loaded. Loads little: the CLI starts the
 // derivation first and loads the command's modules (about 0.1 s) while argon2id runs on other
 // threads (lib/argon2id.ts: about 60 ms), instead of one after the other.
-import { argon2id } from '../lib/argon2id.ts';
+import { argon2id, defaultArgon2idCost } from '../lib/argon2id.ts';
 import type { Backend } from '../storage/open.ts';
 import { sha256Hex } from './sealed-file.ts';
 
@@ -21,10 +21,9 @@ export const KDF_LIMITS = {
   parallelism: { min: 1, max: 64 },
 } as const;
 
-/** Default cost: 64 MiB and 3 passes, about 60 ms here (0.2 s without @node-rs/argon2). LIFEBOAT_KDF_MEMORY_KIB lowers it for tests. */
+/** A new slot's KDF: argon2id at lib/argon2id.ts's default cost. */
 export function defaultKdf(): Omit<KdfParams, 'salt'> {
-  const memoryKiB = Number(process.env.LIFEBOAT_KDF_MEMORY_KIB) || 64 * 1024;
-  return { name: 'argon2id', memoryKiB, passes: 3, parallelism: 2 };
+  return { name: 'argon2id', ...defaultArgon2idCost() };
 }
 
 export async function deriveWrappingKey(password: string, kdf: KdfParams): Promise<Buffer> {

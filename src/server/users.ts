@@ -4,7 +4,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { LifeboatError } from '../errors.ts';
-import { argon2id, type Argon2idCost } from '../lib/argon2id.ts';
+import { argon2id, defaultArgon2idCost, type Argon2idCost } from '../lib/argon2id.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -43,7 +43,7 @@ export function checkUserName(name: string): void {
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const params = { memoryKiB: Number(process.env.LIFEBOAT_KDF_MEMORY_KIB) || 64 * 1024, passes: 3, parallelism: 2 };
+  const params = defaultArgon2idCost();
   const hash = await derive(password, salt, params);
   return `argon2id$m=${params.memoryKiB},t=${params.passes},p=${params.parallelism}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
