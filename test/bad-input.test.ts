@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cli, cliOk, flipByte, newRepo, repoFiles as files, tempDir } from './helpers.ts';
@@ -187,6 +187,7 @@ test('the disk filling up during backup: exit 18, the repository still checks cl
   const r = await cli(['backup', '--repo', repo, source]);
   assert.equal(r.code, 18, r.stderr);
   assert.match(r.stderr, /No space left on device/);
+  assert.deepEqual(readdirSync(repo, { recursive: true, encoding: 'utf8' }).filter((p) => p.includes('.tmp-')), [], 'no temporary file is left behind');
   await cliOk(['check', '--repo', repo]);
   resizeTmpfs(fs, 64 << 20);
   await cliOk(['backup', '--repo', repo, source]);

@@ -9,11 +9,10 @@ import type { BlobIndex } from './blob-index.ts';
 import type { RepositoryKeys } from './crypto.ts';
 import { encodeIndex, type IndexedPack } from './index-file.ts';
 import { addPackToIndex } from './index-loader.ts';
-import { PackWriter, type BlobType, type PackEntry } from './pack.ts';
+import type { BlobType, PackEntry } from './pack.ts';
+import { PackWriter } from './pack-writer.ts';
 
 const UPLOADS_IN_FLIGHT = 2;
-/** A pack is finished once it reaches its target size, so its last blob (a chunk is at most 4 MiB) may go past it. */
-const PACK_SLACK_BYTES = 4 * 1024 * 1024 + 64 * 1024;
 /** Write an index file every this many packs, so an interrupted backup keeps most of its work. */
 const PACKS_PER_INDEX = 64;
 /** ...or every this many blobs, so that packs of many tiny blobs do not pile up entries in memory. */
@@ -59,9 +58,10 @@ export class PackUploads {
   /** Seals a claimed blob into its type's open pack, and uploads the pack once it is full. */
   async add(type: BlobType, id: Buffer, stored: Uint8Array, compression: number, rawLength: number): Promise<PackEntry> {
     let writer = this.#writers.get(type);
-    if (!writer) this.#writers.set(type, (writer = new PackWriter(this.#keys, type, this.#packTargetBytes + PACK_SLACK_BYTES)));
+    if (!writer) this.#writers.set(type, (writer = new PackWriter(this.#keys, type, this.#backend.spool?.('packs'))));
     const entry = writer.add(id, stored, compression, rawLength);
     if (writer.sizeBytes >= this.#packTargetBytes) await this.#finishWriter(type);
+    else if (writer.writesInFlight > 1) await writer.drained(1);
     return entry;
   }
 
@@ -78,10 +78,7 @@ export class PackUploads {
     await this.#uploads.acquire();
     const upload = (async () => {
       try {
-        const { name, parts } = writer.finishParts();
-        await this.#backend.write('packs', name, parts).catch((err) => {
-          if (errnoCode(err) !== 'EEXIST') throw err; // the same bytes are already there
-        });
+        const name = await this.#store(writer);
         const id = Buffer.from(name, 'hex');
         addPackToIndex(this.#index(), id, salt, entries);
         for (const e of entries) this.#pending.delete(e.id.toString('hex'));
@@ -98,6 +95,23 @@ export class PackUploads {
     if (this.#unindexed.length >= PACKS_PER_INDEX || this.#unindexedEntries >= ENTRIES_PER_INDEX) await this.#writeIndex();
   }
 
+  /** Writes a finished pack to storage; returns its name. */
+  async #store(writer: PackWriter): Promise<string> {
+    const { spool } = writer;
+    if (!spool) {
+      const { name, parts } = writer.finishParts();
+      await this.#backend.write('packs', name, parts).catch(unlessExisting);
+      return name;
+    }
+    try {
+      const name = await writer.finishSpooled();
+      await spool.place(name).catch(unlessExisting);
+      return name;
+    } finally {
+      await spool.discard(); // after place(), nothing is left to remove
+    }
+  }
+
   /** Packs to list in the next index file. */
   adopt(packs: IndexedPack[]): void {
     this.#unindexed.push(...packs);
@@ -110,6 +124,19 @@ export class PackUploads {
     await Promise.all(this.#inFlight);
     this.throwUploadError();
     await this.#writeIndex();
+  }
+
+  /**
+   * Drops the packs being filled, after a failure: their blobs are not in any index. (Packs being
+   * uploaded finish on their own.)
+   */
+  async abandon(): Promise<void> {
+    const writers = [...this.#writers.values()];
+    this.#writers.clear();
+    for (const writer of writers) {
+      writer.release();
+      await writer.spool?.discard();
+    }
   }
 
   async #writeIndex(): Promise<void> {
@@ -128,4 +155,9 @@ export class PackUploads {
   throwUploadError(): void {
     if (this.#uploadError !== undefined) throw this.#uploadError;
   }
+}
+
+/** A pack whose name exists already holds the same bytes (its name is their SHA-256). */
+function unlessExisting(err: unknown): void {
+  if (errnoCode(err) !== 'EEXIST') throw err;
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { deriveRepositoryKeys, fileKeyBytes, blobIdOf, sealWithKeyBytesInto } from './crypto.ts';
-import { openBlob, packSalt, PackWriter, readPackHeader, COMPRESSION_NONE } from './pack.ts';
+import { openBlob, packSalt, readPackHeader, COMPRESSION_NONE } from './pack.ts';
+import { PackWriter } from './pack-writer.ts';
 import { BlobIndex } from './blob-index.ts';
 import { decodeIndex, encodeIndex } from './index-file.ts';
 
@@ -11,8 +12,8 @@ const keys = deriveRepositoryKeys(Buffer.alloc(32, 1));
 test('pack round trip: every blob comes back from its offset, and the header lists them all', () => {
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 3000 }), { minLength: 1, maxLength: 20 }), (blobs) => {
-      // A small first buffer, so that most packs grow; each writer's buffer goes to the next one.
-      const writer = new PackWriter(keys, 'data', 2048);
+      // Each writer's segment goes to the next one.
+      const writer = new PackWriter(keys, 'data');
       const ids = blobs.map((b) => blobIdOf(keys, b));
       blobs.forEach((b, i) => writer.add(ids[i], b, COMPRESSION_NONE, b.length));
       const { bytes } = writer.finish();
@@ -85,13 +86,13 @@ test('the blob index grows to many entries and keeps every one', () => {
 });
 
 test("a writer's parts stay whole until it is released, and the next writer's pack is its own", () => {
-  const first = new PackWriter(keys, 'data', 64 * 1024);
+  const first = new PackWriter(keys, 'data');
   const a = Buffer.alloc(40_000, 1);
   first.add(blobIdOf(keys, a), a, COMPRESSION_NONE, a.length);
   const { name, parts } = first.finishParts();
   const copy = Buffer.concat(parts);
   first.release();
-  const second = new PackWriter(keys, 'data', 64 * 1024);
+  const second = new PackWriter(keys, 'data');
   const b = Buffer.alloc(40_000, 2);
   second.add(blobIdOf(keys, b), b, COMPRESSION_NONE, b.length);
   const next = second.finish();

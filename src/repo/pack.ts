@@ -4,9 +4,8 @@
 //   blob* : AES-GCM(fileKey, nonce(BLOB, offset), stored bytes, aad = blob id)
 //   header: AES-GCM(fileKey, nonce(PACK_HEADER, offset), entries)      -- 46 bytes per blob
 //   u32 LE length of the sealed header
-// The pack's name is the SHA-256 of the whole file.
-import { createHash, createSecretKey } from 'node:crypto';
-import { fileKey, fileKeyBytes, newSalt, AuthenticationError, nonce, seal, sealWithKeyBytesInto, unseal, unsealWithKeyBytes, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
+// The pack's name is the SHA-256 of the whole file. pack-writer.ts builds them.
+import { fileKey, AuthenticationError, nonce, unseal, unsealWithKeyBytes, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type RepositoryKeys } from './crypto.ts';
 import { FileFormatError } from './sealed-file.ts';
 
 export const PACK_HEADER_BYTES = 40;
@@ -28,85 +27,13 @@ export interface PackEntry {
   rawLength: number;
 }
 
-/**
- * Buffers of uploaded packs, kept for the next ones. A pack is built in one buffer: with a Buffer
- * per sealed blob, a full backup of the bench corpus peaked 40-80 MiB higher (four interleaved
- * pairs: 461-519 against 414-439 MiB), and V8, which counts memory outside its heap towards its
- * next full GC, ran 23 of them on the main thread instead of 19. Wall time did not change.
- */
-const spareBuffers: Buffer[] = [];
-const SPARE_BUFFERS = 2;
-
-export class PackWriter {
-  readonly type: BlobType;
-  readonly salt: Buffer;
-  readonly entries: PackEntry[] = [];
-  readonly #key: CipherKey;
-  readonly #keyBytes: Buffer;
-  /** The pack so far: its clear header, then the sealed blobs. */
-  #buffer: Buffer;
-  #size = PACK_HEADER_BYTES;
-
-  /** `capacity`: the room to start with, for the clear header and the sealed blobs (it grows if needed). */
-  constructor(keys: RepositoryKeys, type: BlobType, capacity = 1024 * 1024) {
-    this.type = type;
-    this.salt = newSalt();
-    this.#keyBytes = fileKeyBytes(keys, this.salt);
-    this.#key = createSecretKey(this.#keyBytes);
-    const spare = spareBuffers.findIndex((b) => b.byteLength >= capacity);
-    this.#buffer = spare >= 0 ? spareBuffers.splice(spare, 1)[0] : Buffer.allocUnsafeSlow(Math.max(capacity, 4096));
-    this.#buffer.fill(0, 0, PACK_HEADER_BYTES);
-    this.#buffer.write(MAGIC, 0, 'latin1');
-    this.#buffer[4] = 1;
-    this.salt.copy(this.#buffer, 8);
-  }
-
-  get sizeBytes(): number {
-    return this.#size;
-  }
-
-  /** Seals `stored` (already compressed or raw) at the end of the pack. */
-  add(id: Buffer, stored: Uint8Array, compression: number, rawLength: number): PackEntry {
-    const offset = this.#size;
-    if (offset + stored.byteLength + TAG_BYTES > this.#buffer.byteLength) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.#buffer.byteLength, offset + stored.byteLength + TAG_BYTES));
-      this.#buffer.copy(bigger, 0, 0, offset);
-      this.#buffer = bigger;
-    }
-    const storedLength = sealWithKeyBytesInto(this.#keyBytes, nonce(NONCE_BLOB, offset), stored, id, this.#buffer, offset);
-    const entry: PackEntry = { id, type: this.type, compression, offset, storedLength, rawLength };
-    this.entries.push(entry);
-    this.#size += storedLength;
-    return entry;
-  }
-
-  /**
-   * The complete pack file as a list of pieces (the first is a view of this writer's buffer: it is
-   * valid until release()), and its name.
-   */
-  finishParts(): { name: string; parts: Buffer[] } {
-    const header = Buffer.alloc(ENTRY_BYTES * this.entries.length);
-    this.entries.forEach((e, i) => writeEntry(header, i * ENTRY_BYTES, e));
-    const sealedHeader = seal(this.#key, nonce(NONCE_PACK_HEADER, this.#size), header);
-    const trailer = Buffer.alloc(4);
-    trailer.writeUInt32LE(sealedHeader.byteLength);
-    const parts = [this.#buffer.subarray(0, this.#size), sealedHeader, trailer];
-    const hash = createHash('sha256');
-    for (const part of parts) hash.update(part);
-    return { name: hash.digest('hex'), parts };
-  }
-
-  /** The complete pack file in one buffer of its own, and its name. */
-  finish(): { name: string; bytes: Buffer } {
-    const { name, parts } = this.finishParts();
-    return { name, bytes: Buffer.concat(parts) };
-  }
-
-  /** Gives the buffer to the next writer: the parts finishParts() returned must not be used any more. */
-  release(): void {
-    if (spareBuffers.length < SPARE_BUFFERS) spareBuffers.push(this.#buffer);
-    this.#buffer = Buffer.alloc(0);
-  }
+/** The pack's 40-byte clear header: magic, version, and the salt of its file key. */
+export function packLead(salt: Buffer): Buffer {
+  const lead = Buffer.alloc(PACK_HEADER_BYTES);
+  lead.write(MAGIC, 0, 'latin1');
+  lead[4] = 1;
+  salt.copy(lead, 8);
+  return lead;
 }
 
 /** The 46-byte entry format shared by pack headers and index files. */

@@ -291,6 +291,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    await this.#packs.abandon(); // nothing to drop after flush()
     await this.#lock?.release();
     await this.backend.close();
   }

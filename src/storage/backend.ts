@@ -49,6 +49,25 @@ export interface Backend {
    * itself (restore's writer threads read big files' runs of blobs straight from the packs).
    */
   localPath?(kind: FileKind, name: string): string;
+  /**
+   * Only backends whose files are on this machine: a new file of `kind` written piece by piece
+   * under a temporary name, then given its name, so that a pack need not be held in memory while
+   * it fills (restic spools its packs the same way).
+   */
+  spool?(kind: FileKind): SpoolFile;
+}
+
+/** A file being written by spool(); write() may be called again before an earlier one is done. */
+export interface SpoolFile {
+  /** Writes `data` at `position` (ranges never overlap). */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /**
+   * Makes the file durable and gives it its name, atomically, as write() does: EEXIST if the name
+   * is taken. Either way the temporary file is gone afterwards.
+   */
+  place(name: string): Promise<void>;
+  /** Removes the temporary file after a failure (harmless once placed or discarded). */
+  discard(): Promise<void>;
 }
 
 export interface RetentionPolicy {

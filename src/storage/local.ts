@@ -2,10 +2,10 @@
 // fsynced, then hard-linked to its final name (link fails if the name exists: write-once) and
 // the directory is fsynced, so after a crash a file is either whole or absent.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, link, unlink } from 'node:fs/promises';
+import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, link, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FILE_KINDS, CONFIG_NAME, kindFolder, listConfig, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
+import { FILE_KINDS, CONFIG_NAME, kindFolder, listConfig, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type SpoolFile } from './backend.ts';
 
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -99,6 +99,13 @@ export class LocalBackend implements Backend {
     await syncDir(dir);
   }
 
+  spool(kind: FileKind): SpoolFile {
+    const tmpName = `.tmp-${randomBytes(8).toString('hex')}`;
+    // In the folder of a file named like the temporary one: packs' temporary files spread over
+    // the fan-out folders, where list() skips them, like write()'s.
+    return new LocalSpool(join(this.#dir(kind, tmpName.slice(5)), tmpName), (name) => this.#path(kind, name));
+  }
+
   async stat(kind: FileKind, name: string): Promise<FileInfo> {
     const st = await stat(this.#path(kind, name));
     return { name, sizeBytes: st.size };
@@ -112,6 +119,77 @@ export class LocalBackend implements Backend {
 
   async close(): Promise<void> {
     this.#openFds.closeAll();
+  }
+}
+
+/**
+ * Temporary files of spools not yet placed or discarded. An interrupted command (Ctrl-C, an error)
+ * removes them as the process exits; after a power loss one may stay behind, named .tmp-*, which
+ * no listing shows.
+ */
+const unplaced = new Set<string>();
+let removingUnplacedAtExit = false;
+
+function removeUnplaced(): void {
+  for (const path of unplaced) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+class LocalSpool implements SpoolFile {
+  readonly #tmp: string;
+  readonly #finalPath: (name: string) => string;
+  readonly #file: Promise<FileHandle>;
+  #closed = false;
+
+  constructor(tmp: string, finalPath: (name: string) => string) {
+    this.#tmp = tmp;
+    this.#finalPath = finalPath;
+    if (!removingUnplacedAtExit) process.once('exit', removeUnplaced);
+    removingUnplacedAtExit = true;
+    unplaced.add(tmp);
+    this.#file = open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
+    this.#file.catch(() => {}); // the failure reaches the first write (or place, or discard)
+  }
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    const file = await this.#file;
+    for (let done = 0; done < data.byteLength; ) {
+      const { bytesWritten } = await file.write(data, done, data.byteLength - done, position + done);
+      done += bytesWritten;
+    }
+  }
+
+  async place(name: string): Promise<void> {
+    const path = this.#finalPath(name);
+    try {
+      const file = await this.#file;
+      try {
+        await file.sync();
+      } finally {
+        await this.#close();
+      }
+      await link(this.#tmp, path);
+    } finally {
+      await this.discard();
+    }
+    await syncDir(dirname(path));
+  }
+
+  async discard(): Promise<void> {
+    await this.#close().catch(() => {});
+    await unlink(this.#tmp).catch(() => {});
+    unplaced.delete(this.#tmp);
+  }
+
+  async #close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await (await this.#file).close();
   }
 }
 
