@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cli, cliOk, MAIN, newRepo, ROOT, tempDir } from './helpers.ts';
@@ -184,6 +184,7 @@ test('Ctrl-C (SIGINT) stops a backup with exit 130 and leaves a repository that 
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 130);
   assert.match(stderr, /interrupted/);
+  assert.deepEqual(readdirSync(repo, { recursive: true, encoding: 'utf8' }).filter((p) => p.includes('.tmp-')), [], 'the packs being filled are removed');
   await cliOk(['check', '--repo', repo, '--read-data']);
   assert.equal(JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout).length, 0);
 });

@@ -4,7 +4,7 @@
 // memory, not the pack. Without one (remote storage, which takes a file in one request) the
 // segments are kept and handed over as the file's pieces.
 import { createHash, createSecretKey } from 'node:crypto';
-import type { SpoolFile } from '../storage/backend.ts';
+import type { SpoolFile } from '../storage/open.ts';
 import { fileKeyBytes, newSalt, nonce, seal, sealWithKeyBytesInto, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { packLead, writeEntry, ENTRY_BYTES, PACK_HEADER_BYTES, type BlobType, type PackEntry } from './pack.ts';
 

@@ -9,7 +9,7 @@ import { ResilientBackend, type TransferOptions } from './resilient.ts';
 
 export { newTransferMeter, type TransferMeter } from './resilient.ts';
 
-export type { Backend, FileInfo, FileKind, ReadRange, RetentionPolicy } from './backend.ts';
+export type { Backend, FileInfo, FileKind, ReadRange, RetentionPolicy, SpoolFile } from './backend.ts';
 export { FILE_KINDS, CONFIG_NAME, StorageError } from './backend.ts';
 
 export interface BackendSettings {
