@@ -115,15 +115,18 @@ async function readPacks(
   options: CheckOptions, report: CheckReport, problem: (k: string, f: string, m: string) => void, markPack: (p: number, why: string) => void, damagedBlobs: Map<string, string>,
 ): Promise<void> {
   const reads = new Limiter(pool.inFlight);
+  const localPath = repo.backend.localPath?.bind(repo.backend);
   let read = 0;
   await Promise.all(
     toRead.map(({ packIndex, name, truncated }) =>
       reads.run(async () => {
         const blobs = [...byPack.of(packIndex)].map((i) => repo.index.at(i));
-        const issues: PackProblem[] = await repo.backend.read('packs', name).then(
-          (bytes) => pool.verify(name, bytes, blobs),
-          (err) => [{ message: `cannot be read: ${(err as Error).message}` }],
-        );
+        const issues: PackProblem[] = localPath
+          ? await pool.verify(name, { path: localPath('packs', name) }, blobs)
+          : await repo.backend.read('packs', name).then(
+              (bytes) => pool.verify(name, bytes, blobs),
+              (err) => [{ message: `cannot be read: ${(err as Error).message}` }],
+            );
         for (const issue of issues) {
           problem('pack', name, issue.message);
           if (issue.blob) damagedBlobs.set(issue.blob, `blob damaged in pack ${name.slice(0, 12)}${truncated ? ' (truncated)' : ''}`);

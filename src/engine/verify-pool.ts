@@ -1,6 +1,7 @@
 // check --read-data's workers: one per core verifies whole packs (SHA-256 of the file, the
-// header, every blob's decryption, decompression and MAC) while the main thread reads ahead.
-// Memory: the packs in flight, at most two per worker.
+// header, every blob's decryption, decompression and MAC). A pack on this machine's disks is read
+// by its worker, into a buffer it keeps; others are read ahead by the main thread. Memory: a pack
+// per worker, plus for remote packs those in flight, at most two per worker.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ownedForTransfer } from '../lib/bytes.ts';
@@ -34,17 +35,21 @@ export class VerifyPool {
     return this.#workers.length * 2;
   }
 
-  /** Verifies a pack read whole; `bytes` is handed over to a worker and must not be used afterwards. */
-  verify(name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
+  /**
+   * Verifies a pack: read whole (`bytes` is handed over to a worker and must not be used
+   * afterwards), or a file on this machine (`path`) that the worker reads itself.
+   */
+  verify(name: string, pack: Buffer | { path: string }, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
     const worker = this.#workers.reduce((a, b) => (this.#load.get(b)! < this.#load.get(a)! ? b : a));
     this.#load.set(worker, this.#load.get(worker)! + 1);
     const job = this.#nextJob++;
-    // Handed over without a copy when it can be: copying every pack took 0.4 s of a core in a
-    // check of the benchmark corpus, on a machine whose two cores the workers keep busy.
-    const owned = ownedForTransfer(bytes);
     const places = blobs.map(([id, l]) => [id, { offset: l.offset, storedLength: l.storedLength, compression: l.compression, rawLength: l.rawLength }]);
     return new Promise((resolve, reject) => {
       this.#pending.set(job, { resolve, reject, worker });
+      if (!Buffer.isBuffer(pack)) return worker.postMessage({ job, name, path: pack.path, blobs: places });
+      // Handed over without a copy when it can be: copying every pack took 0.4 s of a core in a
+      // check of the benchmark corpus, on a machine whose two cores the workers keep busy.
+      const owned = ownedForTransfer(pack);
       worker.postMessage({ job, name, bytes: owned, blobs: places }, [owned.buffer]);
     });
   }
