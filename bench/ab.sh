@@ -4,31 +4,60 @@
 # runs of a pair are seconds apart, and their order alternates. Series read sorted, not pair by
 # pair, misled in stop 16: this VM's speed moved by 30% within minutes (docs/performance.md).
 #
-#   bench/ab.sh N DIR_A DIR_B full|restore|check [SOURCE]
+#   bench/ab.sh N DIR_A DIR_B full|small|restore|check [SOURCE]
 #
 # DIR_A and DIR_B are checkouts with node_modules and the addon built (a `git worktree` can link
 # both from the main checkout). full: a full backup of SOURCE (the bench corpus by default) into a
 # fresh repository. restore, check: of one repository made first from SOURCE by DIR_A's code;
 # restores go to $AB_TARGET (/dev/shm when there is one) and are deleted after each run.
+# small: the benchmark's small-change re-backup. A copy of SOURCE is backed up twice by DIR_A's
+# code; each run takes a copy of that repository (and its folder cache), catches it up with the
+# copy's current state untimed (by the run's own code), makes the benchmark's change (bench/mutate.ts, seeded by pair and
+# side; the log's 8 MiB append and the new folder of the run before are undone first), then
+# times the re-backup.
 set -euo pipefail
-if [ $# -lt 4 ] || ! [[ $1 =~ ^[1-9][0-9]*$ ]] || ! [[ $4 =~ ^(full|restore|check)$ ]]; then
-  echo "usage: bench/ab.sh N DIR_A DIR_B full|restore|check [SOURCE]" >&2
+if [ $# -lt 4 ] || ! [[ $1 =~ ^[1-9][0-9]*$ ]] || ! [[ $4 =~ ^(full|small|restore|check)$ ]]; then
+  echo "usage: bench/ab.sh N DIR_A DIR_B full|small|restore|check [SOURCE]" >&2
   exit 2
 fi
 n=$1 a=$2 b=$3 what=$4
 source_dir=${5:-/var/tmp/lifeboat-bench-corpus}
 work=${AB_WORK:-/var/tmp/lifeboat-ab}/$(date +%s)
 target=${AB_TARGET:-$( [ -d /dev/shm ] && echo /dev/shm/lifeboat-ab || echo "$work/restore")}
-export LIFEBOAT_PASSWORD=ab XDG_CACHE_HOME=$work/cache
+# The compile cache apart from the folder cache, which small's runs copy: each checkout's modules
+# are compiled once, not in every run.
+export LIFEBOAT_PASSWORD=ab XDG_CACHE_HOME=$work/cache NODE_COMPILE_CACHE=$work/compile-cache
 mkdir -p "$work"
 trap 'rm -rf "$work" "$target"' EXIT
 
 lifeboat() { "$1/node_modules/.bin/node" "$1/bin/lifeboat.mjs" "${@:2}"; }
 for dir in "$a" "$b"; do lifeboat "$dir" --version >/dev/null; done # each fills its compile cache once
+if [ "$what" = small ]; then
+  cp -a "$source_dir" "$work/src"
+  source_dir=$work/src
+fi
 if [ "$what" != full ]; then
   lifeboat "$a" init -q --repo "$work/repo" >/dev/null
   lifeboat "$a" backup -q --repo "$work/repo" "$source_dir"
 fi
+if [ "$what" = small ]; then
+  lifeboat "$a" backup -q --repo "$work/repo" "$source_dir"
+fi
+
+mutate() { # mutate SEED: undoes the last change's append and new folder, then makes the change
+  "$a/node_modules/.bin/node" --input-type=module -e '
+    import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+    const [mutateTs, root, seed, state] = process.argv.slice(1);
+    const { mutate } = await import(mutateTs);
+    rmSync(root + "/added-batch", { recursive: true, force: true });
+    if (existsSync(state)) {
+      const last = JSON.parse(readFileSync(state, "utf8"));
+      truncateSync(Buffer.from(last.log, "hex"), last.size);
+    }
+    const done = mutate(root, seed);
+    writeFileSync(state, JSON.stringify({ log: done.appended.toString("hex"), size: done.appendedAt }));
+  ' "$(dirname "$(realpath "$0")")/mutate.ts" "$source_dir" "$1" "$work/mutated.json"
+}
 
 run() { # run PAIR SIDE DIR: prints "PAIR SIDE seconds user-seconds peak-KiB"
   local repo=$work/repo
@@ -39,6 +68,13 @@ run() { # run PAIR SIDE DIR: prints "PAIR SIDE seconds user-seconds peak-KiB"
       sync; sleep 1
       /usr/bin/time -f "$1 $2 %e %U %M" "$3/node_modules/.bin/node" "$3/bin/lifeboat.mjs" backup -q --repo "$repo" "$source_dir" 2>&1 | tail -1
       rm -rf "$repo" ;;
+    small)
+      rm -rf "$work/run"; mkdir -p "$work/run"
+      cp -a "$work/repo" "$work/run/repo"; cp -a "$work/cache" "$work/run/cache"
+      XDG_CACHE_HOME=$work/run/cache lifeboat "$3" backup -q --repo "$work/run/repo" "$source_dir"
+      mutate "pair-$1-$2"
+      sync; sleep 1
+      XDG_CACHE_HOME=$work/run/cache /usr/bin/time -f "$1 $2 %e %U %M" "$3/node_modules/.bin/node" "$3/bin/lifeboat.mjs" backup -q --repo "$work/run/repo" "$source_dir" 2>&1 | tail -1 ;;
     restore)
       rm -rf "$target"; mkdir -p "$target"; sleep 1
       /usr/bin/time -f "$1 $2 %e %U %M" "$3/node_modules/.bin/node" "$3/bin/lifeboat.mjs" restore -q --repo "$repo" latest --target "$target" 2>&1 | tail -1 ;;

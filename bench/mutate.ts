@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function mutate(root: string, seed: string): { edited: number; appended: Buffer; added: number } {
+/** `appended`: the log file grown by 8 MiB (its path as bytes), `appendedAt`: its size before. */
+export function mutate(root: string, seed: string): { edited: number; appended: Buffer; appendedAt: number; added: number } {
   let counter = 0;
   const random = (): number => createHash('sha256').update(`${seed}:${counter++}`).digest().readUInt32LE(0) / 2 ** 32;
   const files: Array<{ path: Buffer; size: number }> = [];
@@ -35,7 +36,7 @@ export function mutate(root: string, seed: string): { edited: number; appended: 
     }
   }
   const logs = files.filter((f) => f.path.toString('latin1').endsWith('.log')).sort((a, b) => b.size - a.size);
-  const log = (logs[0] ?? files.sort((a, b) => b.size - a.size)[0]).path;
+  const { path: log, size: appendedAt } = logs[0] ?? files.sort((a, b) => b.size - a.size)[0];
   const lines: string[] = [];
   for (let n = 0, bytes = 0; bytes < 8 << 20; n++) {
     const line = `${1_800_000_000 + n} INFO [backup] appended after the first snapshot seq=${n} trace=${Math.floor(random() * 2 ** 32).toString(16)}\n`;
@@ -51,5 +52,5 @@ export function mutate(root: string, seed: string): { edited: number; appended: 
     for (let k = 0; k < size; k += 32) createHash('sha256').update(`${seed}:new:${n}:${k}`).digest().copy(bytes, k);
     writeFileSync(join(added, `new_${String(n).padStart(3, '0')}.bin`), bytes);
   }
-  return { edited: picks.size, appended: log, added: 100 };
+  return { edited: picks.size, appended: log, appendedAt, added: 100 };
 }
