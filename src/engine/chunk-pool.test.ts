@@ -68,8 +68,30 @@ test('a chunk stored during the backup is not compressed again where it occurs o
   pool.stored(first.id);
   const [third] = await chunksOf();
   assert.deepEqual(third.id, first.id);
-  assert.equal(third.compression, 0, 'known now: left as it is, the repository has it already');
+  // The repository does not have it (nothing was saved): as with a prefix shared by chance, the
+  // main thread reads the bytes back from the file, and they are stored raw.
+  assert.equal(third.compression, 0, 'known: not compressed');
   assert.equal(third.storedLength, 132_000);
+  assert.deepEqual(Buffer.from(third.stored.subarray(0, 33)).toString(), 'the same line, very compressible\n');
+});
+
+test('a chunk the repository has reaches the main thread by name only', async (t) => {
+  const { dir, repo } = await emptyRepo(t);
+  const file = join(dir, 'data.bin');
+  const data = randomBytes(200_000); // one chunk
+  writeFileSync(file, data);
+  const saved = await repo.saveBlob('data', data);
+  await repo.flush();
+  const pool = new ChunkPool(repo, 1);
+  t.after(() => pool.close());
+  const chunks: Array<PreparedChunk & { storedLength: number }> = [];
+  const result = await pool.chunkFile(Buffer.from(file), data.length, async (c) => void chunks.push({ ...c, storedLength: c.stored.length }));
+  assert.equal(result.bytesRead, 200_000);
+  assert.equal(chunks.length, 1);
+  assert.deepEqual(chunks[0].id, saved.id);
+  assert.equal(chunks[0].rawLength, 200_000);
+  assert.equal(chunks[0].storedLength, 0, 'no bytes: the repository has them');
+  assert.equal((await repo.saveStoredBlob('data', chunks[0].id, chunks[0].stored, chunks[0].compression, chunks[0].rawLength)).added, false);
 });
 
 test("a chunk's bytes stay as they are until its callback has finished, while the workers fill their rings", async (t) => {

@@ -1,6 +1,7 @@
 // A pool of chunking workers. chunkFile() streams a file's chunks to `onChunk` in order of
 // arrival (each carries its index); the returned promise settles when the worker has read the
 // whole file and every onChunk call has finished.
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { oncePerTurn } from '../lib/per-turn.ts';
@@ -19,9 +20,9 @@ export interface ChunkedFile {
 }
 
 /**
- * A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1.
- * `stored` is a view of memory the worker writes into again once the promise onChunk returned
- * has settled: copy what must outlive it.
+ * A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1, and
+ * empty when the repository has the blob already. `stored` is a view of memory the worker writes
+ * into again once the promise onChunk returned has settled: copy what must outlive it.
  */
 export interface PreparedChunk {
   index: number;
@@ -35,6 +36,7 @@ type OnChunk = (chunk: PreparedChunk) => Promise<void>;
 type WorkerMessage = { type: string; job: number; [k: string]: unknown };
 
 interface Job {
+  path: Buffer;
   onChunk: OnChunk;
   pending: Set<Promise<void>>;
   failure?: unknown;
@@ -45,6 +47,7 @@ interface Job {
 }
 
 const QUEUED_BYTES_LIMIT = 4 * 1024 * 1024;
+const NO_BYTES = Buffer.alloc(0);
 /**
  * Each worker's ring of chunks on their way to the main thread (chunk-worker.ts): room for two of
  * the largest chunks in zstd's worst case, 8 MiB with the default chunker. Full backup of the
@@ -164,7 +167,7 @@ export class ChunkPool {
     this.#start();
     const job = this.#nextJob++;
     return new Promise<ChunkedFile>((resolve, reject) => {
-      this.#jobs.set(job, { onChunk, pending: new Set(), resolve, reject, worker: undefined, sizeBytes });
+      this.#jobs.set(job, { path, onChunk, pending: new Set(), resolve, reject, worker: undefined, sizeBytes });
       this.#waiting.push({ job, path, sizeBytes });
       this.#submittedBytes += sizeBytes;
       this.#scheduleDispatch();
@@ -212,20 +215,24 @@ export class ChunkPool {
     const job = this.#jobs.get(msg.job);
     if (!job) return;
     if (msg.type === 'chunk') {
-      const chunk: PreparedChunk = {
+      const id = Buffer.from(msg.id as Uint8Array);
+      const piece = msg.piece as number;
+      const chunk = {
         index: msg.index as number,
-        id: Buffer.from(msg.id as Uint8Array),
-        stored: Buffer.from(this.#rings.get(worker)!, msg.start as number, msg.length as number),
+        id,
         compression: msg.compression as number,
         rawLength: msg.rawLength as number,
       };
-      const p = job.onChunk(chunk)
+      const stored = async (): Promise<Buffer> =>
+        piece >= 0 ? Buffer.from(this.#rings.get(worker)!, msg.start as number, msg.length as number) : this.#knownChunkBytes(job.path, id, msg.offset as number, chunk.rawLength);
+      const p = stored()
+        .then((bytes) => job.onChunk({ ...chunk, stored: bytes }))
         .catch((err) => {
           job.failure ??= err;
         })
         .finally(() => {
           job.pending.delete(p);
-          this.#ack(worker, msg.piece as number);
+          if (piece >= 0) this.#ack(worker, piece);
         });
       job.pending.add(p);
       return;
@@ -239,6 +246,24 @@ export class ChunkPool {
       else if (job.failure !== undefined) job.reject(job.failure);
       else job.resolve(msg as unknown as ChunkedFile);
     });
+  }
+
+  /**
+   * The bytes of a chunk the worker sent by name only, its id's prefix being in the table of known
+   * ids: none when the repository has it (nearly always), else read back from the file here, and
+   * checked against the id the worker computed.
+   */
+  async #knownChunkBytes(path: Buffer, id: Buffer, offset: number, length: number): Promise<Buffer> {
+    if (this.#repo.hasBlob(id)) return NO_BYTES;
+    const bytes = Buffer.alloc(length);
+    const file = await open(path, 'r');
+    try {
+      const { bytesRead } = await file.read(bytes, 0, length, offset);
+      if (bytesRead === length && this.#repo.blobId(bytes).equals(id)) return bytes;
+    } finally {
+      await file.close();
+    }
+    throw new Error('changed while it was read (a part read twice differed)');
   }
 
   #failWorker(worker: Worker, err: Error): void {
