@@ -71,7 +71,7 @@ function flush(): void {
   outboxBytes = 0;
 }
 
-/** Whether the repository (almost surely) has this blob already: then it is not worth compressing. */
+/** Whether the repository (almost surely) has this blob already: then only its name goes to the main thread. */
 function known(id: Buffer): boolean {
   return hasIdPrefix(init.known, idPrefix(id));
 }
