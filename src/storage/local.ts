@@ -81,22 +81,18 @@ export class LocalBackend implements Backend {
   }
 
   async write(kind: FileKind, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const parts = data instanceof Uint8Array ? [data] : data;
-    const dir = this.#dir(kind, name);
-    const tmp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    // A spooled file written all at once: one way to a durable, write-once file.
+    const spool = this.spool(kind);
     try {
-      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
-      try {
-        await fh.writev(parts as Uint8Array[]);
-        await fh.sync();
-      } finally {
-        await fh.close();
+      let at = 0;
+      for (const part of data instanceof Uint8Array ? [data] : data) {
+        await spool.write(part, at);
+        at += part.byteLength;
       }
-      await link(tmp, this.#path(kind, name));
+      await spool.place(name);
     } finally {
-      await unlink(tmp).catch(() => {});
+      await spool.discard(); // after place(), nothing is left to remove
     }
-    await syncDir(dir);
   }
 
   spool(kind: FileKind): SpoolFile {
