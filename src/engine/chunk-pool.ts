@@ -223,9 +223,8 @@ export class ChunkPool {
         compression: msg.compression as number,
         rawLength: msg.rawLength as number,
       };
-      const stored = async (): Promise<Buffer> =>
-        piece >= 0 ? Buffer.from(this.#rings.get(worker)!, msg.start as number, msg.length as number) : this.#knownChunkBytes(job.path, id, msg.offset as number, chunk.rawLength);
-      const p = stored()
+      const stored = piece >= 0 ? Promise.resolve(Buffer.from(this.#rings.get(worker)!, msg.start as number, msg.length as number)) : this.#knownChunkBytes(job.path, id, msg.offset as number, chunk.rawLength);
+      const p = stored
         .then((bytes) => job.onChunk({ ...chunk, stored: bytes }))
         .catch((err) => {
           job.failure ??= err;
