@@ -7,6 +7,7 @@
  * - zstdCompress, zstdCompressInto, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
  * - verifyBlobs (verify_blobs.c): check --read-data's loop over the blobs of one pack
  * - blobMac, blobSeal, blobOpen (blob_crypto.c): one blob's HMAC and AES-256-GCM, contexts kept per thread
+ * - restoreWriteFiles, restoreWriteRun (restore_write.c): restore's decoding and writing, on libuv's thread pool
  * - releaseFreeMemory: malloc_trim, after a burst of short-lived buffers (loading the index)
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
@@ -58,6 +59,8 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
 napi_value scan_directory(napi_env env, napi_callback_info info); /* scan_dir.c */
 napi_value gear_cut(napi_env env, napi_callback_info info); /* gear_cut.c */
 napi_value zstd_available(napi_env env, napi_callback_info info); /* zstd_blob.c */
+napi_value restore_write_files(napi_env env, napi_callback_info info); /* restore_write.c */
+napi_value restore_write_run(napi_env env, napi_callback_info info); /* restore_write.c */
 napi_value zstd_compress(napi_env env, napi_callback_info info);
 napi_value zstd_compress_into(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
@@ -270,6 +273,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"blobMac", 0, blob_mac, 0, 0, 0, napi_default, 0},
     {"blobSeal", 0, blob_seal, 0, 0, 0, napi_default, 0},
     {"blobOpen", 0, blob_open, 0, 0, 0, napi_default, 0},
+    {"restoreWriteFiles", 0, restore_write_files, 0, 0, 0, napi_default, 0},
+    {"restoreWriteRun", 0, restore_write_run, 0, 0, 0, napi_default, 0},
     {"releaseFreeMemory", 0, release_free_memory, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

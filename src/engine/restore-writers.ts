@@ -1,59 +1,80 @@
-// A pool of restore writer threads (restore-writer-worker.ts) for small files: the content goes
-// over and the worker does all of the file's system calls itself. Files handed over in one turn
-// of the event loop travel to a worker in one message, their contents copied into one buffer that
-// is transferred, not cloned: one message per file, its buffers cloned, took a seventh of a
-// restore's main thread.
-import { Worker } from 'node:worker_threads';
-import { ownedForTransfer } from '../lib/bytes.ts';
+// Restore's writing, done by the native addon on libuv's thread pool (native/restore_write.c):
+// small files whole, with their metadata, a batch of them per job; a big file's runs of blobs.
+// Files handed over in one turn of the event loop go in one job, described by a few typed arrays:
+// one job per file spent more time in thread wake-ups than in the file system. Until stop 19 two
+// worker threads did this in JavaScript (see docs/performance.md for what that cost).
+import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
+import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import type { TreeNode } from '../model/tree.ts';
 import { ownerOf, splitNs } from '../sources/files-target.ts';
-import type { FileToWrite, RunToWrite, SealedPart, WriteBatch, WriteResult } from './restore-writer-worker.ts';
+
+/** Where a blob lies in its pack and what it decodes to. */
+interface SealedBlobPlace {
+  /** Offset in the pack: the nonce is bound to it. */
+  offset: number;
+  /** 0 stored as is, 1 zstd. */
+  compression: number;
+  rawLength: number;
+}
+
+/** A sealed blob of a small file, decoded by the writer. */
+export interface SealedPart extends SealedBlobPlace {
+  blobId: Uint8Array;
+  packKey: Uint8Array;
+}
+
+/** A blob of a big file's run: where it is in the run and in the pack, and where it goes in the file. */
+export type RunBlob = SealedBlobPlace & { blobId: Uint8Array; at: number; storedLength: number; positions: number[] };
+
+/** Where a writer reads a run itself: a pack on this machine. */
+export interface PackRange {
+  path: string;
+  offset: number;
+  length: number;
+}
+
+interface NativeWrites {
+  restoreWriteFiles(content: Uint8Array, meta: Float64Array, names: Uint8Array, keys: Uint8Array, results: Int32Array, xattrErrors: Int32Array): Promise<void>;
+  restoreWriteRun(fd: number, sealed: Uint8Array | [string, number, number], packKey: Uint8Array, ids: Uint8Array, places: Float64Array, sparse: boolean): Promise<number>;
+}
 
 const IS_ROOT = process.getuid?.() === 0;
 /** A batch is sent at once when its contents reach this size, without waiting for the turn to end. */
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** What native/restore_write.c reports per file (its STATUS_* and STEP_*). */
+const FAILED = 1;
+const DAMAGED = 2;
+const STEP_SYSCALLS = ['', 'open', 'write', 'fchmod', 'futimens', 'close'];
 
-interface Waiter {
-  resolve: (result: WriteResult) => void;
+interface FileInBatch {
+  path: Buffer;
+  xattrNames: Buffer[];
+  resolve: (warnings: string[] | undefined) => void;
   reject: (err: Error) => void;
 }
 
-interface Outgoing {
-  files: Array<{ file: FileToWrite; parts: Buffer[] }>;
-  bytes: number;
+class Batch {
+  readonly files: FileInBatch[] = [];
+  readonly meta: number[] = [];
+  readonly content: Uint8Array[] = [];
+  readonly names: Uint8Array[] = [];
+  readonly keys: Uint8Array[] = [];
+  bytes = 0;
+  xattrs = 0;
 }
 
 export class RestoreWriters {
-  readonly #workers: Worker[] = [];
-  readonly #outgoing: Outgoing[] = [];
-  readonly #pending = new Map<number, Waiter>();
-  #next = 1;
-  readonly #sendAll = oncePerTurn(() => {
-    for (let w = 0; w < this.#workers.length; w++) this.#send(w);
-  });
+  readonly #native = nativeAddon<NativeWrites>();
+  /** Jobs at most on the thread pool at once: it also serves the restore's reads. */
+  readonly #limit: number;
+  readonly #running = new Set<Promise<void>>();
+  readonly #ready: Array<{ start: () => Promise<void>; cancel: (err: Error) => void }> = [];
+  #batch = new Batch();
+  readonly #sendBatch = oncePerTurn(() => this.#send());
 
-  constructor(count: number) {
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./restore-writer-worker.ts', import.meta.url));
-      worker.on('message', (results: WriteResult[]) => {
-        for (const res of results) {
-          const waiter = this.#pending.get(res.id);
-          this.#pending.delete(res.id);
-          if (!waiter) continue;
-          if (res.error) waiter.reject(Object.assign(new Error(res.error.message), { code: res.error.code }));
-          else waiter.resolve(res);
-        }
-      });
-      worker.on('error', (err) => {
-        for (const [id, waiter] of this.#pending) {
-          this.#pending.delete(id);
-          waiter.reject(err);
-        }
-      });
-      this.#workers.push(worker);
-      this.#outgoing.push({ files: [], bytes: 0 });
-    }
+  constructor(jobsAtOnce: number) {
+    this.#limit = jobsAtOnce;
   }
 
   /**
@@ -61,64 +82,114 @@ export class RestoreWriters {
    * did not authenticate (nothing was written); rejects with the errno error.
    */
   write(path: Buffer, parts: Array<Buffer | { sealed: Buffer; blob: SealedPart }>, node: TreeNode): Promise<string[] | undefined> {
-    const id = this.#next++;
-    const bytes = parts.map((p) => (p instanceof Uint8Array ? p : p.sealed));
-    const file: FileToWrite = {
-      id,
-      path,
-      parts: parts.map((p) => (p instanceof Uint8Array ? { length: p.byteLength } : { length: p.sealed.byteLength, blob: p.blob })),
-      mode: node.mode,
-      owner: IS_ROOT ? ownerOf(node) : undefined,
-      mtime: splitNs(BigInt(node.mtimeNs)),
-      xattrs: (node.xattrs ?? []).map((x) => [Buffer.from(x.name, 'base64'), Buffer.from(x.value, 'base64')]),
-    };
-    const worker = id % this.#workers.length;
-    const out = this.#outgoing[worker];
-    out.files.push({ file, parts: bytes });
-    out.bytes += bytes.reduce((n, p) => n + p.byteLength, 0);
-    const done = this.#result(id).then((res) => (res.damaged ? undefined : res.warnings));
-    if (out.bytes >= BATCH_BYTES) this.#send(worker);
-    else this.#sendAll();
+    const batch = this.#batch;
+    const xattrs = (node.xattrs ?? []).map((x) => [Buffer.from(x.name, 'base64'), Buffer.from(x.value, 'base64')]);
+    const owner = IS_ROOT ? ownerOf(node) : undefined;
+    const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
+    batch.meta.push(path.byteLength, parts.length, xattrs.length, node.mode, owner ? 1 : 0, owner?.[0] ?? 0, owner?.[1] ?? 0, sec, nsec);
+    for (const p of parts) {
+      if (p instanceof Uint8Array) {
+        batch.meta.push(p.byteLength, 0, 0, 0, 0);
+        batch.content.push(p);
+        batch.bytes += p.byteLength;
+      } else {
+        batch.meta.push(p.sealed.byteLength, 1, p.blob.offset, p.blob.compression, p.blob.rawLength);
+        batch.content.push(p.sealed);
+        batch.keys.push(p.blob.blobId, p.blob.packKey);
+        batch.bytes += p.sealed.byteLength;
+      }
+    }
+    for (const [name, value] of xattrs) batch.meta.push(name.byteLength, value.byteLength);
+    batch.names.push(path, ...xattrs.flat());
+    batch.xattrs += xattrs.length;
+    const done = new Promise<string[] | undefined>((resolve, reject) => batch.files.push({ path, xattrNames: xattrs.map(([name]) => name), resolve, reject }));
+    if (batch.bytes >= BATCH_BYTES) this.#send();
+    else this.#sendBatch();
     return done;
   }
 
   /**
    * Decodes a run of a big file's blobs and writes them at their positions in the open file `fd`.
    * Resolves with the bytes written, or undefined when a blob did not authenticate or the run could
-   * not be read. `sealed` (the run's bytes, or where the writer reads them) is handed over: the
-   * caller must not use it afterwards.
+   * not be read; rejects with the errno error of a failed write. `sealed` is the run's bytes, or
+   * where the writer reads them.
    */
-  async writeRun(fd: number, sealed: Buffer | Exclude<RunToWrite['sealed'], Uint8Array>, packKey: Buffer, blobs: RunToWrite['blobs'], sparse: boolean): Promise<number | undefined> {
-    const id = this.#next++;
-    const owned = sealed instanceof Uint8Array ? ownedForTransfer(sealed) : sealed;
-    const run: RunToWrite = { id, fd, sealed: owned, packKey, blobs, sparse };
-    const done = this.#result(id);
-    this.#workers[id % this.#workers.length].postMessage(run, owned instanceof Uint8Array ? [owned.buffer] : []);
-    const result = await done;
-    return result.damaged ? undefined : result.bytes;
+  writeRun(fd: number, sealed: Buffer | PackRange, packKey: Buffer, blobs: RunBlob[], sparse: boolean): Promise<number | undefined> {
+    const places: number[] = [];
+    for (const b of blobs) places.push(b.at, b.storedLength, b.offset, b.compression, b.rawLength, b.positions.length, ...b.positions);
+    const ids = Buffer.concat(blobs.map((b) => b.blobId));
+    const from: Uint8Array | [string, number, number] = sealed instanceof Uint8Array ? sealed : [sealed.path, sealed.offset, sealed.length];
+    return this.#queue(async () => {
+      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), sparse);
+      return bytes < 0 ? undefined : bytes;
+    });
   }
 
-  #result(id: number): Promise<WriteResult> {
-    return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+  /** Runs `job` once fewer than the limit are running. */
+  #queue<T>(job: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#ready.push({ start: () => job().then(resolve, reject), cancel: reject });
+      this.#pump();
+    });
   }
 
-  #send(worker: number): void {
-    const out = this.#outgoing[worker];
-    if (out.files.length === 0) return;
-    const content = new Uint8Array(out.bytes);
-    let at = 0;
-    for (const { parts } of out.files) {
-      for (const p of parts) {
-        content.set(p, at);
-        at += p.byteLength;
-      }
+  #pump(): void {
+    while (this.#running.size < this.#limit && this.#ready.length) {
+      const running = this.#ready.shift()!.start();
+      this.#running.add(running);
+      void running.finally(() => {
+        this.#running.delete(running);
+        this.#pump();
+      });
     }
-    const batch: WriteBatch = { files: out.files.map((f) => f.file), content };
-    this.#outgoing[worker] = { files: [], bytes: 0 };
-    this.#workers[worker].postMessage(batch, [content.buffer]);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+  #send(): void {
+    const batch = this.#batch;
+    if (batch.files.length === 0) return;
+    this.#batch = new Batch();
+    const results = new Int32Array(4 * batch.files.length);
+    const xattrErrors = new Int32Array(batch.xattrs);
+    const job = this.#queue(() =>
+      this.#native.restoreWriteFiles(Buffer.concat(batch.content), new Float64Array(batch.meta), Buffer.concat(batch.names), Buffer.concat(batch.keys), results, xattrErrors),
+    );
+    job.then(
+      () => settleFiles(batch.files, results, xattrErrors),
+      (err: Error) => batch.files.forEach((f) => f.reject(err)),
+    );
   }
+
+  /**
+   * Waits for the jobs running; those not started yet (only when the restore stopped early) fail.
+   * Nothing of the restore's is left on the thread pool after it.
+   */
+  async close(): Promise<void> {
+    for (const job of this.#ready.splice(0)) job.cancel(new Error('the restore stopped before this file was written'));
+    await Promise.allSettled([...this.#running]);
+  }
+}
+
+function settleFiles(files: FileInBatch[], results: Int32Array, xattrErrors: Int32Array): void {
+  let x = 0;
+  files.forEach((file, i) => {
+    const [status, errno, step, chownErrno] = results.subarray(4 * i, 4 * i + 4);
+    const warnings: string[] = [];
+    if (chownErrno) warnings.push(`cannot set owner: ${errnoMessage(chownErrno, 'fchown')}`);
+    for (const name of file.xattrNames) {
+      const err = xattrErrors[x++];
+      if (err) warnings.push(`cannot set extended attribute ${name.toString()}: ${errnoMessage(err, 'fsetxattr')}`);
+    }
+    if (status === DAMAGED) file.resolve(undefined);
+    else if (status === FAILED) file.reject(errnoError(errno, STEP_SYSCALLS[step], step === 1 ? file.path : undefined));
+    else file.resolve(warnings);
+  });
+}
+
+/** What Node.js's own fs errors say: "EACCES: permission denied, open '/a/b'". */
+function errnoMessage(errno: number, syscall: string, path?: Buffer): string {
+  return `${getSystemErrorName(-errno)}: ${getSystemErrorMessage(-errno)}, ${syscall}${path ? ` '${path.toString()}'` : ''}`;
+}
+
+function errnoError(errno: number, syscall: string, path?: Buffer): Error {
+  return Object.assign(new Error(errnoMessage(errno, syscall, path)), { code: getSystemErrorName(-errno), errno: -errno, syscall });
 }

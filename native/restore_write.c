@@ -1,0 +1,495 @@
+/* restoreWriteFiles(content, meta, names, keys, results, xattrErrors): Promise<void>
+ * restoreWriteRun(fd, sealed, packKey, ids, places, sparse): Promise<number>
+ * Restore's writing, on libuv's thread pool: decrypting and decompressing blobs (AES-256-GCM with
+ * the nonce made of NONCE_BLOB and the blob's offset in its pack and its id as associated data, as
+ * src/repo/pack.ts seals; zstd), and every system call for a file (create, write, owner, mode,
+ * xattrs, times, close). Until stop 19 two worker threads did this in JavaScript: each isolate
+ * held about 20 MiB and compiled the same functions again, each decoded blob was a fresh buffer
+ * whose pages the kernel zeroed, and each batch of files was cloned into and out of a message.
+ * Here a job borrows a set of buffers kept for the next job (Scratch), and the arguments are a few
+ * typed arrays, referenced until the job is done.
+ *
+ * restoreWriteFiles writes whole small files. meta holds, per file: path length, part count, xattr
+ * count, mode, whether to set the owner, uid, gid, mtime seconds, mtime nanoseconds; then per part:
+ * its length in content, whether it is sealed, and a sealed part's offset in its pack, compression
+ * (0 none, 1 zstd) and raw length; then per xattr: name length, value length. names holds each
+ * file's path then its xattrs' names and values; keys 64 bytes per sealed part (blob id, pack key).
+ * results gets four numbers per file: status (0 written, 1 failed, 2 a blob did not decode and
+ * nothing was written), errno, the step that failed (STEP_*), the errno of fchown (0 when it
+ * worked); xattrErrors one errno (or 0) per xattr.
+ *
+ * restoreWriteRun decodes a run of a big file's blobs and writes each at its positions in the open
+ * file fd; sealed is the run's bytes, or [path, offset, length] of a pack on this machine to read
+ * them from. places holds per blob: its offset in the run, stored length, offset in the pack,
+ * compression, raw length, position count, then the positions. It resolves with the bytes written,
+ * or -1 when the run could not be read or a blob did not decode (the caller does it again blob by
+ * blob, and its errors name what is wrong); it rejects with the errno error of a failed write. */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <openssl/evp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define TAG_BYTES 16
+#define ID_BYTES 32
+#define KEY_BYTES 32
+#define NONCE_BLOB 0
+#define FILE_FIELDS 9
+#define PART_FIELDS 5
+#define XATTR_FIELDS 2
+#define BLOB_FIELDS 6
+/* Decoded blobs of a run are gathered up to this much, then written with one call (see flush_pending). */
+#define GATHER_BYTES (8u << 20)
+#define HOLE_BLOCK 4096
+
+enum { STATUS_WRITTEN = 0, STATUS_FAILED = 1, STATUS_DAMAGED = 2 };
+enum { STEP_OPEN = 1, STEP_WRITE = 2, STEP_CHMOD = 3, STEP_UTIMES = 4, STEP_CLOSE = 5, STEP_READ = 6 };
+
+int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len); /* zstd_blob.c */
+int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
+napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
+
+/* Buffers and a cipher context lent to one job at a time. As many exist as jobs ever ran at once
+ * (the caller keeps that to a few); kept per thread instead, libuv's eight threads would each
+ * grow their own. */
+typedef struct Scratch {
+  struct Scratch *next;
+  EVP_CIPHER_CTX *cipher;
+  uint8_t key[KEY_BYTES];
+  int keyed;
+  uint8_t *run, *out;
+  size_t run_cap, out_cap;
+  struct iovec *iov;
+  size_t iov_cap; /* in bytes */
+} Scratch;
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static Scratch *spare;
+
+static Scratch *borrow_scratch(void) {
+  pthread_mutex_lock(&spare_lock);
+  Scratch *s = spare;
+  if (s) spare = s->next;
+  pthread_mutex_unlock(&spare_lock);
+  if (!s && (s = calloc(1, sizeof *s)) && !(s->cipher = EVP_CIPHER_CTX_new())) {
+    free(s);
+    s = NULL;
+  }
+  return s;
+}
+
+static void return_scratch(Scratch *s) {
+  pthread_mutex_lock(&spare_lock);
+  s->next = spare;
+  spare = s;
+  pthread_mutex_unlock(&spare_lock);
+}
+
+/* Room for `want` bytes in *buf; its old content is not kept. 0 when out of memory. */
+static int room(uint8_t **buf, size_t *cap, size_t want) {
+  if (want <= *cap) return 1;
+  free(*buf);
+  *cap = 0;
+  if (!(*buf = malloc(want))) return 0;
+  *cap = want;
+  return 1;
+}
+
+/* One sealed blob decrypted and decompressed into dst (room for raw_length); 0 when it does not
+ * authenticate or is not raw_length bytes once decoded. A compressed blob is decrypted where it
+ * lies, over its sealed bytes, which are the job's own (a run's buffer, or a batch's content
+ * handed over); when it does not authenticate, the caller reads it again to say why. */
+static int open_blob(Scratch *s, const uint8_t *key, const uint8_t *id, double offset, uint8_t *sealed, size_t stored, int compressed,
+                     size_t raw_length, uint8_t *dst) {
+  if (stored < TAG_BYTES || offset < 0) return 0;
+  size_t body = stored - TAG_BYTES;
+  if (!compressed && body != raw_length) return 0;
+  if (!s->keyed || memcmp(s->key, key, KEY_BYTES) != 0) {
+    s->keyed = EVP_DecryptInit_ex(s->cipher, EVP_aes_256_gcm(), NULL, key, NULL) == 1;
+    if (!s->keyed) return 0;
+    memcpy(s->key, key, KEY_BYTES);
+  }
+  uint8_t nonce[12] = {NONCE_BLOB};
+  for (int i = 0; i < 8; i++) nonce[4 + i] = (uint8_t)((uint64_t)offset >> (56 - 8 * i));
+  uint8_t *plain = compressed ? sealed : dst;
+  int len = 0, tail = 0;
+  if (EVP_DecryptInit_ex(s->cipher, NULL, NULL, NULL, nonce) != 1 || EVP_DecryptUpdate(s->cipher, NULL, &len, id, ID_BYTES) != 1 ||
+      EVP_DecryptUpdate(s->cipher, plain, &len, sealed, (int)body) != 1 ||
+      EVP_CIPHER_CTX_ctrl(s->cipher, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, (void *)(sealed + body)) != 1 ||
+      EVP_DecryptFinal_ex(s->cipher, plain + len, &tail) != 1)
+    return 0;
+  return !compressed || zstd_decompress_to(dst, raw_length, plain, (size_t)len + (size_t)tail) == (int64_t)raw_length;
+}
+
+/* Writes all of data at position (or, at -1, the file's own offset), as often as it takes; errno or 0. */
+static int write_fully(int fd, const uint8_t *data, size_t len, off_t position) {
+  while (len > 0) {
+    ssize_t n = position < 0 ? write(fd, data, len) : pwrite(fd, data, len, position);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    data += n;
+    len -= (size_t)n;
+    if (position >= 0) position += n;
+  }
+  return 0;
+}
+
+static int all_zero(const uint8_t *p, size_t len) {
+  static const uint8_t zeros[HOLE_BLOCK];
+  return memcmp(p, zeros, len) == 0; /* len is at most one block */
+}
+
+/* Writes data at position but leaves every all-zero 4 KiB block (file-aligned) as a hole, as
+ * src/engine/file-writes.ts does; errno or 0. */
+static int write_skipping_zeros(int fd, const uint8_t *data, size_t len, off_t position) {
+  size_t at = 0, run_start = SIZE_MAX;
+  while (at < len) {
+    size_t block_end = at + HOLE_BLOCK - (size_t)((position + (off_t)at) % HOLE_BLOCK);
+    if (block_end > len) block_end = len;
+    int zero = all_zero(data + at, block_end - at);
+    if (!zero && run_start == SIZE_MAX) run_start = at;
+    if (zero && run_start != SIZE_MAX) {
+      int err = write_fully(fd, data + run_start, at - run_start, position + (off_t)run_start);
+      if (err) return err;
+      run_start = SIZE_MAX;
+    }
+    at = block_end;
+  }
+  return run_start == SIZE_MAX ? 0 : write_fully(fd, data + run_start, len - run_start, position + (off_t)run_start);
+}
+
+/* writev of every part, however many calls it takes (IOV_MAX parts at most per call, short writes). */
+static int writev_fully(int fd, struct iovec *iov, size_t count) {
+  while (count > 0) {
+    ssize_t n = writev(fd, iov, count > IOV_MAX ? IOV_MAX : (int)count);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    while (count > 0 && (size_t)n >= iov->iov_len) {
+      n -= (ssize_t)iov->iov_len;
+      iov++;
+      count--;
+    }
+    if (count > 0) {
+      iov->iov_base = (uint8_t *)iov->iov_base + n;
+      iov->iov_len -= (size_t)n;
+    }
+  }
+  return 0;
+}
+
+/* A NUL-terminated copy of len bytes into out (size cap); 0 when it does not fit. */
+static int c_string(char *out, size_t cap, const uint8_t *bytes, size_t len) {
+  if (len >= cap) return 0;
+  memcpy(out, bytes, len);
+  out[len] = 0;
+  return 1;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref refs[6];
+  int ref_count;
+  /* restoreWriteFiles */
+  uint8_t *content;
+  const uint8_t *names, *keys;
+  size_t content_len, names_len, keys_len;
+  const double *meta;
+  size_t meta_len;
+  int32_t *results, *xattr_errors;
+  size_t file_count, xattr_count;
+  /* restoreWriteRun */
+  int fd, sparse;
+  char *pack_path;
+  double read_offset, read_length;
+  uint8_t *sealed;
+  const uint8_t *pack_key, *ids;
+  size_t sealed_len, id_bytes;
+  const double *places;
+  size_t places_len;
+  /* outcome of a run */
+  int damaged, err;
+  double bytes;
+} Job;
+
+/* One small file: decoded, created, written and given its metadata; its four result numbers. */
+static void write_one_file(Scratch *s, const double *f, const uint8_t *path_bytes, uint8_t *content, const uint8_t *keys, int32_t *result,
+                           int32_t *xattr_errors) {
+  const double *parts = f + FILE_FIELDS;
+  size_t part_count = (size_t)f[1], xattr_count = (size_t)f[2], decoded = 0;
+  for (size_t i = 0; i < part_count; i++)
+    if (parts[i * PART_FIELDS + 1]) decoded += (size_t)parts[i * PART_FIELDS + 4];
+  if (!room(&s->out, &s->out_cap, decoded + 1) || !room((uint8_t **)&s->iov, &s->iov_cap, (part_count + 1) * sizeof(struct iovec))) {
+    result[0] = STATUS_FAILED, result[1] = ENOMEM, result[2] = STEP_WRITE;
+    return;
+  }
+  size_t out_at = 0;
+  for (size_t i = 0; i < part_count; i++) {
+    const double *p = parts + i * PART_FIELDS;
+    size_t length = (size_t)p[0];
+    if (p[1]) {
+      size_t raw = (size_t)p[4];
+      if (!open_blob(s, keys + ID_BYTES, keys, p[2], content, length, p[3] == 1, raw, s->out + out_at)) {
+        result[0] = STATUS_DAMAGED;
+        return;
+      }
+      s->iov[i] = (struct iovec){s->out + out_at, raw};
+      out_at += raw;
+      keys += 2 * ID_BYTES;
+    } else {
+      s->iov[i] = (struct iovec){(void *)content, length};
+    }
+    content += length;
+  }
+  char path[PATH_MAX + 1];
+  int fd = c_string(path, sizeof path, path_bytes, (size_t)f[0]) ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : (errno = ENAMETOOLONG, -1);
+  int err = 0, step = STEP_OPEN;
+  if (fd < 0) err = errno;
+  if (!err) step = STEP_WRITE, err = writev_fully(fd, s->iov, part_count);
+  if (!err && f[4] && fchown(fd, (uid_t)f[5], (gid_t)f[6]) != 0) result[3] = errno;
+  if (!err && fchmod(fd, (mode_t)f[3]) != 0) step = STEP_CHMOD, err = errno; /* after chown, which clears setuid/setgid */
+  const uint8_t *names = path_bytes + (size_t)f[0];
+  for (size_t i = 0; i < xattr_count; i++) {
+    const double *x = f + FILE_FIELDS + part_count * PART_FIELDS + i * XATTR_FIELDS;
+    size_t name_len = (size_t)x[0], value_len = (size_t)x[1];
+    char name[XATTR_NAME_MAX + 1];
+    if (!err) xattr_errors[i] = !c_string(name, sizeof name, names, name_len) ? ERANGE : fsetxattr(fd, name, names + name_len, value_len, 0) != 0 ? errno : 0;
+    names += name_len + value_len;
+  }
+  struct timespec times[2] = {{(time_t)f[7], (long)f[8]}, {(time_t)f[7], (long)f[8]}};
+  if (!err && futimens(fd, times) != 0) step = STEP_UTIMES, err = errno;
+  if (fd >= 0 && close(fd) != 0 && !err) step = STEP_CLOSE, err = errno;
+  if (err && fd >= 0) unlink(path); /* a failed file is reported, not left half-written */
+  if (err) result[0] = STATUS_FAILED, result[1] = err, result[2] = step;
+}
+
+static void write_files(napi_env env, void *data) {
+  (void)env;
+  Job *job = data;
+  Scratch *s = borrow_scratch();
+  const double *f = job->meta;
+  uint8_t *content = job->content;
+  const uint8_t *names = job->names, *keys = job->keys;
+  int32_t *xattr_errors = job->xattr_errors;
+  for (size_t i = 0; i < job->file_count; i++) {
+    size_t path_len = (size_t)f[0], part_count = (size_t)f[1], xattr_count = (size_t)f[2];
+    const double *parts = f + FILE_FIELDS;
+    int32_t *result = job->results + 4 * i;
+    if (!s) result[0] = STATUS_FAILED, result[1] = ENOMEM, result[2] = STEP_WRITE;
+    else write_one_file(s, f, names, content, keys, result, xattr_errors);
+    /* past this file's parts, keys and names, whatever happened to it */
+    for (size_t p = 0; p < part_count; p++) {
+      content += (size_t)parts[p * PART_FIELDS];
+      if (parts[p * PART_FIELDS + 1]) keys += 2 * ID_BYTES;
+    }
+    names = names + path_len;
+    for (size_t x = 0; x < xattr_count; x++) names += (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS] +
+                                                       (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS + 1];
+    xattr_errors += xattr_count;
+    f += FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS;
+  }
+  if (s) return_scratch(s);
+}
+
+/* A run's decoded blobs that follow each other in the file wait in s->out and go out with one
+ * write: the page cache then gets whole pages from one call. Written blob by blob, a blob ending
+ * inside a folio the file did not have yet made the kernel zero the rest of it first, which the
+ * next blob then overwrote (4% of the writers' time before stop 14). */
+typedef struct {
+  const uint8_t *data;
+  size_t len;
+  off_t position;
+} Pending;
+
+static int flush_pending(int fd, Pending *pending) {
+  int err = pending->len ? write_fully(fd, pending->data, pending->len, pending->position) : 0;
+  pending->len = 0;
+  return err;
+}
+
+static void write_run(napi_env env, void *data) {
+  (void)env;
+  Job *job = data;
+  Scratch *s = borrow_scratch();
+  if (!s) {
+    job->err = ENOMEM;
+    return;
+  }
+  uint8_t *sealed = job->sealed;
+  size_t sealed_len = job->sealed_len;
+  if (job->pack_path) {
+    size_t length = (size_t)job->read_length;
+    int fd = open(job->pack_path, O_RDONLY | O_CLOEXEC);
+    size_t done = 0;
+    if (fd >= 0 && room(&s->run, &s->run_cap, length + 1)) {
+      while (done < length) {
+        ssize_t n = pread(fd, s->run + done, length - done, (off_t)job->read_offset + (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += (size_t)n;
+      }
+    }
+    if (fd >= 0) close(fd);
+    job->damaged = done < length; /* read again by the caller, whose error names the pack */
+    sealed = s->run;
+    sealed_len = length;
+  }
+  Pending pending = {0};
+  size_t used = 0, count = job->id_bytes / ID_BYTES;
+  const double *b = job->places, *end = job->places + job->places_len;
+  for (size_t i = 0; i < count && !job->damaged && !job->err && b + BLOB_FIELDS <= end; i++) {
+    double at = b[0], stored = b[1];
+    size_t raw = (size_t)b[4], positions = (size_t)b[5];
+    if (at < 0 || at + stored > (double)sealed_len || b + BLOB_FIELDS + positions > end) {
+      job->damaged = 1;
+      break;
+    }
+    if (used + raw > s->out_cap) {
+      /* the gathered blobs go out before their buffer is used again */
+      if ((job->err = flush_pending(job->fd, &pending))) break;
+      used = 0;
+      if (!room(&s->out, &s->out_cap, raw > GATHER_BYTES ? raw : GATHER_BYTES)) {
+        job->err = ENOMEM;
+        break;
+      }
+    }
+    uint8_t *blob = s->out + used;
+    if (!open_blob(s, job->pack_key, job->ids + i * ID_BYTES, b[2], sealed + (size_t)at, (size_t)stored, b[3] == 1, raw, blob)) {
+      job->damaged = 1;
+      break;
+    }
+    used += raw;
+    for (size_t p = 0; p < positions && !job->err; p++) {
+      off_t position = (off_t)b[BLOB_FIELDS + p];
+      job->bytes += (double)raw;
+      if (job->sparse || p > 0) {
+        job->err = job->sparse ? write_skipping_zeros(job->fd, blob, raw, position) : write_fully(job->fd, blob, raw, position);
+      } else if (pending.len && pending.data + pending.len == blob && pending.position + (off_t)pending.len == position) {
+        pending.len += raw;
+      } else if (!(job->err = flush_pending(job->fd, &pending))) {
+        pending = (Pending){blob, raw, position};
+      }
+    }
+    b += BLOB_FIELDS + positions;
+  }
+  if (!job->damaged && !job->err) job->err = flush_pending(job->fd, &pending);
+  return_scratch(s);
+}
+
+static void job_done(napi_env env, napi_status status, void *data) {
+  Job *job = data;
+  napi_value value;
+  if (status != napi_ok) {
+    napi_create_string_utf8(env, "the restore write was cancelled", NAPI_AUTO_LENGTH, &value);
+    napi_create_error(env, NULL, value, &value);
+    napi_reject_deferred(env, job->deferred, value);
+  } else if (job->err) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->err, "write"));
+  } else {
+    napi_create_double(env, job->damaged ? -1 : job->bytes, &value);
+    napi_resolve_deferred(env, job->deferred, value);
+  }
+  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
+  napi_delete_async_work(env, job->work);
+  free(job->pack_path);
+  free(job);
+}
+
+/* A typed array argument of the type wanted, referenced until the job is done. */
+static int hold(napi_env env, Job *job, napi_value value, napi_typedarray_type type, void **data, size_t *count) {
+  if (!typed_array_data(env, value, type, data, count)) return 0;
+  return napi_create_reference(env, value, 1, &job->refs[job->ref_count++]) == napi_ok;
+}
+
+static napi_value start(napi_env env, Job *job, napi_async_execute_callback execute) {
+  napi_value promise, name;
+  napi_create_string_utf8(env, "lifeboat.restoreWrite", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, job_done, job, &job->work) != napi_ok || napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_throw_error(env, NULL, "cannot start a restore write");
+    return NULL;
+  }
+  return promise;
+}
+
+static napi_value fail(napi_env env, Job *job, const char *usage) {
+  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
+  free(job->pack_path);
+  free(job);
+  napi_throw_type_error(env, NULL, usage);
+  return NULL;
+}
+
+napi_value restore_write_files(napi_env env, napi_callback_info info) {
+  static const char usage[] = "restoreWriteFiles(content, meta: Float64Array, names, keys, results: Int32Array, xattrErrors: Int32Array)";
+  size_t argc = 6; napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Job *job = calloc(1, sizeof *job);
+  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  size_t results_len;
+  if (argc < 6 || !hold(env, job, argv[0], napi_uint8_array, (void **)&job->content, &job->content_len) ||
+      !hold(env, job, argv[1], napi_float64_array, (void **)&job->meta, &job->meta_len) || !hold(env, job, argv[2], napi_uint8_array, (void **)&job->names, &job->names_len) ||
+      !hold(env, job, argv[3], napi_uint8_array, (void **)&job->keys, &job->keys_len) || !hold(env, job, argv[4], napi_int32_array, (void **)&job->results, &results_len) ||
+      !hold(env, job, argv[5], napi_int32_array, (void **)&job->xattr_errors, &job->xattr_count))
+    return fail(env, job, usage);
+  /* Every length in meta is checked against the arrays here, before the thread trusts them. */
+  size_t at = 0, content = 0, names = 0, keys = 0, xattrs = 0;
+  job->file_count = results_len / 4;
+  for (size_t i = 0; i < job->file_count; i++) {
+    if (at + FILE_FIELDS > job->meta_len) return fail(env, job, usage);
+    const double *f = job->meta + at;
+    size_t part_count = (size_t)f[1], xattr_count = (size_t)f[2];
+    if (f[1] < 0 || f[2] < 0 || at + FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS > job->meta_len) return fail(env, job, usage);
+    names += (size_t)f[0];
+    for (size_t p = 0; p < part_count; p++) {
+      const double *part = f + FILE_FIELDS + p * PART_FIELDS;
+      content += (size_t)part[0];
+      if (part[1]) keys += 2 * ID_BYTES;
+    }
+    for (size_t x = 0; x < xattr_count; x++) names += (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS] +
+                                                      (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS + 1];
+    xattrs += xattr_count;
+    at += FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS;
+  }
+  if (at != job->meta_len || content > job->content_len || names > job->names_len || keys > job->keys_len || xattrs > job->xattr_count)
+    return fail(env, job, usage);
+  return start(env, job, write_files);
+}
+
+napi_value restore_write_run(napi_env env, napi_callback_info info) {
+  static const char usage[] = "restoreWriteRun(fd, sealed: Uint8Array | [path, offset, length], packKey[32], ids[32 * n], places: Float64Array, sparse)";
+  size_t argc = 6; napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Job *job = calloc(1, sizeof *job);
+  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  size_t key_len;
+  bool sparse = false, is_array = false;
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+      !hold(env, job, argv[2], napi_uint8_array, (void **)&job->pack_key, &key_len) || key_len != KEY_BYTES ||
+      !hold(env, job, argv[3], napi_uint8_array, (void **)&job->ids, &job->id_bytes) || job->id_bytes % ID_BYTES != 0 ||
+      !hold(env, job, argv[4], napi_float64_array, (void **)&job->places, &job->places_len) || napi_get_value_bool(env, argv[5], &sparse) != napi_ok)
+    return fail(env, job, usage);
+  job->sparse = sparse;
+  if (is_array) {
+    napi_value path, offset, length;
+    size_t path_len;
+    if (napi_get_element(env, argv[1], 0, &path) != napi_ok || napi_get_element(env, argv[1], 1, &offset) != napi_ok ||
+        napi_get_element(env, argv[1], 2, &length) != napi_ok || napi_get_value_string_utf8(env, path, NULL, 0, &path_len) != napi_ok ||
+        napi_get_value_double(env, offset, &job->read_offset) != napi_ok || napi_get_value_double(env, length, &job->read_length) != napi_ok ||
+        !(job->read_offset >= 0) || !(job->read_length >= 0) || !(job->pack_path = malloc(path_len + 1)))
+      return fail(env, job, usage);
+    napi_get_value_string_utf8(env, path, job->pack_path, path_len + 1, &path_len);
+  } else if (!hold(env, job, argv[1], napi_uint8_array, (void **)&job->sealed, &job->sealed_len)) {
+    return fail(env, job, usage);
+  }
+  return start(env, job, write_run);
+}
