@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 /* The first i in [from, end) where the hash (continued from *h) has no bit of mask set: i + 1;
- * or 0 when there is none. *h is left as the hash after the last byte scanned. */
-static size_t scan(const uint8_t *p, size_t from, size_t end, uint32_t mask, const uint32_t *gear, uint32_t *hash) {
+ * or 0 when there is none. *h is left as the hash after the last byte scanned. chunk_files.c cuts with it too. */
+size_t gear_scan(const uint8_t *p, size_t from, size_t end, uint32_t mask, const uint32_t *gear, uint32_t *hash) {
   uint32_t h = *hash;
   size_t i = from;
   for (; i + 1 < end; i += 2) {
@@ -56,8 +56,8 @@ napi_value gear_cut(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t h = 0;
-  size_t cut = scan(data, from, normal_end, u32(env, argv[4]), gear_data, &h);
-  if (!cut) cut = scan(data, normal_end, limit_end, u32(env, argv[5]), gear_data, &h);
+  size_t cut = gear_scan(data, from, normal_end, u32(env, argv[4]), gear_data, &h);
+  if (!cut) cut = gear_scan(data, normal_end, limit_end, u32(env, argv[5]), gear_data, &h);
   napi_value result;
   napi_create_double(env, cut ? (double)cut : -1, &result);
   return result;

@@ -4,9 +4,10 @@
  * - mknod for FIFOs and device nodes
  * - scanDirectory (scan_dir.c): a folder's names and lstat results in one call off the main thread
  * - gearCut (gear_cut.c): the chunker's inner loop
- * - zstdCompress, zstdCompressInto, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
+ * - zstdCompress, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
  * - verifyBlobs (verify_blobs.c): check --read-data's loop over the blobs of one pack
  * - blobMac, blobSeal, blobOpen (blob_crypto.c): one blob's HMAC and AES-256-GCM, contexts kept per thread
+ * - chunkLaneCreate, chunkLaneRun, chunkLaneClose (chunk_files.c): a backup's reading and chunking of files, on libuv's thread pool
  * - restoreWriteFiles, restoreWriteRun (restore_write.c): restore's decoding and writing, on libuv's thread pool
  * - releaseFreeMemory: malloc_trim, after a burst of short-lived buffers (loading the index)
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
@@ -59,10 +60,12 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
 napi_value scan_directory(napi_env env, napi_callback_info info); /* scan_dir.c */
 napi_value gear_cut(napi_env env, napi_callback_info info); /* gear_cut.c */
 napi_value zstd_available(napi_env env, napi_callback_info info); /* zstd_blob.c */
+napi_value chunk_lane_create(napi_env env, napi_callback_info info); /* chunk_files.c */
+napi_value chunk_lane_run(napi_env env, napi_callback_info info); /* chunk_files.c */
+napi_value chunk_lane_close(napi_env env, napi_callback_info info); /* chunk_files.c */
 napi_value restore_write_files(napi_env env, napi_callback_info info); /* restore_write.c */
 napi_value restore_write_run(napi_env env, napi_callback_info info); /* restore_write.c */
 napi_value zstd_compress(napi_env env, napi_callback_info info);
-napi_value zstd_compress_into(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
 napi_value verify_blobs(napi_env env, napi_callback_info info); /* verify_blobs.c */
 napi_value blob_mac(napi_env env, napi_callback_info info); /* blob_crypto.c */
@@ -267,12 +270,14 @@ static napi_value init(napi_env env, napi_value exports) {
     {"gearCut", 0, gear_cut, 0, 0, 0, napi_default, 0},
     {"zstdAvailable", 0, zstd_available, 0, 0, 0, napi_default, 0},
     {"zstdCompress", 0, zstd_compress, 0, 0, 0, napi_default, 0},
-    {"zstdCompressInto", 0, zstd_compress_into, 0, 0, 0, napi_default, 0},
     {"zstdDecompress", 0, zstd_decompress, 0, 0, 0, napi_default, 0},
     {"verifyBlobs", 0, verify_blobs, 0, 0, 0, napi_default, 0},
     {"blobMac", 0, blob_mac, 0, 0, 0, napi_default, 0},
     {"blobSeal", 0, blob_seal, 0, 0, 0, napi_default, 0},
     {"blobOpen", 0, blob_open, 0, 0, 0, napi_default, 0},
+    {"chunkLaneCreate", 0, chunk_lane_create, 0, 0, 0, napi_default, 0},
+    {"chunkLaneRun", 0, chunk_lane_run, 0, 0, 0, napi_default, 0},
+    {"chunkLaneClose", 0, chunk_lane_close, 0, 0, 0, napi_default, 0},
     {"restoreWriteFiles", 0, restore_write_files, 0, 0, 0, napi_default, 0},
     {"restoreWriteRun", 0, restore_write_run, 0, 0, 0, napi_default, 0},
     {"releaseFreeMemory", 0, release_free_memory, 0, 0, 0, napi_default, 0},

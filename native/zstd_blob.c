@@ -1,4 +1,4 @@
-/* zstdCompress(data, level): Buffer, zstdCompressInto(data, level, dst): number and zstdDecompress(data, rawLength): Buffer | undefined
+/* zstdCompress(data, level): Buffer and zstdDecompress(data, rawLength): Buffer | undefined
  * One blob at a time with a compression and a decompression context kept per thread. node:zlib
  * builds a new context, a stream object and its output list for every call: about 15 µs and,
  * for compression at level 1, a fresh set of match tables each time, for blobs that are 1 KiB to
@@ -114,29 +114,32 @@ napi_value zstd_compress(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* zstdCompressInto(data, level, dst): the frame's length, written at the start of dst (a view of a
- * chunking worker's ring, shared with the main thread): no Buffer per chunk. dst should have room
- * for the worst case (ZSTD_compressBound); zstd's error when it has not. */
-napi_value zstd_compress_into(napi_env env, napi_callback_info info) {
-  size_t argc = 3; napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *src, *dst; size_t len, cap; int32_t level;
-  if (argc < 3 || !bytes_arg(env, argv[0], &src, &len) || napi_get_value_int32(env, argv[1], &level) != napi_ok || !bytes_arg(env, argv[2], &dst, &cap)) return NULL;
-  ThreadState *s = compressing_state(env);
-  if (!s) return NULL;
-  int64_t n = compress_or_throw(env, s, dst, cap, src, len, level);
-  if (n < 0) return NULL;
-  napi_value result;
-  napi_create_double(env, (double)n, &result);
-  return result;
-}
-
 /* For verify_blobs.c: decompresses into dst with this thread's context; the frame's size, or -1
  * when it is not one frame that fits (or zstd is not there). */
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len) {
   ThreadState *s = thread_state();
   if (!s || (!s->dctx && !(s->dctx = zstd.createDCtx()))) return -1;
   size_t n = zstd.decompressDCtx(s->dctx, dst, cap, src, len);
+  return zstd.isError(n) ? -1 : (int64_t)n;
+}
+
+/* For chunk_files.c, whose lanes keep a compression context each (a run goes to any thread of libuv's pool). */
+void *zstd_cctx_new(void) {
+  pthread_once(&once, setup);
+  return zstd_found ? zstd.createCCtx() : NULL;
+}
+
+void zstd_cctx_free(void *cctx) {
+  if (cctx) zstd.freeCCtx(cctx);
+}
+
+size_t zstd_bound(size_t len) {
+  return zstd.compressBound(len);
+}
+
+/* One frame into dst: its length, or -1 (no room, or zstd's error). */
+int64_t zstd_compress_with(void *cctx, void *dst, size_t cap, const void *src, size_t len, int level) {
+  size_t n = zstd.compressCCtx(cctx, dst, cap, src, len, level);
   return zstd.isError(n) ? -1 : (int64_t)n;
 }
 

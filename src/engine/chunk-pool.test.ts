@@ -26,7 +26,7 @@ function writeSparse(path: string, size: number): void {
   truncateSync(path, size);
 }
 
-test('the pool keeps to one worker for small files, and starts another when there is much to read', async (t) => {
+test('the pool keeps to one lane for small files, and starts another when there is much to read', async (t) => {
   const { dir, repo } = await emptyRepo(t);
   const chunkAll = async (pool: ChunkPool, files: Array<{ path: string; size: number }>) => {
     const got = await Promise.all(files.map(({ path, size }) => pool.chunkFile(Buffer.from(path), size, async () => {})));
@@ -38,14 +38,14 @@ test('the pool keeps to one worker for small files, and starts another when ther
   const forSmall = new ChunkPool(repo, 2);
   t.after(() => forSmall.close());
   await chunkAll(forSmall, small);
-  assert.equal(forSmall.workerCount, 1, 'a second worker would only take a core from the main thread');
+  assert.equal(forSmall.laneCount, 1, 'a second lane would only take a core from the main thread');
 
   const big = Array.from({ length: 4 }, (_, i) => ({ path: join(dir, `b${i}`), size: 48 * 1024 * 1024 }));
   for (const f of big) writeSparse(f.path, f.size);
   const forBig = new ChunkPool(repo, 2);
   t.after(() => forBig.close());
   await chunkAll(forBig, big);
-  assert.equal(forBig.workerCount, 2);
+  assert.equal(forBig.laneCount, 2);
 });
 
 test('a chunk stored during the backup is not compressed again where it occurs once more', async (t) => {

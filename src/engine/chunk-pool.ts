@@ -1,13 +1,19 @@
-// A pool of chunking workers. chunkFile() streams a file's chunks to `onChunk` in order of
-// arrival (each carries its index); the returned promise settles when the worker has read the
-// whole file and every onChunk call has finished.
+// Reading files for a backup: chunkFile() streams a file's chunks to `onChunk` in order of arrival
+// (each carries its index); the returned promise settles when the whole file is read and every
+// onChunk call has finished. The native addon does the reading, cutting, naming and compressing on
+// libuv's thread pool (native/chunk_files.c), in lanes: a lane reads one file at a time, a run of
+// it fills one of the lane's two arenas, and the main thread takes in one arena's chunks while
+// the lane fills the other. Compressing there, before the main thread knows whether the blob is
+// new, would waste work on the unchanged parts of changed files: a table of the repository's id
+// prefixes tells the lane which chunks it need not compress. Unchanged files are never read.
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { errnoError } from '../lib/errno.ts';
+import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
-import { compressBound } from '../lib/zstd.ts';
+import { BLOB_LEVEL, compressBound, COMPRESS_FROM_BYTES, MUST_SAVE_BYTES } from '../lib/zstd.ts';
 import type { Repository } from '../repo/repository.ts';
-import { addIdPrefix, gearTable, idPrefix } from '../repo/repository.ts';
+import { addIdPrefix, chunkerMasks, gearTable, idPrefix } from '../repo/repository.ts';
 
 export interface ChunkedFile {
   chunks: number;
@@ -20,9 +26,9 @@ export interface ChunkedFile {
 }
 
 /**
- * A chunk as the worker prepared it: `stored` is zstd-compressed when `compression` is 1, and
- * empty when the repository has the blob already. `stored` is a view of memory the worker writes
- * into again once the promise onChunk returned has settled: copy what must outlive it.
+ * A chunk as the lane prepared it: `stored` is zstd-compressed when `compression` is 1, and empty
+ * when the repository has the blob already. `stored` is a view of memory the lane writes into
+ * again once the promise onChunk returned has settled: copy what must outlive it.
  */
 export interface PreparedChunk {
   index: number;
@@ -33,128 +39,105 @@ export interface PreparedChunk {
 }
 
 type OnChunk = (chunk: PreparedChunk) => Promise<void>;
-type WorkerMessage = { type: string; job: number; [k: string]: unknown };
 
 interface Job {
   path: Buffer;
+  sizeBytes: number;
   onChunk: OnChunk;
   pending: Set<Promise<void>>;
   failure?: unknown;
   resolve: (r: ChunkedFile) => void;
   reject: (e: unknown) => void;
-  worker: Worker | undefined;
-  sizeBytes: number;
 }
 
-const QUEUED_BYTES_LIMIT = 4 * 1024 * 1024;
-const NO_BYTES = Buffer.alloc(0);
-/**
- * Each worker's ring of chunks on their way to the main thread (chunk-worker.ts): room for two of
- * the largest chunks in zstd's worst case, 8 MiB with the default chunker. Full backup of the
- * bench corpus, three interleaved runs each: 9 MiB against 16, 4.61 s either way.
- */
-function ringBytes(maxChunkBytes: number): number {
-  return Math.max(8 * 1024 * 1024, 2 * compressBound(maxChunkBytes));
+interface NativeLanes {
+  chunkLaneCreate(gear: Uint32Array, params: Float64Array, blobIdKey: Uint8Array, known: BigUint64Array): object;
+  chunkLaneRun(lane: object, paths: Uint8Array, count: number, out: Uint8Array, records: Float64Array, ids: Uint8Array): Promise<void>;
+  chunkLaneClose(lane: object): void;
 }
-/** Blobs stored during a backup that the workers' table of known ids makes room for (1 MiB of table from empty). */
+
+/** Where a run's chunks go, and how many of them the main thread has not finished with. */
+interface Arena {
+  out: Buffer;
+  records: Float64Array;
+  ids: Buffer;
+  inUse: number;
+  whenFree?: () => void;
+}
+
+interface Lane {
+  handle: object;
+  arenas: Arena[];
+  /** The file the lane has begun and not finished. */
+  carried?: Job;
+  running: boolean;
+  /** The lane's loop of runs, while it has files. */
+  loop?: Promise<void>;
+}
+
+/** native/chunk_files.c's record layout. */
+const RECORDS_START = 4;
+const RECORD_FIELDS = 10;
+const CHUNK = 1;
+const DONE = 2;
+const SYSCALLS = ['', 'open', 'read', 'fstat'];
+/** Records one run can return: enough for a run of small files, few enough that they come back soon. */
+const RECORDS_PER_RUN = 256;
+/**
+ * Files one run takes at most, and the bytes after which it takes no more: the main thread gets
+ * small files' chunks every few of them (each costs it 100-150 us), and a big file is not queued
+ * behind other files in a lane while the other lane could start it.
+ */
+const FILES_PER_RUN = 16;
+const BYTES_PER_RUN = 4 * 1024 * 1024;
+const NO_BYTES = Buffer.alloc(0);
+/** Blobs stored during a backup that the lanes' table of known ids makes room for (1 MiB of table from empty). */
 const KNOWN_ROOM = 65536;
-// Enough small files that a worker is still busy while the main thread takes in the results it
-// sent in one batch (chunk-worker.ts sends one every 16 items).
-const QUEUED_JOBS_LIMIT = 64;
-/** Bytes of files to read in a backup after which it may start more than one worker (#grow). */
+/** Bytes of files to read in a backup after which it may start more than one lane (#grow). */
 const GROW_AFTER_BYTES = 128 * 1024 * 1024;
 /**
- * About what a worker reads, chunks and hashes in the time the main thread spends on one file
+ * About what a lane reads, chunks and hashes in the time the main thread spends on one file
  * (walk, metadata, storing its blobs: 100-150 us). Files smaller than this on average keep the
- * main thread busier than the worker, and more workers only take cores from it.
+ * main thread busier than the lane, and more lanes only take cores from it.
  */
-const WORKER_BYTES_PER_MAIN_FILE = 32 * 1024;
+const LANE_BYTES_PER_MAIN_FILE = 32 * 1024;
 
 export class ChunkPool {
-  readonly #workers: Worker[] = [];
-  /** Bytes and jobs handed to each worker and not finished. */
-  readonly #load = new Map<Worker, { jobs: number; bytes: number }>();
-  readonly #jobs = new Map<number, Job>();
-  /** Files waiting for a worker: handed out only when one has little queued, so small files never wait behind a big one. */
-  readonly #waiting: Array<{ job: number; path: Buffer; sizeBytes: number }> = [];
-  /** Each worker's ring, shared with it. */
-  readonly #rings = new Map<Worker, SharedArrayBuffer>();
-  /** Pieces of each worker's ring given back since the last ack: acks go once per turn of the event loop. */
-  readonly #acks = new Map<Worker, number[]>();
-  /** Files submitted in one turn of the event loop go to the workers in one message each. */
+  readonly #native = nativeAddon<NativeLanes>();
+  readonly #lanes: Lane[] = [];
+  /** Files not started yet, in order: each run takes from the front, and gives back what it did not start. */
+  readonly #waiting: Job[] = [];
   readonly #scheduleDispatch = oncePerTurn(() => this.#dispatch());
-  readonly #scheduleAcks = oncePerTurn(() => {
-    for (const [w, given] of this.#acks) w.postMessage({ type: 'ack', given });
-    this.#acks.clear();
-  });
-  #nextJob = 1;
-
   readonly #repo: Repository;
-  /** Most workers to run. */
+  /** Most lanes to run. */
   readonly #size: number;
-  /** What a worker starts with (chunk-worker.ts's Init), made once with the first. */
-  #init: object | undefined;
+  #files = 0;
   /** Bytes of all the files given to chunkFile. */
   #submittedBytes = 0;
-  /** The workers' table of id prefixes (BlobIndex.idPrefixes), and how many more it can take. */
+  /** The lanes' table of id prefixes (BlobIndex.idPrefixes), and how many more it can take. */
   #known: BigUint64Array | undefined;
   #knownRoom = 0;
+  #closed = false;
 
-  constructor(repo: Repository, workers = Math.max(1, Math.min(4, availableParallelism()))) {
+  constructor(repo: Repository, lanes = Math.max(1, Math.min(4, availableParallelism()))) {
     this.#repo = repo;
-    this.#size = workers;
+    this.#size = lanes;
   }
 
-  /**
-   * Workers start with the first file that must be read: a backup in which nothing changed
-   * never pays for them (each costs start-up time and tens of MiB). The first starts then, the
-   * others only once the backup has much to read (#grow).
-   */
-  #start(): void {
-    if (this.#workers.length) return;
-    const repo = this.#repo;
-    this.#known = repo.index.idPrefixes(KNOWN_ROOM);
-    this.#knownRoom = this.#known.length / 2 - repo.index.size;
-    this.#init = { gear: gearTable(repo.keys.chunker), params: repo.config.chunker, blobIdKey: repo.keys.blobId, known: this.#known };
-    this.#addWorker();
-  }
-
-  #addWorker(): Worker {
-    // A small young generation: a worker's JavaScript objects are few and short-lived (its data is
-    // in ArrayBuffers), and V8 sized it for a big heap. Full backup of the bench corpus, six
-    // interleaved pairs: 5.83-5.96 s -> 5.57-5.61 s (medians of three), peak RSS 20-25 MiB less;
-    // 100,000 small files, 9.7 -> 9.4 s (one pair).
-    const ring = new SharedArrayBuffer(ringBytes(this.#repo.config.chunker.maxBytes));
-    const worker = new Worker(new URL('./chunk-worker.ts', import.meta.url), { workerData: { ...this.#init, ring }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-    this.#rings.set(worker, ring);
-    worker.on('message', (msg: { items: WorkerMessage[] }) => {
-      for (const item of msg.items) this.#onMessage(worker, item);
-      this.#dispatch();
+  /** `sizeBytes` (from lstat) lets the pool size its runs by bytes rather than by file count. */
+  chunkFile(path: Buffer, sizeBytes: number, onChunk: OnChunk): Promise<ChunkedFile> {
+    if (this.#closed) return Promise.reject(new Error('the backup has stopped reading files'));
+    this.#files++;
+    this.#submittedBytes += sizeBytes;
+    return new Promise<ChunkedFile>((resolve, reject) => {
+      this.#waiting.push({ path, sizeBytes, onChunk, pending: new Set(), resolve, reject });
+      this.#scheduleDispatch();
     });
-    worker.on('error', (err) => this.#failWorker(worker, err));
-    this.#workers.push(worker);
-    this.#load.set(worker, { jobs: 0, bytes: 0 });
-    return worker;
   }
 
   /**
-   * Another worker, when every one is full, the backup has had enough to read that a worker's
-   * start (about 0.1 s of CPU and 25 MiB) pays (half a second of one worker's work), and its files
-   * are big enough that the workers, not the main thread, set the pace. Interleaved pairs against
-   * two workers from the start: full backup of 100,000 small files (76 MiB) 8.62 -> 7.25 s and
-   * 12.95 -> 9.55 user CPU-seconds (three pairs); small-change re-backup of the bench corpus (90 MB
-   * read) 1.63 s either way (eight pairs). The full backup of the corpus (764 MB in 18,336 files)
-   * takes both: 5.45 s, against 6.07 s with one.
-   */
-  #grow(): Worker | undefined {
-    if (this.#workers.length >= this.#size || this.#submittedBytes < GROW_AFTER_BYTES) return undefined;
-    if (this.#submittedBytes < (this.#nextJob - 1) * WORKER_BYTES_PER_MAIN_FILE) return undefined;
-    return this.#addWorker();
-  }
-
-  /**
-   * A blob this backup stored: the workers need not compress it again where it occurs once more
-   * (VM images share a fifth of the bench corpus's chunks). Written while the workers read the
+   * A blob this backup stored: the lanes need not compress it again where it occurs once more
+   * (VM images share a fifth of the bench corpus's chunks). Written while the lanes read the
    * table (id-prefixes.ts says why that is safe).
    */
   stored(id: Uint8Array): void {
@@ -162,95 +145,120 @@ export class ChunkPool {
     if (addIdPrefix(this.#known, idPrefix(id))) this.#knownRoom--;
   }
 
-  /** `sizeBytes` (from lstat) lets the pool balance work by bytes rather than by file count. */
-  chunkFile(path: Buffer, sizeBytes: number, onChunk: OnChunk): Promise<ChunkedFile> {
-    this.#start();
-    const job = this.#nextJob++;
-    return new Promise<ChunkedFile>((resolve, reject) => {
-      this.#jobs.set(job, { path, onChunk, pending: new Set(), resolve, reject, worker: undefined, sizeBytes });
-      this.#waiting.push({ job, path, sizeBytes });
-      this.#submittedBytes += sizeBytes;
-      this.#scheduleDispatch();
-    });
+  /** Lanes started so far. */
+  get laneCount(): number {
+    return this.#lanes.length;
   }
 
   #dispatch(): void {
-    const batches = new Map<Worker, Array<{ job: number; path: Buffer }>>();
-    while (this.#waiting.length) {
-      // A worker takes more only while what it has queued is small: keeps it busy without
-      // putting a file behind a big one that another worker could start now.
-      const worker = this.#leastLoaded() ?? this.#grow();
-      if (!worker) break;
-      const next = this.#waiting.shift()!;
-      const load = this.#load.get(worker)!;
-      load.jobs++;
-      load.bytes += next.sizeBytes;
-      this.#jobs.get(next.job)!.worker = worker;
-      if (!batches.has(worker)) batches.set(worker, []);
-      batches.get(worker)!.push({ job: next.job, path: next.path });
+    for (const lane of this.#lanes) if (!lane.running && this.#waiting.length) lane.loop = this.#run(lane);
+    while (this.#waiting.length && (this.#lanes.length === 0 || this.#shouldGrow())) {
+      const lane = this.#addLane();
+      lane.loop = this.#run(lane);
     }
-    for (const [worker, files] of batches) worker.postMessage({ type: 'files', files });
-  }
-
-  /** The worker with the fewest files queued (then bytes) that can take one more, if any. */
-  #leastLoaded(): Worker | undefined {
-    let best: Worker | undefined;
-    for (const w of this.#workers) {
-      const load = this.#load.get(w)!;
-      if (load.jobs > 0 && (load.bytes >= QUEUED_BYTES_LIMIT || load.jobs >= QUEUED_JOBS_LIMIT)) continue;
-      const bestLoad = best && this.#load.get(best)!;
-      if (!bestLoad || load.jobs < bestLoad.jobs || (load.jobs === bestLoad.jobs && load.bytes < bestLoad.bytes)) best = w;
-    }
-    return best;
-  }
-
-  #ack(worker: Worker, piece: number): void {
-    const given = this.#acks.get(worker);
-    if (given) given.push(piece);
-    else this.#acks.set(worker, [piece]);
-    this.#scheduleAcks();
-  }
-
-  #onMessage(worker: Worker, msg: WorkerMessage): void {
-    const job = this.#jobs.get(msg.job);
-    if (!job) return;
-    if (msg.type === 'chunk') {
-      const id = Buffer.from(msg.id as Uint8Array);
-      const piece = msg.piece as number;
-      const chunk = {
-        index: msg.index as number,
-        id,
-        compression: msg.compression as number,
-        rawLength: msg.rawLength as number,
-      };
-      const stored = piece >= 0 ? Promise.resolve(Buffer.from(this.#rings.get(worker)!, msg.start as number, msg.length as number)) : this.#knownChunkBytes(job.path, id, msg.offset as number, chunk.rawLength);
-      const p = stored
-        .then((bytes) => job.onChunk({ ...chunk, stored: bytes }))
-        .catch((err) => {
-          job.failure ??= err;
-        })
-        .finally(() => {
-          job.pending.delete(p);
-          if (piece >= 0) this.#ack(worker, piece);
-        });
-      job.pending.add(p);
-      return;
-    }
-    this.#jobs.delete(msg.job);
-    const load = this.#load.get(worker)!;
-    load.jobs--;
-    load.bytes -= job.sizeBytes;
-    void Promise.all(job.pending).then(() => {
-      if (msg.error !== undefined) job.reject(Object.assign(new Error(msg.error as string), { code: msg.code }));
-      else if (job.failure !== undefined) job.reject(job.failure);
-      else job.resolve(msg as unknown as ChunkedFile);
-    });
   }
 
   /**
-   * The bytes of a chunk the worker sent by name only, its id's prefix being in the table of known
+   * Another lane, when the backup has had enough to read (half a second of one lane's work) and
+   * its files are big enough that the lanes, not the main thread, set the pace; on small files a
+   * second one only takes a core from the main thread. Measured with worker threads (until stop
+   * 19): full backup of 100,000 small files 8.62 -> 7.25 s with one against two from the start;
+   * the bench corpus (764 MB in 18,336 files) 5.45 s with two, 6.07 with one.
+   */
+  #shouldGrow(): boolean {
+    if (this.#lanes.length >= this.#size || this.#lanes.some((l) => !l.running)) return false;
+    return this.#submittedBytes >= GROW_AFTER_BYTES && this.#submittedBytes >= this.#files * LANE_BYTES_PER_MAIN_FILE;
+  }
+
+  #addLane(): Lane {
+    const repo = this.#repo;
+    if (!this.#known) {
+      this.#known = repo.index.idPrefixes(KNOWN_ROOM);
+      this.#knownRoom = this.#known.length / 2 - repo.index.size;
+    }
+    const { minBytes, avgBytes, maxBytes } = repo.config.chunker;
+    const [strict, loose] = chunkerMasks(repo.config.chunker);
+    const params = [minBytes, avgBytes, maxBytes, Math.max(2 * maxBytes, 4 << 20), BLOB_LEVEL, COMPRESS_FROM_BYTES, MUST_SAVE_BYTES, strict, loose];
+    const handle = this.#native.chunkLaneCreate(gearTable(repo.keys.chunker), new Float64Array(params), repo.keys.blobId, this.#known);
+    // Two arenas, each with room for the largest chunk in zstd's worst case (4 MiB with the
+    // default chunker): one is filled while the main thread takes in the other's chunks.
+    const arena = (): Arena => ({
+      out: Buffer.allocUnsafeSlow(compressBound(maxBytes)),
+      records: new Float64Array(RECORDS_START + RECORDS_PER_RUN * RECORD_FIELDS),
+      ids: Buffer.allocUnsafeSlow(RECORDS_PER_RUN * 32),
+      inUse: 0,
+    });
+    const lane: Lane = { handle, arenas: [arena(), arena()], running: false };
+    this.#lanes.push(lane);
+    return lane;
+  }
+
+  async #run(lane: Lane): Promise<void> {
+    lane.running = true;
+    let files: Job[] = [];
+    try {
+      while (lane.carried || this.#waiting.length) {
+        const arena = await this.#freeArena(lane);
+        if (!arena) break;
+        files = this.#take();
+        const paths = Buffer.concat(files.flatMap((f) => [f.path, Buffer.of(0)]));
+        await this.#native.chunkLaneRun(lane.handle, paths, files.length, arena.out, arena.records, arena.ids);
+        const started = arena.records[1];
+        this.#waiting.unshift(...files.slice(started));
+        const before = lane.carried;
+        lane.carried = arena.records[2] ? (started > 0 ? files[started - 1] : before) : undefined;
+        this.#takeIn(arena, (file) => (file < 0 ? before! : files[file]));
+        files = [];
+        if (this.#waiting.length) this.#scheduleDispatch(); // another lane may be idle
+      }
+    } catch (err) {
+      // The run itself failed (out of memory): its files, and the one the lane had begun, fail.
+      for (const job of [...files, ...(lane.carried ? [lane.carried] : [])]) job.reject(err);
+      lane.carried = undefined;
+    } finally {
+      lane.running = false;
+    }
+  }
+
+  /** The files of the next run, from the front of the queue. */
+  #take(): Job[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#waiting.length && n < FILES_PER_RUN && bytes < BYTES_PER_RUN) bytes += this.#waiting[n++].sizeBytes;
+    return this.#waiting.splice(0, n);
+  }
+
+  /** Hands a run's chunks to their files' onChunk, and settles the files it finished. */
+  #takeIn(arena: Arena, jobOf: (file: number) => Job): void {
+    const { records, ids, out } = arena;
+    for (let r = 0; r < records[0]; r++) {
+      const at = RECORDS_START + r * RECORD_FIELDS;
+      const job = jobOf(records[at + 1]);
+      if (records[at] === CHUNK) {
+        const [index, start, length, compression, rawLength, offset] = records.subarray(at + 2, at + 8);
+        const id = Buffer.from(ids.subarray(r * 32, r * 32 + 32));
+        if (start >= 0) arena.inUse++;
+        const bytes = start >= 0 ? Promise.resolve(out.subarray(start, start + length)) : this.#knownChunkBytes(job.path, id, offset, rawLength);
+        const p = bytes
+          .then((stored) => job.onChunk({ index, id, stored, compression, rawLength }))
+          .catch((err) => {
+            job.failure ??= err;
+          })
+          .finally(() => {
+            job.pending.delete(p);
+            if (start >= 0 && --arena.inUse === 0) arena.whenFree?.();
+          });
+        job.pending.add(p);
+      } else {
+        settle(job, records.subarray(at + 2, at + RECORD_FIELDS), records[at] === DONE);
+      }
+    }
+  }
+
+  /**
+   * The bytes of a chunk the lane sent by name only, its id's prefix being in the table of known
    * ids: none when the repository has it (nearly always), else read back from the file here, and
-   * checked against the id the worker computed.
+   * checked against the id the lane computed.
    */
   async #knownChunkBytes(path: Buffer, id: Buffer, offset: number, length: number): Promise<Buffer> {
     if (this.#repo.hasBlob(id)) return NO_BYTES;
@@ -265,21 +273,42 @@ export class ChunkPool {
     throw new Error('changed while it was read (a part read twice differed)');
   }
 
-  #failWorker(worker: Worker, err: Error): void {
-    for (const [id, job] of this.#jobs) {
-      if (job.worker === worker) {
-        this.#jobs.delete(id);
-        job.reject(err);
-      }
+  /** The lane's arena that the main thread is done with, once there is one; none once the pool is closed. */
+  async #freeArena(lane: Lane): Promise<Arena | undefined> {
+    for (;;) {
+      if (this.#closed) return undefined;
+      const free = lane.arenas.find((a) => a.inUse === 0);
+      if (free) return free;
+      await new Promise<void>((resolve) => {
+        for (const a of lane.arenas) a.whenFree = resolve;
+      });
     }
   }
 
-  /** Workers started so far. */
-  get workerCount(): number {
-    return this.#workers.length;
-  }
-
+  /** Stops taking files (those not started fail), waits for the runs going and frees the lanes. */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    this.#closed = true;
+    const stopped = (): Error => new Error('the backup has stopped reading files');
+    for (const job of this.#waiting.splice(0)) job.reject(stopped());
+    for (const lane of this.#lanes) for (const a of lane.arenas) a.whenFree?.();
+    await Promise.all(this.#lanes.map((l) => l.loop));
+    for (const lane of this.#lanes) {
+      lane.carried?.reject(stopped());
+      this.#native.chunkLaneClose(lane.handle);
+    }
   }
+}
+
+/** A file's end: its result once every chunk's onChunk has finished, or its error. */
+function settle(job: Job, fields: Float64Array, done: boolean): void {
+  void Promise.all(job.pending).then(() => {
+    if (!done) return job.reject(errnoError(fields[0], SYSCALLS[fields[1]], fields[1] === 1 ? job.path : undefined));
+    if (job.failure !== undefined) return job.reject(job.failure);
+    const [chunks, bytesRead, changed, size, mtimeS, mtimeNs, ctimeS, ctimeNs] = fields;
+    job.resolve({ chunks, bytesRead, changed: changed === 1, size, mtimeNs: nanoseconds(mtimeS, mtimeNs), ctimeNs: nanoseconds(ctimeS, ctimeNs) });
+  });
+}
+
+function nanoseconds(seconds: number, nanos: number): string {
+  return (BigInt(seconds) * 1_000_000_000n + BigInt(nanos)).toString();
 }

@@ -3,7 +3,7 @@
 // Files handed over in one turn of the event loop go in one job, described by a few typed arrays:
 // one job per file spent more time in thread wake-ups than in the file system. Until stop 19 two
 // worker threads did this in JavaScript (see docs/performance.md for what that cost).
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
+import { errnoError, errnoMessage } from '../lib/errno.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import type { TreeNode } from '../model/tree.ts';
@@ -183,13 +183,4 @@ function settleFiles(files: FileInBatch[], results: Int32Array, xattrErrors: Int
     else if (status === FAILED) file.reject(errnoError(errno, STEP_SYSCALLS[step], step === 1 ? file.path : undefined));
     else file.resolve(warnings);
   });
-}
-
-/** What Node.js's own fs errors say: "EACCES: permission denied, open '/a/b'". */
-function errnoMessage(errno: number, syscall: string, path?: Buffer): string {
-  return `${getSystemErrorName(-errno)}: ${getSystemErrorMessage(-errno)}, ${syscall}${path ? ` '${path.toString()}'` : ''}`;
-}
-
-function errnoError(errno: number, syscall: string, path?: Buffer): Error {
-  return Object.assign(new Error(errnoMessage(errno, syscall, path)), { code: getSystemErrorName(-errno), errno: -errno, syscall });
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { constants as zc, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { nativeAddon } from './native-addon.ts';
-import { compressBlob, compressBlobInto, compressBound, decompressBlob, frameContentSize } from './zstd.ts';
+import { compressBlob, compressBound, decompressBlob, frameContentSize } from './zstd.ts';
 
 function sample(bytes: number): Buffer {
   const text = Buffer.from('a blob of some repeating text, '.repeat(Math.ceil(bytes / 62)));
@@ -22,19 +22,6 @@ test('the native zstd is there, and its frames are plain zstd both ways', () => 
     const inPack = Buffer.concat([randomBytes(33), packed, randomBytes(5)]).subarray(33, 33 + packed.length);
     assert.deepEqual(decompressBlob(inPack, size), data);
   }
-});
-
-test('compressBlobInto writes the frame into shared memory, whatever the input, within compressBound', () => {
-  const ring = new SharedArrayBuffer(8 << 20);
-  for (const size of [1, 127, 4096, 131_072, 4 * 1024 * 1024]) {
-    for (const data of [sample(size), randomBytes(size)]) {
-      const dst = new Uint8Array(ring, 3, compressBound(size));
-      const n = compressBlobInto(data, dst);
-      assert.ok(n > 0 && n <= dst.length);
-      assert.deepEqual(zstdDecompressSync(dst.subarray(0, n)), data, `a frame of ${size} bytes`);
-    }
-  }
-  assert.throws(() => compressBlobInto(randomBytes(10_000), new Uint8Array(100)), 'no room: zstd says so');
 });
 
 test('a frame of another size comes back at its own size, and a damaged one throws', () => {

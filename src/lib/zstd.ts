@@ -10,13 +10,16 @@ import { nativeAddonIfBuilt } from './native-addon.ts';
 interface NativeZstd {
   zstdAvailable(): boolean;
   zstdCompress(data: Uint8Array, level: number): Buffer;
-  zstdCompressInto(data: Uint8Array, level: number, dst: Uint8Array): number;
   /** undefined unless `data` is one frame of exactly rawLength bytes. */
   zstdDecompress(data: Uint8Array, rawLength: number): Buffer | undefined;
 }
 
 /** Blobs are compressed at level 1 (docs/performance.md: faster than level 3 at the same ratio on the corpus). */
-const BLOB_LEVEL = 1;
+export const BLOB_LEVEL = 1;
+/** Blobs smaller than this are stored raw. */
+export const COMPRESS_FROM_BYTES = 128;
+/** A frame is stored instead of the raw bytes only when it saves at least this many. */
+export const MUST_SAVE_BYTES = 64;
 let native: NativeZstd | null | undefined;
 
 function addon(): NativeZstd | null {
@@ -34,26 +37,17 @@ export function compressBlob(data: Uint8Array): Buffer {
 
 /** Whether a blob of `rawLength` bytes is worth compressing at all: smaller ones are stored raw. */
 export function worthCompressing(rawLength: number): boolean {
-  return rawLength >= 128;
+  return rawLength >= COMPRESS_FROM_BYTES;
 }
 
-/** Whether a frame is stored instead of the raw bytes: it must save at least 64 of them. */
+/** Whether a frame is stored instead of the raw bytes. */
 export function worthStoringCompressed(rawLength: number, frameLength: number): boolean {
-  return frameLength < rawLength - 64;
+  return frameLength < rawLength - MUST_SAVE_BYTES;
 }
 
 /** The most a zstd frame of `length` bytes of input can take (ZSTD_COMPRESSBOUND in zstd.h). */
 export function compressBound(length: number): number {
   return length + (length >>> 8) + (length < 128 * 1024 ? (128 * 1024 - length) >>> 11 : 0);
-}
-
-/** compressBlob, written at the start of `dst` (which has room for compressBound): the frame's length. */
-export function compressBlobInto(data: Uint8Array, dst: Uint8Array): number {
-  const native = addon();
-  if (native?.zstdCompressInto) return native.zstdCompressInto(data, BLOB_LEVEL, dst); // an addon built before it had none
-  const frame = compressBlob(data);
-  dst.set(frame);
-  return frame.byteLength;
 }
 
 /**

@@ -1,16 +1,13 @@
 // FastCDC content-defined chunking (Xia et al. 2016/2020: gear hash, normalized chunking with a
 // stricter mask before the average size and a looser one after). The gear table is derived from
 // the repository's chunker key, so chunk boundaries, and thus sizes, do not reveal which known
-// files are stored. Pure functions over byte arrays: usable in worker threads. The hashing loop
-// is native (native/gear_cut.c): 2-2.5x the speed of the same loop in JavaScript, with the same
-// cuts (chunker.test.ts holds the JavaScript loop as the reference).
+// files are stored. A backup's files are cut in the native addon (native/chunk_files.c, with the
+// loop of native/gear_cut.c and the sizes and masks given from here); this class cuts the same
+// way where a buffer is at hand, and its tests hold the JavaScript loop as the reference.
 import { createCipheriv } from 'node:crypto';
 import { nativeAddon } from '../lib/native-addon.ts';
 
-// The worker that cuts chunks names them too, by their keyed MAC, and looks them up in the table of
-// known ids; it loads this module, not the repository.
 export { macBlob } from './crypto.ts';
-export { hasIdPrefix, idPrefix } from './id-prefixes.ts';
 
 interface GearCut {
   /** The cut (exclusive end of the chunk) of the gear hash started at `from`, or -1 before limitEnd. */
@@ -40,6 +37,12 @@ function maskOfBits(bits: number): number {
   return (((1 << bits) - 1) << (32 - bits)) >>> 0;
 }
 
+/** The masks a cut is tested with: before the average size (strict), and after it (loose). */
+export function chunkerMasks(params: ChunkerParams): [number, number] {
+  const bits = Math.round(Math.log2(params.avgBytes));
+  return [maskOfBits(bits + 2), maskOfBits(bits - 2)];
+}
+
 export class Chunker {
   readonly params: ChunkerParams;
   readonly #gear: Uint32Array;
@@ -48,14 +51,12 @@ export class Chunker {
   readonly #native = nativeAddon<GearCut>();
 
   constructor(gear: Uint32Array, params: ChunkerParams) {
-    const bits = Math.round(Math.log2(params.avgBytes));
     if (!(params.minBytes > 0 && params.minBytes <= params.avgBytes && params.avgBytes <= params.maxBytes)) {
       throw new Error(`invalid chunker sizes ${JSON.stringify(params)}`);
     }
     this.params = params;
     this.#gear = gear;
-    this.#maskStrict = maskOfBits(bits + 2);
-    this.#maskLoose = maskOfBits(bits - 2);
+    [this.#maskStrict, this.#maskLoose] = chunkerMasks(params);
   }
 
   /**

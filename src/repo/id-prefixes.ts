@@ -1,7 +1,7 @@
-// The table of blob id prefixes the chunk workers consult (BlobIndex.idPrefixes builds it): the
-// first 8 bytes of each id, in open addressing over shared memory, 0 for an empty slot and a
-// prefix of 0 stored as 1. One place for its probe, which the workers read and the main thread
-// adds to (ChunkPool.stored) while they do. Loads nothing: the workers import it.
+// The table of blob id prefixes a backup's chunking lanes consult (BlobIndex.idPrefixes builds it):
+// the first 8 bytes of each id, little-endian, in open addressing with linear probing from the
+// prefix's low 32 bits, 0 for an empty slot and a prefix of 0 stored as 1. The lanes read it in C
+// (native/chunk_files.c, known()) while the main thread adds to it (ChunkPool.stored).
 
 /** The table's key for the blob `id`. */
 export function idPrefix(id: Uint8Array): bigint {
@@ -13,16 +13,9 @@ function homeSlot(prefix: bigint, mask: number): number {
   return Number(BigInt.asUintN(32, prefix)) & mask;
 }
 
-/** Whether the table holds `prefix`. The table must keep an empty slot. */
-export function hasIdPrefix(table: BigUint64Array, prefix: bigint): boolean {
-  const mask = table.length - 1;
-  for (let s = homeSlot(prefix, mask); table[s] !== 0n; s = (s + 1) & mask) if (table[s] === prefix) return true;
-  return false;
-}
-
 /**
  * Adds `prefix`; false when it was there already. The caller keeps the table at most half full,
- * so that every probe ends. Workers may be reading the table meanwhile: a slot they read
+ * so that every probe ends. Lanes may be reading the table meanwhile: a slot they read
  * half-written only decides whether one chunk is compressed, never which blob it is. (An atomic
  * store made building the table for a big index nearly twice as slow: 2M ids, 140 -> 250 ms.)
  */

@@ -30,7 +30,7 @@ export type { RepositoryKeys } from './crypto.ts';
 export type { BlobLocation } from './blob-index.ts';
 export type { IndexLoadResult } from './index-loader.ts';
 export { COMPRESSION_NONE, COMPRESSION_ZSTD } from './pack.ts';
-export { Chunker, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
+export { Chunker, chunkerMasks, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
 export { blobIdOf } from './crypto.ts';
 export { addIdPrefix, idPrefix } from './id-prefixes.ts';
 export { listKeyFiles } from './open-repository.ts';
