@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -94,9 +94,9 @@ test('a chunk the repository has reaches the main thread by name only', async (t
   assert.equal((await repo.saveStoredBlob('data', chunks[0].id, chunks[0].stored, chunks[0].compression, chunks[0].rawLength)).added, false);
 });
 
-test("a chunk's bytes stay as they are until its callback has finished, while the workers fill their rings", async (t) => {
+test("a chunk's bytes stay as they are until its callback has finished, while the lanes fill their arenas", async (t) => {
   const { dir, repo } = await emptyRepo(t);
-  // 48 MiB in each of two files: each worker's ring (8 MiB) goes round several times. Half the
+  // 48 MiB in each of two files: each lane's two arenas (4 MiB) are filled many times. Half the
   // content compresses, half does not.
   const files = [0, 1].map((n) => {
     const path = join(dir, `big-${n}`);
@@ -113,7 +113,7 @@ test("a chunk's bytes stay as they are until its callback has finished, while th
     files.map((path) =>
       pool.chunkFile(Buffer.from(path), 48 << 20, async (chunk) => {
         // Some callbacks finish late and out of order, as stores waiting for an upload do: long
-        // enough for a worker that did not wait for them to fill its ring again meanwhile.
+        // enough for a lane that did not wait for them to fill the arena again meanwhile.
         if (turn++ % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 150));
         else await new Promise((resolve) => setImmediate(resolve));
         const raw = chunk.compression ? decompressBlob(chunk.stored, chunk.rawLength) : chunk.stored;
@@ -126,5 +126,68 @@ test("a chunk's bytes stay as they are until its callback has finished, while th
   );
   assert.deepEqual(results.map((r) => r.bytesRead), [48 << 20, 48 << 20]);
   assert.equal(checked, results[0].chunks + results[1].chunks);
-  assert.ok(compressed > 0 && compressed < checked, 'both kinds of chunk went through the rings');
+  assert.ok(compressed > 0 && compressed < checked, 'both kinds of chunk went through the arenas');
+});
+
+test('the lanes cut, name and compress as the Chunker and macBlob do, across runs and files', async (t) => {
+  const { dir, repo } = await emptyRepo(t);
+  // 20 MiB: more than one run's arena (about 4 MiB), so files are left unfinished between runs.
+  const data = Buffer.concat(Array.from({ length: 20 }, (_, i) => (i % 3 ? randomBytes(1 << 20) : Buffer.alloc(1 << 20, `part ${i} `))));
+  const paths = ['a', 'b'].map((name) => join(dir, name));
+  for (const p of paths) writeFileSync(p, data);
+  writeFileSync(join(dir, 'empty'), '');
+  const expected = repo.chunker().split(data);
+  const pool = new ChunkPool(repo, 1);
+  t.after(() => pool.close());
+  const chunkAll = async (path: string) => {
+    const got: Array<{ index: number; id: Buffer; raw: Buffer }> = [];
+    const result = await pool.chunkFile(Buffer.from(path), data.length, async (c) => {
+      const stored = Buffer.from(c.stored);
+      got.push({ index: c.index, id: c.id, raw: c.compression ? decompressBlob(stored, c.rawLength) : stored });
+    });
+    return { result, got: got.sort((x, y) => x.index - y.index) };
+  };
+  const [a, b, empty] = await Promise.all([...paths, join(dir, 'empty')].map(chunkAll));
+  for (const { result, got } of [a, b]) {
+    assert.equal(result.bytesRead, data.length);
+    assert.equal(result.changed, false);
+    assert.equal(result.chunks, expected.length);
+    assert.deepEqual(got.map((c) => c.raw.length), expected, 'the same cuts as the JavaScript chunker');
+    assert.deepEqual(Buffer.concat(got.map((c) => c.raw)), data);
+    for (const c of got) assert.deepEqual(c.id, macBlob(repo.keys.blobId, c.raw));
+  }
+  assert.deepEqual(empty.result.chunks, 0);
+  assert.deepEqual(empty.got, []);
+});
+
+test('a file that cannot be read fails with its reason, and the files around it are read', async (t) => {
+  const { dir, repo } = await emptyRepo(t);
+  writeFileSync(join(dir, 'ok'), 'fine');
+  mkdirSync(join(dir, 'a-folder')); // opens, then read() says EISDIR (root can open anything, so no EACCES here)
+  const pool = new ChunkPool(repo, 1);
+  t.after(() => pool.close());
+  const [missing, folder, ok] = await Promise.allSettled(['gone', 'a-folder', 'ok'].map((n) => pool.chunkFile(Buffer.from(join(dir, n)), 4, async () => {})));
+  assert.equal(missing.status, 'rejected');
+  assert.match((missing as PromiseRejectedResult).reason.message, /^ENOENT: no such file or directory, open '.*gone'$/);
+  assert.equal((missing as PromiseRejectedResult).reason.code, 'ENOENT');
+  assert.equal(folder.status, 'rejected');
+  assert.match((folder as PromiseRejectedResult).reason.message, /^EISDIR: illegal operation on a directory, read$/);
+  assert.deepEqual(ok.status === 'fulfilled' && ok.value.bytesRead, 4);
+});
+
+test('closing the pool fails the files not started, and frees the lanes', async (t) => {
+  const { dir, repo } = await emptyRepo(t);
+  const path = join(dir, 'f');
+  writeFileSync(path, randomBytes(64 * 1024));
+  const pool = new ChunkPool(repo, 1);
+  const files = Array.from({ length: 40 }, () => pool.chunkFile(Buffer.from(path), 64 * 1024, async () => {}));
+  const all = Promise.allSettled(files);
+  await files[0];
+  await pool.close();
+  const settled = await all;
+  const failed = settled.filter((s) => s.status === 'rejected');
+  assert.ok(failed.length > 0, 'some files were still waiting');
+  for (const f of failed) assert.match((f as PromiseRejectedResult).reason.message, /stopped reading files/);
+  await assert.rejects(pool.chunkFile(Buffer.from(path), 1, async () => {}), /stopped reading files/);
+  t.diagnostic(`${settled.length - failed.length} of 40 read before the close`);
 });

@@ -120,7 +120,9 @@ export class RestoreWriters {
     const ids = Buffer.concat(blobs.map((b) => b.blobId));
     const from: Uint8Array | [string, number, number] = sealed instanceof Uint8Array ? sealed : [sealed.path, sealed.offset, sealed.length];
     return this.#queue(async () => {
-      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), sparse);
+      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), sparse).catch((err: { errno?: number }) => {
+        throw typeof err.errno === 'number' ? errnoError(-err.errno, 'write') : err; // worded as Node.js words it
+      });
       return bytes < 0 ? undefined : bytes;
     });
   }
