@@ -180,7 +180,7 @@ test('closing the pool fails the files not started, and frees the lanes', async 
   const path = join(dir, 'f');
   writeFileSync(path, randomBytes(64 * 1024));
   const pool = new ChunkPool(repo, 1);
-  const files = Array.from({ length: 40 }, () => pool.chunkFile(Buffer.from(path), 64 * 1024, async () => {}));
+  const files = Array.from({ length: 300 }, () => pool.chunkFile(Buffer.from(path), 64 * 1024, async () => {}));
   const all = Promise.allSettled(files);
   await files[0];
   await pool.close();
@@ -189,5 +189,32 @@ test('closing the pool fails the files not started, and frees the lanes', async 
   assert.ok(failed.length > 0, 'some files were still waiting');
   for (const f of failed) assert.match((f as PromiseRejectedResult).reason.message, /stopped reading files/);
   await assert.rejects(pool.chunkFile(Buffer.from(path), 1, async () => {}), /stopped reading files/);
-  t.diagnostic(`${settled.length - failed.length} of 40 read before the close`);
+  t.diagnostic(`${settled.length - failed.length} of 300 read before the close`);
+});
+
+test("a file's result stays its own while its chunks are slow to store and the lane reads on", async (t) => {
+  const { dir, repo } = await emptyRepo(t);
+  const sizes = [200_000, ...Array.from({ length: 100 }, (_, i) => 1000 + 37 * i)];
+  const contents = sizes.map((size) => randomBytes(size));
+  const paths = contents.map((data, i) => {
+    const path = join(dir, `f${i}`);
+    writeFileSync(path, data);
+    return path;
+  });
+  // The first file is one chunk the repository has: it comes by name only, and takes no room in
+  // the arena, which is free to be filled again while its callback still runs.
+  await repo.saveBlob('data', contents[0]);
+  await repo.flush();
+  const pool = new ChunkPool(repo, 1);
+  t.after(() => pool.close());
+  const results = await Promise.all(
+    paths.map((path, i) =>
+      pool.chunkFile(Buffer.from(path), sizes[i], async () => {
+        if (i === 0) await new Promise((resolve) => setTimeout(resolve, 200)); // slow to store
+      }),
+    ),
+  );
+  assert.deepEqual(results.map((r) => r.bytesRead), sizes);
+  assert.deepEqual(results.map((r) => r.size), sizes);
+  assert.ok(results.every((r) => r.changed === false && /^\d{19}$/.test(r.mtimeNs)));
 });

@@ -250,7 +250,7 @@ export class ChunkPool {
           });
         job.pending.add(p);
       } else {
-        settle(job, records.subarray(at + 2, at + RECORD_FIELDS), records[at] === DONE);
+        settle(job, Array.from(records.subarray(at + 2, at + RECORD_FIELDS)), records[at] === DONE); // the arena is used again meanwhile
       }
     }
   }
@@ -300,7 +300,7 @@ export class ChunkPool {
 }
 
 /** A file's end: its result once every chunk's onChunk has finished, or its error. */
-function settle(job: Job, fields: Float64Array, done: boolean): void {
+function settle(job: Job, fields: number[], done: boolean): void {
   void Promise.all(job.pending).then(() => {
     if (!done) return job.reject(errnoError(fields[0], SYSCALLS[fields[1]], fields[1] === 1 ? job.path : undefined));
     if (job.failure !== undefined) return job.reject(job.failure);
