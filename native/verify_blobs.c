@@ -1,5 +1,11 @@
-/* verifyBlobs(pack, packKey, macKey, ids, places): Uint8Array, one status per blob
- * check --read-data's inner loop over one pack: decrypt each blob (AES-256-GCM, the nonce made of
+/* verifyBlobs(pack, packKey, macKey, ids, places): Promise<Uint8Array>, one status per blob
+ * packRead(path, into, digest): Promise<number>; packRead(null, bytes, digest, length): Promise<number>
+ * check --read-data's work on one pack, on libuv's thread pool (until stop 19 it ran in worker
+ * threads, each an isolate of about 20 MiB that compiled the same JavaScript again).
+ * packRead reads a pack's file whole into `into` and puts its SHA-256 in digest: the bytes read,
+ * or minus the file's size when `into` is too small for it (nothing read); with no path, it only
+ * hashes the first `length` bytes already in `into` (a pack read from remote storage).
+ * verifyBlobs is the inner loop over the pack's blobs: decrypt each blob (AES-256-GCM, the nonce made of
  * NONCE_BLOB and its offset, its id as associated data), decompress it and compare its HMAC-SHA256
  * with its id, as src/repo/pack-check.ts does with node:crypto. There every blob cost a Decipher,
  * an Hmac and their buffers, 50-80 µs for a 4 KiB blob, where the work is 15: a pack of 8,000
@@ -7,7 +13,12 @@
  * places holds four numbers per blob: offset, stored length, compression (0 none, 1 zstd), raw
  * length; ids 32 bytes per blob. Status 0 is a whole blob; any other only says that it is not,
  * and the caller decodes it again with node:crypto to say why. The OpenSSL is Node's own. */
+#define _GNU_SOURCE
 #include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -25,6 +36,73 @@ enum { BLOB_OK = 0, BLOB_OUT_OF_RANGE = 1, BLOB_NOT_AUTHENTIC = 2, BLOB_NOT_DECO
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len);
 
 int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
+napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
+
+/* One call's work and what it holds: its typed arrays stay referenced until it is done. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref refs[6];
+  int ref_count;
+  /* verifyBlobs */
+  const uint8_t *pack, *pack_key, *mac_key, *ids;
+  size_t pack_len, mac_key_len, count;
+  const double *places;
+  uint8_t *status;
+  napi_value status_value;
+  /* packRead */
+  char *path;
+  uint8_t *into, *digest;
+  size_t into_len;
+  double result;
+  int err;
+  const char *syscall;
+} Job;
+
+static int hold(napi_env env, Job *job, napi_value value, napi_typedarray_type type, void **data, size_t *count) {
+  return typed_array_data(env, value, type, data, count) && napi_create_reference(env, value, 1, &job->refs[job->ref_count++]) == napi_ok;
+}
+
+static void job_done(napi_env env, napi_status status, void *data) {
+  Job *job = data;
+  napi_value value;
+  if (status != napi_ok) {
+    napi_create_string_utf8(env, "cancelled", NAPI_AUTO_LENGTH, &value);
+    napi_create_error(env, NULL, value, &value);
+    napi_reject_deferred(env, job->deferred, value);
+  } else if (job->err) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->err, job->syscall));
+  } else if (job->status) {
+    napi_get_reference_value(env, job->refs[job->ref_count - 1], &value); /* the status buffer, held last */
+    napi_resolve_deferred(env, job->deferred, value);
+  } else {
+    napi_create_double(env, job->result, &value);
+    napi_resolve_deferred(env, job->deferred, value);
+  }
+  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
+  napi_delete_async_work(env, job->work);
+  free(job->path);
+  free(job);
+}
+
+static napi_value start(napi_env env, Job *job, napi_async_execute_callback execute) {
+  napi_value promise, name;
+  napi_create_string_utf8(env, "lifeboat.verifyPack", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok || napi_create_async_work(env, NULL, name, execute, job_done, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_throw_error(env, NULL, "cannot start verifying a pack");
+    return NULL;
+  }
+  return promise;
+}
+
+static napi_value fail(napi_env env, Job *job, const char *usage) {
+  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
+  free(job->path);
+  free(job);
+  napi_throw_type_error(env, NULL, usage);
+  return NULL;
+}
 
 static uint8_t verify_one(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_t *pack, size_t pack_len, const uint8_t *id,
                           const double *place, uint8_t *plain, uint8_t *raw) {
@@ -57,44 +135,105 @@ static uint8_t verify_one(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_
   return memcmp(digest, id, ID_BYTES) == 0 ? BLOB_OK : BLOB_WRONG_ID;
 }
 
-napi_value verify_blobs(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *pack, *pack_key, *mac_key, *ids, *places;
-  size_t pack_len, pack_key_len, mac_key_len, ids_len, places_len;
-  if (argc < 5 || !typed_array_data(env, argv[0], napi_uint8_array, &pack, &pack_len) || !typed_array_data(env, argv[1], napi_uint8_array, &pack_key, &pack_key_len) ||
-      !typed_array_data(env, argv[2], napi_uint8_array, &mac_key, &mac_key_len) || !typed_array_data(env, argv[3], napi_uint8_array, &ids, &ids_len) ||
-      !typed_array_data(env, argv[4], napi_float64_array, &places, &places_len) || pack_key_len != 32 || places_len % 4 != 0 ||
-      ids_len != places_len / 4 * ID_BYTES) {
-    napi_throw_type_error(env, NULL, "verifyBlobs(pack, packKey[32], macKey, ids[32 * n], places: Float64Array[4 * n])");
-    return NULL;
-  }
-  size_t count = places_len / 4, max_stored = 0, max_raw = 0;
-  const double *p = places;
-  for (size_t i = 0; i < count; i++) {
-    if (p[4 * i + 1] > 0 && p[4 * i + 1] <= (double)pack_len && (size_t)p[4 * i + 1] > max_stored) max_stored = (size_t)p[4 * i + 1];
+static void verify_all(napi_env env, void *data) {
+  (void)env;
+  Job *job = data;
+  size_t max_stored = 0, max_raw = 0;
+  const double *p = job->places;
+  for (size_t i = 0; i < job->count; i++) {
+    if (p[4 * i + 1] > 0 && p[4 * i + 1] <= (double)job->pack_len && (size_t)p[4 * i + 1] > max_stored) max_stored = (size_t)p[4 * i + 1];
     if (p[4 * i + 3] > 0 && p[4 * i + 3] < (double)(1u << 30) && (size_t)p[4 * i + 3] > max_raw) max_raw = (size_t)p[4 * i + 3];
   }
-  napi_value result;
-  uint8_t *status;
-  if (napi_create_buffer(env, count, (void **)&status, &result) != napi_ok) return NULL;
-
   uint8_t *plain = malloc(max_stored + 1), *raw = malloc(max_raw + 1);
   EVP_CIPHER_CTX *cipher = EVP_CIPHER_CTX_new();
   EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
   char digest_name[] = "SHA256";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0), OSSL_PARAM_construct_end()};
-  int ready = plain && raw && cipher && mac && EVP_DecryptInit_ex(cipher, EVP_aes_256_gcm(), NULL, pack_key, NULL) == 1 &&
-              EVP_MAC_init(mac, mac_key, mac_key_len, params) == 1;
-  for (size_t i = 0; i < count; i++) {
+  int ready = plain && raw && cipher && mac && EVP_DecryptInit_ex(cipher, EVP_aes_256_gcm(), NULL, job->pack_key, NULL) == 1 &&
+              EVP_MAC_init(mac, job->mac_key, job->mac_key_len, params) == 1;
+  for (size_t i = 0; i < job->count; i++) {
     /* Without its contexts nothing is verified here: every blob goes back to node:crypto. */
-    status[i] = ready ? verify_one(cipher, mac, pack, pack_len, (const uint8_t *)ids + i * ID_BYTES, p + 4 * i, plain, raw) : BLOB_NOT_AUTHENTIC;
+    job->status[i] = ready ? verify_one(cipher, mac, job->pack, job->pack_len, job->ids + i * ID_BYTES, p + 4 * i, plain, raw) : BLOB_NOT_AUTHENTIC;
   }
   EVP_MAC_CTX_free(mac);
   EVP_MAC_free(hmac);
   EVP_CIPHER_CTX_free(cipher);
   free(plain);
   free(raw);
-  return result;
+}
+
+napi_value verify_blobs(napi_env env, napi_callback_info info) {
+  static const char usage[] = "verifyBlobs(pack, packKey[32], macKey, ids[32 * n], places: Float64Array[4 * n])";
+  size_t argc = 5; napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Job *job = calloc(1, sizeof *job);
+  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  size_t pack_key_len, ids_len, places_len;
+  if (argc < 5 || !hold(env, job, argv[0], napi_uint8_array, (void **)&job->pack, &job->pack_len) ||
+      !hold(env, job, argv[1], napi_uint8_array, (void **)&job->pack_key, &pack_key_len) ||
+      !hold(env, job, argv[2], napi_uint8_array, (void **)&job->mac_key, &job->mac_key_len) || !hold(env, job, argv[3], napi_uint8_array, (void **)&job->ids, &ids_len) ||
+      !hold(env, job, argv[4], napi_float64_array, (void **)&job->places, &places_len) || pack_key_len != 32 || places_len % 4 != 0 ||
+      ids_len != places_len / 4 * ID_BYTES)
+    return fail(env, job, usage);
+  job->count = places_len / 4;
+  napi_value status;
+  if (napi_create_buffer(env, job->count, (void **)&job->status, &status) != napi_ok ||
+      napi_create_reference(env, status, 1, &job->refs[job->ref_count++]) != napi_ok)
+    return fail(env, job, usage);
+  return start(env, job, verify_all);
+}
+
+static void read_and_hash(napi_env env, void *data) {
+  (void)env;
+  Job *job = data;
+  size_t length = (size_t)job->result;
+  if (job->path) {
+    int fd = open(job->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      job->err = errno, job->syscall = fd < 0 ? "open" : "fstat";
+      if (fd >= 0) close(fd);
+      return;
+    }
+    if ((size_t)st.st_size > job->into_len) {
+      close(fd);
+      job->result = -(double)st.st_size;
+      return;
+    }
+    length = 0;
+    while (length < (size_t)st.st_size) {
+      ssize_t n = pread(fd, job->into + length, (size_t)st.st_size - length, (off_t)length);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) job->err = errno, job->syscall = "read";
+      if (n <= 0) break; /* shrunk meanwhile: the hash says so */
+      length += (size_t)n;
+    }
+    close(fd);
+    if (job->err) return;
+  }
+  unsigned int digest_len = 0;
+  if (EVP_Digest(job->into, length, job->digest, &digest_len, EVP_sha256(), NULL) != 1) job->err = EIO, job->syscall = "SHA-256";
+  job->result = (double)length;
+}
+
+napi_value pack_read(napi_env env, napi_callback_info info) {
+  static const char usage[] = "packRead(path | null, into: Uint8Array, digest: Uint8Array[32], length?)";
+  size_t argc = 4; napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Job *job = calloc(1, sizeof *job);
+  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  napi_valuetype type;
+  size_t digest_len, path_len;
+  if (argc < 3 || napi_typeof(env, argv[0], &type) != napi_ok || !hold(env, job, argv[1], napi_uint8_array, (void **)&job->into, &job->into_len) ||
+      !hold(env, job, argv[2], napi_uint8_array, (void **)&job->digest, &digest_len) || digest_len != 32)
+    return fail(env, job, usage);
+  if (type == napi_string) {
+    if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &path_len) != napi_ok || !(job->path = malloc(path_len + 1))) return fail(env, job, usage);
+    napi_get_value_string_utf8(env, argv[0], job->path, path_len + 1, &path_len);
+  } else if (type != napi_null || argc < 4 || napi_get_value_double(env, argv[3], &job->result) != napi_ok || !(job->result >= 0) ||
+             job->result > (double)job->into_len) {
+    return fail(env, job, usage);
+  }
+  return start(env, job, read_and_hash);
 }

@@ -1,60 +1,72 @@
-// check --read-data's workers: one per core verifies whole packs (SHA-256 of the file, the
-// header, every blob's decryption, decompression and MAC). A pack on this machine's disks is read
-// by its worker, into a buffer it keeps; others are read ahead by the main thread. Memory: a pack
-// per worker, plus for remote packs those in flight, at most two per worker.
+// check --read-data's verifying of whole packs (SHA-256 of the file, the header, every blob's
+// decryption, decompression and MAC), one per core at once. The reading, hashing and the blob
+// loop run on libuv's thread pool (native/verify_blobs.c); the header is read here. A pack on
+// this machine's disks is read into one of a few buffers kept for the next pack; others are read
+// ahead by the caller. Until stop 19, worker threads did this (docs/performance.md).
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { ownedForTransfer } from '../lib/bytes.ts';
-import type { BlobPlace, PackProblem, RepositoryKeys } from '../repo/repository.ts';
+import { Limiter } from '../lib/limiter.ts';
+import { nativeAddon } from '../lib/native-addon.ts';
+import { verifyPackBytes, type BlobPlace, type PackProblem, type RepositoryKeys } from '../repo/repository.ts';
+
+interface NativeRead {
+  /** The bytes read (and their SHA-256 in digest), or minus the file's size when `into` is too small for it. */
+  packRead(path: string | null, into: Uint8Array, digest: Uint8Array, length?: number): Promise<number>;
+}
 
 export class VerifyPool {
-  readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, { resolve: (p: PackProblem[]) => void; reject: (e: Error) => void; worker: Worker }>();
-  readonly #load = new Map<Worker, number>();
-  #nextJob = 1;
+  readonly #native = nativeAddon<NativeRead>();
+  readonly #keys: RepositoryKeys;
+  readonly #size: number;
+  readonly #slots: Limiter;
+  /** Buffers for packs read from a path, free for the next. */
+  readonly #buffers: Buffer[] = [];
 
   constructor(keys: RepositoryKeys, size = Math.max(1, Math.min(4, availableParallelism()))) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./verify-worker.ts', import.meta.url), { workerData: keys });
-      worker.on('message', (msg: { job: number; problems: PackProblem[] }) => {
-        const job = this.#pending.get(msg.job)!;
-        this.#pending.delete(msg.job);
-        this.#load.set(worker, this.#load.get(worker)! - 1);
-        job.resolve(msg.problems);
-      });
-      worker.on('error', (err) => {
-        for (const [id, job] of this.#pending) if (job.worker === worker) (this.#pending.delete(id), job.reject(err));
-      });
-      this.#workers.push(worker);
-      this.#load.set(worker, 0);
-    }
+    this.#keys = keys;
+    this.#size = size;
+    this.#slots = new Limiter(size);
   }
 
-  /** How many packs may be read ahead of the workers. */
+  /** How many packs may be read ahead of the verifying. */
   get inFlight(): number {
-    return this.#workers.length * 2;
+    return this.#size * 2;
   }
 
-  /**
-   * Verifies a pack: read whole (`bytes` is handed over to a worker and must not be used
-   * afterwards), or a file on this machine (`path`) that the worker reads itself.
-   */
+  /** Verifies a pack: read whole (`bytes`), or a file on this machine (`path`), read into a buffer kept for the next. */
   verify(name: string, pack: Buffer | { path: string }, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
-    const worker = this.#workers.reduce((a, b) => (this.#load.get(b)! < this.#load.get(a)! ? b : a));
-    this.#load.set(worker, this.#load.get(worker)! + 1);
-    const job = this.#nextJob++;
-    const places = blobs.map(([id, l]) => [id, { offset: l.offset, storedLength: l.storedLength, compression: l.compression, rawLength: l.rawLength }]);
-    return new Promise((resolve, reject) => {
-      this.#pending.set(job, { resolve, reject, worker });
-      if (!Buffer.isBuffer(pack)) return worker.postMessage({ job, name, path: pack.path, blobs: places });
-      // Handed over without a copy when it can be: copying every pack took 0.4 s of a core in a
-      // check of the benchmark corpus, on a machine whose two cores the workers keep busy.
-      const owned = ownedForTransfer(pack);
-      worker.postMessage({ job, name, bytes: owned, blobs: places }, [owned.buffer]);
+    return this.#slots.run(async () => {
+      const digest = Buffer.alloc(32);
+      if (Buffer.isBuffer(pack)) {
+        await this.#native.packRead(null, pack, digest, pack.byteLength);
+        return await this.#check(name, pack, blobs, digest);
+      }
+      let buffer = this.#buffers.pop() ?? Buffer.alloc(0);
+      try {
+        let length: number;
+        try {
+          length = await this.#native.packRead(pack.path, buffer, digest);
+          if (length < 0) {
+            buffer = Buffer.allocUnsafeSlow(-length);
+            length = await this.#native.packRead(pack.path, buffer, digest);
+          }
+        } catch (err) {
+          return [{ message: `cannot be read: ${(err as Error).message}` }];
+        }
+        return await this.#check(name, buffer.subarray(0, Math.max(0, length)), blobs, digest);
+      } finally {
+        this.#buffers.push(buffer);
+      }
     });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+  async #check(name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>, digest: Buffer): Promise<PackProblem[]> {
+    try {
+      return await verifyPackBytes(this.#keys, name, bytes, blobs, digest);
+    } catch (err) {
+      return [{ message: `cannot be verified: ${(err as Error).message}` }];
+    }
   }
+
+  /** Nothing to stop: each verify() has finished when its promise settles. */
+  async close(): Promise<void> {}
 }

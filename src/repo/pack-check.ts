@@ -37,10 +37,14 @@ export function packSizeFor(blobsEnd: number, entries: number): number {
 /** Where a blob lies in its pack and what it must decode to: what verifying needs of an index entry. */
 export type BlobPlace = Pick<BlobLocation, 'offset' | 'storedLength' | 'compression' | 'rawLength'>;
 
-/** Verifies a pack's bytes, already read: its hash, its header and every blob (check --read-data runs it in worker threads). */
-export function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): PackProblem[] {
+/**
+ * Verifies a pack's bytes, already read: its hash (`digest`, when the reader computed it), its
+ * header and every blob (the blobs on libuv's thread pool: check --read-data runs several at once).
+ */
+export async function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>, digest?: Buffer): Promise<PackProblem[]> {
   const problems: PackProblem[] = [];
-  if (createHash('sha256').update(bytes).digest('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged', fileOnly: true });
+  const hash = digest ?? createHash('sha256').update(bytes).digest();
+  if (hash.toString('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged', fileOnly: true });
   try {
     const entries = readPackHeader(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length);
     const inHeader = new Set(entries.map((e) => e.id.toString('hex')));
@@ -50,7 +54,7 @@ export function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffe
     problems.push({ message: `header is damaged: ${(err as Error).message}`, fileOnly: true });
   }
   const key = fileKeyBytes(keys, bytes.subarray(8, PACK_HEADER_BYTES));
-  const whole = wholeBlobs(keys, key, bytes, blobs);
+  const whole = await wholeBlobs(keys, key, bytes, blobs);
   for (let i = 0; i < blobs.length; i++) {
     if (whole?.[i] === 0) continue;
     const [id, loc] = blobs[i];
@@ -62,7 +66,7 @@ export function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffe
 
 interface NativeVerify {
   /** One status per blob: 0 when it decrypts, decompresses and MACs to its id (native/verify_blobs.c). */
-  verifyBlobs(pack: Uint8Array, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array): Uint8Array;
+  verifyBlobs(pack: Uint8Array, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array): Promise<Uint8Array>;
 }
 
 /**
@@ -71,7 +75,7 @@ interface NativeVerify {
  * which the work is 15. Undefined without the addon. Blobs it does not find whole go through
  * blobProblem, which says what is wrong with them.
  */
-function wholeBlobs(keys: RepositoryKeys, packKey: Buffer, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Uint8Array | undefined {
+async function wholeBlobs(keys: RepositoryKeys, packKey: Buffer, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Promise<Uint8Array | undefined> {
   const native = nativeAddonIfBuilt<NativeVerify>();
   if (!native) return undefined;
   const ids = Buffer.alloc(blobs.length * 32);
@@ -80,7 +84,7 @@ function wholeBlobs(keys: RepositoryKeys, packKey: Buffer, bytes: Buffer, blobs:
     ids.set(id.subarray(0, 32), i * 32);
     places.set([loc.offset, loc.storedLength, loc.compression, loc.rawLength], i * 4);
   });
-  return native.verifyBlobs(bytes, packKey, keys.blobId, ids, places);
+  return await native.verifyBlobs(bytes, packKey, keys.blobId, ids, places);
 }
 
 export interface SalvagedPack {
