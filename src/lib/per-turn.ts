@@ -1,5 +1,5 @@
-// Batching by turn of the event loop: work handed over in one turn (files to chunk, acks, files
-// to write) goes to a worker thread in one message, sent once the turn is over.
+// Batching by turn of the event loop: work handed over in one turn (files to chunk, files to
+// write) goes to the native addon in one call, made once the turn is over.
 
 /** A function that runs `send` once, after the current turn, however often it is called in it. */
 export function oncePerTurn(send: () => void): () => void {

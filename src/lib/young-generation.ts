@@ -12,7 +12,7 @@ export function youngGenerationBytes(): number {
   return v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }
 
-/** Stops the young generation's growth once it holds `bytes` (process-wide: worker threads' too, which have their own caps). */
+/** Stops the young generation's growth once it holds `bytes` (process-wide: a worker thread's too, which has its own cap). */
 export function capYoungGeneration(bytes: number): void {
   const watch = new PerformanceObserver(() => {
     if (youngGenerationBytes() < bytes) return;

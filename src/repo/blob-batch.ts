@@ -134,7 +134,7 @@ export class BlobBatch {
   }
 
   /**
-   * The blob's sealed bytes (a view into its run's) and location, for a worker thread to decode;
+   * The blob's sealed bytes (a view into its run's) and location, for restore's writers to decode;
    * undefined when it was not planned or its run could not be read (get() then names the fault).
    */
   async getSealed(id: Buffer): Promise<{ sealed: Buffer; loc: BlobLocation } | undefined> {

@@ -52,7 +52,7 @@ export function fileKey(keys: RepositoryKeys, salt: Uint8Array): KeyObject {
   return createSecretKey(fileKeyBytes(keys, salt));
 }
 
-/** The key of one file as bytes, to hand to a worker thread (which makes its own KeyObject). */
+/** The key of one file as bytes, to hand to the native addon. */
 export function fileKeyBytes(keys: RepositoryKeys, salt: Uint8Array): Buffer {
   return hkdf(keys.encryption, salt, 'lifeboat/v1/file');
 }

@@ -160,7 +160,7 @@ export class Repository {
   }
 
   /**
-   * Stores a blob that was already named and compressed (by a chunking worker) unless the
+   * Stores a blob that was already named and compressed (by a chunking lane) unless the
    * repository already has it. `stored` is zstd data when `compression` is COMPRESSION_ZSTD.
    * `rewrite`: store it even though the index has it (prune moves blobs out of half-empty packs).
    */
@@ -245,7 +245,7 @@ export class Repository {
     await replacement.finish();
   }
 
-  /** A pack's key as bytes (what a worker thread needs to decode its blobs), derived once per pack. */
+  /** A pack's key as bytes (what the native addon needs to decode its blobs), derived once per pack. */
   packKey(pack: PackRef): Buffer {
     let key = this.#packKeys.get(pack);
     if (!key) this.#packKeys.set(pack, (key = fileKeyBytes(this.keys, pack.salt)));
