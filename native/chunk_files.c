@@ -21,7 +21,7 @@
  *   FAILED: type, file, errno, the call that failed (SYSCALL_*)
  * `file` is the index of the path in this run, or -1 for the file left unfinished by the last. */
 #define _GNU_SOURCE
-#include <node_api.h>
+#include "async_job.h"
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -70,9 +70,7 @@ typedef struct {
 } Lane;
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref lane_ref, refs[4];
+  AsyncJob base;
   Lane *lane;
   const char *paths;
   size_t paths_len, count;
@@ -210,9 +208,8 @@ static int continue_file(Run *r, double file) {
   }
 }
 
-static void run_lane(napi_env env, void *data) {
-  (void)env;
-  Run *r = data;
+static void run_lane(AsyncJob *base) {
+  Run *r = (Run *)base;
   Lane *l = r->lane;
   double *head = r->records;
   head[1] = 0;
@@ -243,22 +240,22 @@ static void release_lane(Lane *l) {
   l->closed = 1;
 }
 
-static void run_done(napi_env env, napi_status status, void *data) {
-  Run *r = data;
+static void run_settled(napi_env env, AsyncJob *base, napi_deferred deferred) {
+  Run *r = (Run *)base;
   r->lane->running = 0;
   napi_value value;
-  if (status != napi_ok || r->err) {
+  if (r->err) {
     napi_create_string_utf8(env, r->err == ENOMEM ? "out of memory while reading files" : "reading files failed", NAPI_AUTO_LENGTH, &value);
     napi_create_error(env, NULL, value, &value);
-    napi_reject_deferred(env, r->deferred, value);
+    napi_reject_deferred(env, deferred, value);
   } else {
     napi_get_undefined(env, &value);
-    napi_resolve_deferred(env, r->deferred, value);
+    napi_resolve_deferred(env, deferred, value);
   }
-  napi_delete_reference(env, r->lane_ref);
-  for (int i = 0; i < 4; i++) napi_delete_reference(env, r->refs[i]);
-  napi_delete_async_work(env, r->work);
-  free(r);
+}
+
+static void release_run(AsyncJob *base) {
+  free(base);
 }
 
 static void finalize_lane(napi_env env, void *data, void *hint) {
@@ -320,34 +317,24 @@ napi_value chunk_lane_run(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Run *r = calloc(1, sizeof *r);
   if (!r) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  AsyncJob *b = &r->base;
+  *b = (AsyncJob){.run = run_lane, .settle = run_settled, .release = release_run};
   double count;
   size_t records_len, ids_len;
-  if (argc < 6 || !(r->lane = lane_arg(env, argv[0])) || r->lane->running || r->lane->closed ||
-      !typed_array_data(env, argv[1], napi_uint8_array, (void **)&r->paths, &r->paths_len) || napi_get_value_double(env, argv[2], &count) != napi_ok ||
-      !typed_array_data(env, argv[3], napi_uint8_array, (void **)&r->out, &r->out_cap) ||
-      !typed_array_data(env, argv[4], napi_float64_array, (void **)&r->records, &records_len) ||
-      !typed_array_data(env, argv[5], napi_uint8_array, (void **)&r->ids, &ids_len) || records_len < RECORDS_START + 2 * RECORD_FIELDS ||
-      !(count >= 0) || (r->paths_len > 0 && r->paths[r->paths_len - 1] != 0)) {
-    free(r);
-    napi_throw_type_error(env, NULL, usage);
-    return NULL;
-  }
+  if (argc < 6 || !(r->lane = lane_arg(env, argv[0])) || r->lane->running || r->lane->closed || !job_keep(env, b, argv[0]) ||
+      !job_hold(env, b, argv[1], napi_uint8_array, (void **)&r->paths, &r->paths_len) || napi_get_value_double(env, argv[2], &count) != napi_ok ||
+      !job_hold(env, b, argv[3], napi_uint8_array, (void **)&r->out, &r->out_cap) ||
+      !job_hold(env, b, argv[4], napi_float64_array, (void **)&r->records, &records_len) ||
+      !job_hold(env, b, argv[5], napi_uint8_array, (void **)&r->ids, &ids_len) || records_len < RECORDS_START + 2 * RECORD_FIELDS ||
+      !(count >= 0) || (r->paths_len > 0 && r->paths[r->paths_len - 1] != 0))
+    return job_refuse(env, b, usage);
   size_t nuls = 0;
   for (size_t i = 0; i < r->paths_len; i++) nuls += r->paths[i] == 0;
   r->count = (size_t)count < nuls ? (size_t)count : nuls;
   r->record_cap = (records_len - RECORDS_START) / RECORD_FIELDS;
   if (r->record_cap > ids_len / ID_BYTES) r->record_cap = ids_len / ID_BYTES;
-  napi_value promise, name;
-  napi_create_string_utf8(env, "lifeboat.chunkFiles", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, argv[0], 1, &r->lane_ref);
-  napi_value held[] = {argv[1], argv[3], argv[4], argv[5]}; /* paths, out, records, ids */
-  for (int i = 0; i < 4; i++) napi_create_reference(env, held[i], 1, &r->refs[i]);
-  if (napi_create_promise(env, &r->deferred, &promise) != napi_ok || napi_create_async_work(env, NULL, name, run_lane, run_done, r, &r->work) != napi_ok ||
-      napi_queue_async_work(env, r->work) != napi_ok) {
-    napi_throw_error(env, NULL, "cannot start reading files");
-    return NULL;
-  }
-  r->lane->running = 1;
+  napi_value promise = job_start(env, b, "lifeboat.chunkFiles");
+  if (promise) r->lane->running = 1;
   return promise;
 }
 

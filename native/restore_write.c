@@ -25,7 +25,7 @@
  * or -1 when the run could not be read or a blob did not decode (the caller does it again blob by
  * blob, and its errors name what is wrong); it rejects with the errno error of a failed write. */
 #define _GNU_SOURCE
-#include <node_api.h>
+#include "async_job.h"
 #include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +55,6 @@ enum { STATUS_WRITTEN = 0, STATUS_FAILED = 1, STATUS_DAMAGED = 2 };
 enum { STEP_OPEN = 1, STEP_WRITE = 2, STEP_CHMOD = 3, STEP_UTIMES = 4, STEP_CLOSE = 5, STEP_READ = 6 };
 
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len); /* zstd_blob.c */
-int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
 /* Buffers and a cipher context lent to one job at a time. As many exist as jobs ever ran at once
@@ -195,10 +194,7 @@ static int c_string(char *out, size_t cap, const uint8_t *bytes, size_t len) {
 }
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref refs[6];
-  int ref_count;
+  AsyncJob base;
   /* restoreWriteFiles */
   uint8_t *content;
   const uint8_t *names, *keys;
@@ -272,9 +268,8 @@ static void write_one_file(Scratch *s, const double *f, const uint8_t *path_byte
   if (err) result[0] = STATUS_FAILED, result[1] = err, result[2] = step;
 }
 
-static void write_files(napi_env env, void *data) {
-  (void)env;
-  Job *job = data;
+static void write_files(AsyncJob *base) {
+  Job *job = (Job *)base;
   Scratch *s = borrow_scratch();
   const double *f = job->meta;
   uint8_t *content = job->content;
@@ -316,9 +311,8 @@ static int flush_pending(int fd, Pending *pending) {
   return err;
 }
 
-static void write_run(napi_env env, void *data) {
-  (void)env;
-  Job *job = data;
+static void write_run(AsyncJob *base) {
+  Job *job = (Job *)base;
   Scratch *s = borrow_scratch();
   if (!s) {
     job->err = ENOMEM;
@@ -385,70 +379,58 @@ static void write_run(napi_env env, void *data) {
   return_scratch(s);
 }
 
-static void job_done(napi_env env, napi_status status, void *data) {
-  Job *job = data;
+/* restoreWriteFiles has written its results into the arrays it was given. */
+static void files_settled(napi_env env, AsyncJob *base, napi_deferred deferred) {
+  (void)base;
   napi_value value;
-  if (status != napi_ok) {
-    napi_create_string_utf8(env, "the restore write was cancelled", NAPI_AUTO_LENGTH, &value);
-    napi_create_error(env, NULL, value, &value);
-    napi_reject_deferred(env, job->deferred, value);
-  } else if (job->err) {
-    napi_reject_deferred(env, job->deferred, errno_error(env, job->err, "write"));
-  } else {
-    napi_create_double(env, job->damaged ? -1 : job->bytes, &value);
-    napi_resolve_deferred(env, job->deferred, value);
+  napi_get_undefined(env, &value);
+  napi_resolve_deferred(env, deferred, value);
+}
+
+static void run_settled(napi_env env, AsyncJob *base, napi_deferred deferred) {
+  Job *job = (Job *)base;
+  napi_value value;
+  if (job->err) {
+    napi_reject_deferred(env, deferred, errno_error(env, job->err, "write"));
+    return;
   }
-  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
-  napi_delete_async_work(env, job->work);
+  napi_create_double(env, job->damaged ? -1 : job->bytes, &value);
+  napi_resolve_deferred(env, deferred, value);
+}
+
+static void release(AsyncJob *base) {
+  Job *job = (Job *)base;
   free(job->pack_path);
   free(job);
 }
 
-/* A typed array argument of the type wanted, referenced until the job is done. */
-static int hold(napi_env env, Job *job, napi_value value, napi_typedarray_type type, void **data, size_t *count) {
-  if (!typed_array_data(env, value, type, data, count)) return 0;
-  return napi_create_reference(env, value, 1, &job->refs[job->ref_count++]) == napi_ok;
-}
-
-static napi_value start(napi_env env, Job *job, napi_async_execute_callback execute) {
-  napi_value promise, name;
-  napi_create_string_utf8(env, "lifeboat.restoreWrite", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, job_done, job, &job->work) != napi_ok || napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_throw_error(env, NULL, "cannot start a restore write");
-    return NULL;
-  }
-  return promise;
-}
-
-static napi_value fail(napi_env env, Job *job, const char *usage) {
-  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
-  free(job->pack_path);
-  free(job);
-  napi_throw_type_error(env, NULL, usage);
-  return NULL;
+static Job *new_job(void (*run)(AsyncJob *), void (*settle)(napi_env, AsyncJob *, napi_deferred)) {
+  Job *job = calloc(1, sizeof *job);
+  if (job) job->base = (AsyncJob){.run = run, .settle = settle, .release = release};
+  return job;
 }
 
 napi_value restore_write_files(napi_env env, napi_callback_info info) {
   static const char usage[] = "restoreWriteFiles(content, meta: Float64Array, names, keys, results: Int32Array, xattrErrors: Int32Array)";
   size_t argc = 6; napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = calloc(1, sizeof *job);
+  Job *job = new_job(write_files, files_settled);
   if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  AsyncJob *b = &job->base;
   size_t results_len;
-  if (argc < 6 || !hold(env, job, argv[0], napi_uint8_array, (void **)&job->content, &job->content_len) ||
-      !hold(env, job, argv[1], napi_float64_array, (void **)&job->meta, &job->meta_len) || !hold(env, job, argv[2], napi_uint8_array, (void **)&job->names, &job->names_len) ||
-      !hold(env, job, argv[3], napi_uint8_array, (void **)&job->keys, &job->keys_len) || !hold(env, job, argv[4], napi_int32_array, (void **)&job->results, &results_len) ||
-      !hold(env, job, argv[5], napi_int32_array, (void **)&job->xattr_errors, &job->xattr_count))
-    return fail(env, job, usage);
+  if (argc < 6 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->content, &job->content_len) ||
+      !job_hold(env, b, argv[1], napi_float64_array, (void **)&job->meta, &job->meta_len) || !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->names, &job->names_len) ||
+      !job_hold(env, b, argv[3], napi_uint8_array, (void **)&job->keys, &job->keys_len) || !job_hold(env, b, argv[4], napi_int32_array, (void **)&job->results, &results_len) ||
+      !job_hold(env, b, argv[5], napi_int32_array, (void **)&job->xattr_errors, &job->xattr_count))
+    return job_refuse(env, b, usage);
   /* Every length in meta is checked against the arrays here, before the thread trusts them. */
   size_t at = 0, content = 0, names = 0, keys = 0, xattrs = 0;
   job->file_count = results_len / 4;
   for (size_t i = 0; i < job->file_count; i++) {
-    if (at + FILE_FIELDS > job->meta_len) return fail(env, job, usage);
+    if (at + FILE_FIELDS > job->meta_len) return job_refuse(env, b, usage);
     const double *f = job->meta + at;
     size_t part_count = (size_t)f[1], xattr_count = (size_t)f[2];
-    if (f[1] < 0 || f[2] < 0 || at + FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS > job->meta_len) return fail(env, job, usage);
+    if (f[1] < 0 || f[2] < 0 || at + FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS > job->meta_len) return job_refuse(env, b, usage);
     names += (size_t)f[0];
     for (size_t p = 0; p < part_count; p++) {
       const double *part = f + FILE_FIELDS + p * PART_FIELDS;
@@ -461,23 +443,24 @@ napi_value restore_write_files(napi_env env, napi_callback_info info) {
     at += FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS;
   }
   if (at != job->meta_len || content > job->content_len || names > job->names_len || keys > job->keys_len || xattrs > job->xattr_count)
-    return fail(env, job, usage);
-  return start(env, job, write_files);
+    return job_refuse(env, b, usage);
+  return job_start(env, b, "lifeboat.restoreWriteFiles");
 }
 
 napi_value restore_write_run(napi_env env, napi_callback_info info) {
   static const char usage[] = "restoreWriteRun(fd, sealed: Uint8Array | [path, offset, length], packKey[32], ids[32 * n], places: Float64Array, sparse)";
   size_t argc = 6; napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = calloc(1, sizeof *job);
+  Job *job = new_job(write_run, run_settled);
   if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  AsyncJob *b = &job->base;
   size_t key_len;
   bool sparse = false, is_array = false;
   if (argc < 6 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok ||
-      !hold(env, job, argv[2], napi_uint8_array, (void **)&job->pack_key, &key_len) || key_len != KEY_BYTES ||
-      !hold(env, job, argv[3], napi_uint8_array, (void **)&job->ids, &job->id_bytes) || job->id_bytes % ID_BYTES != 0 ||
-      !hold(env, job, argv[4], napi_float64_array, (void **)&job->places, &job->places_len) || napi_get_value_bool(env, argv[5], &sparse) != napi_ok)
-    return fail(env, job, usage);
+      !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->pack_key, &key_len) || key_len != KEY_BYTES ||
+      !job_hold(env, b, argv[3], napi_uint8_array, (void **)&job->ids, &job->id_bytes) || job->id_bytes % ID_BYTES != 0 ||
+      !job_hold(env, b, argv[4], napi_float64_array, (void **)&job->places, &job->places_len) || napi_get_value_bool(env, argv[5], &sparse) != napi_ok)
+    return job_refuse(env, b, usage);
   job->sparse = sparse;
   if (is_array) {
     napi_value path, offset, length;
@@ -486,10 +469,10 @@ napi_value restore_write_run(napi_env env, napi_callback_info info) {
         napi_get_element(env, argv[1], 2, &length) != napi_ok || napi_get_value_string_utf8(env, path, NULL, 0, &path_len) != napi_ok ||
         napi_get_value_double(env, offset, &job->read_offset) != napi_ok || napi_get_value_double(env, length, &job->read_length) != napi_ok ||
         !(job->read_offset >= 0) || !(job->read_length >= 0) || !(job->pack_path = malloc(path_len + 1)))
-      return fail(env, job, usage);
+      return job_refuse(env, b, usage);
     napi_get_value_string_utf8(env, path, job->pack_path, path_len + 1, &path_len);
-  } else if (!hold(env, job, argv[1], napi_uint8_array, (void **)&job->sealed, &job->sealed_len)) {
-    return fail(env, job, usage);
+  } else if (!job_hold(env, b, argv[1], napi_uint8_array, (void **)&job->sealed, &job->sealed_len)) {
+    return job_refuse(env, b, usage);
   }
-  return start(env, job, write_run);
+  return job_start(env, b, "lifeboat.restoreWriteRun");
 }

@@ -14,7 +14,7 @@
  * length; ids 32 bytes per blob. Status 0 is a whole blob; any other only says that it is not,
  * and the caller decodes it again with node:crypto to say why. The OpenSSL is Node's own. */
 #define _GNU_SOURCE
-#include <node_api.h>
+#include "async_job.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,21 +35,15 @@ enum { BLOB_OK = 0, BLOB_OUT_OF_RANGE = 1, BLOB_NOT_AUTHENTIC = 2, BLOB_NOT_DECO
 /* zstd_blob.c: decompresses into dst; the frame's size, or -1. */
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len);
 
-int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
-/* One call's work and what it holds: its typed arrays stay referenced until it is done. */
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref refs[6];
-  int ref_count;
+  AsyncJob base;
   /* verifyBlobs */
   const uint8_t *pack, *pack_key, *mac_key, *ids;
   size_t pack_len, mac_key_len, count;
   const double *places;
   uint8_t *status;
-  napi_value status_value;
   /* packRead */
   char *path;
   uint8_t *into, *digest;
@@ -59,49 +53,29 @@ typedef struct {
   const char *syscall;
 } Job;
 
-static int hold(napi_env env, Job *job, napi_value value, napi_typedarray_type type, void **data, size_t *count) {
-  return typed_array_data(env, value, type, data, count) && napi_create_reference(env, value, 1, &job->refs[job->ref_count++]) == napi_ok;
-}
-
-static void job_done(napi_env env, napi_status status, void *data) {
-  Job *job = data;
+/* verifyBlobs: the status buffer, held last. packRead: the bytes read, or its error. */
+static void settle(napi_env env, AsyncJob *base, napi_deferred deferred) {
+  Job *job = (Job *)base;
   napi_value value;
-  if (status != napi_ok) {
-    napi_create_string_utf8(env, "cancelled", NAPI_AUTO_LENGTH, &value);
-    napi_create_error(env, NULL, value, &value);
-    napi_reject_deferred(env, job->deferred, value);
-  } else if (job->err) {
-    napi_reject_deferred(env, job->deferred, errno_error(env, job->err, job->syscall));
-  } else if (job->status) {
-    napi_get_reference_value(env, job->refs[job->ref_count - 1], &value); /* the status buffer, held last */
-    napi_resolve_deferred(env, job->deferred, value);
-  } else {
-    napi_create_double(env, job->result, &value);
-    napi_resolve_deferred(env, job->deferred, value);
+  if (job->err) {
+    napi_reject_deferred(env, deferred, errno_error(env, job->err, job->syscall));
+    return;
   }
-  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
-  napi_delete_async_work(env, job->work);
+  if (job->status) value = job_kept(env, base, base->ref_count - 1);
+  else napi_create_double(env, job->result, &value);
+  napi_resolve_deferred(env, deferred, value);
+}
+
+static void release(AsyncJob *base) {
+  Job *job = (Job *)base;
   free(job->path);
   free(job);
 }
 
-static napi_value start(napi_env env, Job *job, napi_async_execute_callback execute) {
-  napi_value promise, name;
-  napi_create_string_utf8(env, "lifeboat.verifyPack", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok || napi_create_async_work(env, NULL, name, execute, job_done, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_throw_error(env, NULL, "cannot start verifying a pack");
-    return NULL;
-  }
-  return promise;
-}
-
-static napi_value fail(napi_env env, Job *job, const char *usage) {
-  for (int i = 0; i < job->ref_count; i++) napi_delete_reference(env, job->refs[i]);
-  free(job->path);
-  free(job);
-  napi_throw_type_error(env, NULL, usage);
-  return NULL;
+static Job *new_job(void (*run)(AsyncJob *)) {
+  Job *job = calloc(1, sizeof *job);
+  if (job) job->base = (AsyncJob){.run = run, .settle = settle, .release = release};
+  return job;
 }
 
 static uint8_t verify_one(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_t *pack, size_t pack_len, const uint8_t *id,
@@ -135,9 +109,8 @@ static uint8_t verify_one(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_
   return memcmp(digest, id, ID_BYTES) == 0 ? BLOB_OK : BLOB_WRONG_ID;
 }
 
-static void verify_all(napi_env env, void *data) {
-  (void)env;
-  Job *job = data;
+static void verify_all(AsyncJob *base) {
+  Job *job = (Job *)base;
   size_t max_stored = 0, max_raw = 0;
   const double *p = job->places;
   for (size_t i = 0; i < job->count; i++) {
@@ -167,26 +140,24 @@ napi_value verify_blobs(napi_env env, napi_callback_info info) {
   static const char usage[] = "verifyBlobs(pack, packKey[32], macKey, ids[32 * n], places: Float64Array[4 * n])";
   size_t argc = 5; napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = calloc(1, sizeof *job);
+  Job *job = new_job(verify_all);
   if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  AsyncJob *b = &job->base;
   size_t pack_key_len, ids_len, places_len;
-  if (argc < 5 || !hold(env, job, argv[0], napi_uint8_array, (void **)&job->pack, &job->pack_len) ||
-      !hold(env, job, argv[1], napi_uint8_array, (void **)&job->pack_key, &pack_key_len) ||
-      !hold(env, job, argv[2], napi_uint8_array, (void **)&job->mac_key, &job->mac_key_len) || !hold(env, job, argv[3], napi_uint8_array, (void **)&job->ids, &ids_len) ||
-      !hold(env, job, argv[4], napi_float64_array, (void **)&job->places, &places_len) || pack_key_len != 32 || places_len % 4 != 0 ||
+  if (argc < 5 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->pack, &job->pack_len) ||
+      !job_hold(env, b, argv[1], napi_uint8_array, (void **)&job->pack_key, &pack_key_len) ||
+      !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->mac_key, &job->mac_key_len) || !job_hold(env, b, argv[3], napi_uint8_array, (void **)&job->ids, &ids_len) ||
+      !job_hold(env, b, argv[4], napi_float64_array, (void **)&job->places, &places_len) || pack_key_len != 32 || places_len % 4 != 0 ||
       ids_len != places_len / 4 * ID_BYTES)
-    return fail(env, job, usage);
+    return job_refuse(env, b, usage);
   job->count = places_len / 4;
   napi_value status;
-  if (napi_create_buffer(env, job->count, (void **)&job->status, &status) != napi_ok ||
-      napi_create_reference(env, status, 1, &job->refs[job->ref_count++]) != napi_ok)
-    return fail(env, job, usage);
-  return start(env, job, verify_all);
+  if (napi_create_buffer(env, job->count, (void **)&job->status, &status) != napi_ok || !job_keep(env, b, status)) return job_refuse(env, b, usage);
+  return job_start(env, b, "lifeboat.verifyBlobs");
 }
 
-static void read_and_hash(napi_env env, void *data) {
-  (void)env;
-  Job *job = data;
+static void read_and_hash(AsyncJob *base) {
+  Job *job = (Job *)base;
   size_t length = (size_t)job->result;
   if (job->path) {
     int fd = open(job->path, O_RDONLY | O_CLOEXEC);
@@ -221,19 +192,20 @@ napi_value pack_read(napi_env env, napi_callback_info info) {
   static const char usage[] = "packRead(path | null, into: Uint8Array, digest: Uint8Array[32], length?)";
   size_t argc = 4; napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = calloc(1, sizeof *job);
+  Job *job = new_job(read_and_hash);
   if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  AsyncJob *b = &job->base;
   napi_valuetype type;
   size_t digest_len, path_len;
-  if (argc < 3 || napi_typeof(env, argv[0], &type) != napi_ok || !hold(env, job, argv[1], napi_uint8_array, (void **)&job->into, &job->into_len) ||
-      !hold(env, job, argv[2], napi_uint8_array, (void **)&job->digest, &digest_len) || digest_len != 32)
-    return fail(env, job, usage);
+  if (argc < 3 || napi_typeof(env, argv[0], &type) != napi_ok || !job_hold(env, b, argv[1], napi_uint8_array, (void **)&job->into, &job->into_len) ||
+      !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->digest, &digest_len) || digest_len != 32)
+    return job_refuse(env, b, usage);
   if (type == napi_string) {
-    if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &path_len) != napi_ok || !(job->path = malloc(path_len + 1))) return fail(env, job, usage);
+    if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &path_len) != napi_ok || !(job->path = malloc(path_len + 1))) return job_refuse(env, b, usage);
     napi_get_value_string_utf8(env, argv[0], job->path, path_len + 1, &path_len);
   } else if (type != napi_null || argc < 4 || napi_get_value_double(env, argv[3], &job->result) != napi_ok || !(job->result >= 0) ||
              job->result > (double)job->into_len) {
-    return fail(env, job, usage);
+    return job_refuse(env, b, usage);
   }
-  return start(env, job, read_and_hash);
+  return job_start(env, b, "lifeboat.packRead");
 }

@@ -111,8 +111,8 @@ export class RestoreWriters {
   /**
    * Decodes a run of a big file's blobs and writes them at their positions in the open file `fd`.
    * Resolves with the bytes written, or undefined when a blob did not authenticate or the run could
-   * not be read; rejects with the errno error of a failed write. `sealed` is the run's bytes, or
-   * where the writer reads them.
+   * not be read; rejects with the errno error of a failed write. `sealed` is the run's bytes (handed
+   * over: its compressed blobs are decrypted in place), or where the writer reads them.
    */
   writeRun(fd: number, sealed: Buffer | PackRange, packKey: Buffer, blobs: RunBlob[], sparse: boolean): Promise<number | undefined> {
     const places: number[] = [];
