@@ -44,7 +44,7 @@ test('a run is decoded and written at each position; zeros stay holes in a spars
   const text = Buffer.from('compressible '.repeat(20_000));
   const noise = randomBytes(100_000);
   const { dir, range, packKey, place } = await stored(t, [text, noise, zeros]);
-  const writers = new RestoreWriters(2);
+  const writers = new RestoreWriters(2, 64);
   t.after(() => writers.close());
   const path = join(dir, 'out');
   const fd = openSync(path, 'w');
@@ -61,7 +61,7 @@ test('a run is decoded and written at each position; zeros stay holes in a spars
 test("a run that does not decode or cannot be read resolves undefined; a failed write rejects with the system's words", async (t) => {
   const text = Buffer.from('some text '.repeat(1000));
   const { dir, range, packKey, place } = await stored(t, [text]);
-  const writers = new RestoreWriters(2);
+  const writers = new RestoreWriters(2, 64);
   t.after(() => writers.close());
   const fd = openSync(join(dir, 'out'), 'w');
   t.after(() => closeSync(fd));
@@ -77,7 +77,7 @@ test("a run that does not decode or cannot be read resolves undefined; a failed 
 test('small files: sealed and plain parts, metadata, and each failure reported for its own file', async (t) => {
   const text = Buffer.from('small file text '.repeat(500));
   const { dir, packKey, locs, ids, sealed } = await stored(t, [text]);
-  const writers = new RestoreWriters(1);
+  const writers = new RestoreWriters(1, 2); // two batches of two files
   t.after(() => writers.close());
   const part = { sealed: sealed(0), blob: { blobId: ids[0], packKey, offset: locs[0].offset, compression: locs[0].compression, rawLength: locs[0].rawLength } };
   const xattr = (name: string) => ({ name: Buffer.from(name).toString('base64'), value: Buffer.from('v').toString('base64') });

@@ -68,13 +68,16 @@ export class RestoreWriters {
   readonly #native = nativeAddon<NativeWrites>();
   /** Jobs at most on the thread pool at once: it also serves the restore's reads. */
   readonly #limit: number;
+  /** Files at most in one batch. */
+  readonly #batchFiles: number;
   readonly #running = new Set<Promise<void>>();
   readonly #ready: Array<{ start: () => Promise<void>; cancel: (err: Error) => void }> = [];
   #batch = new Batch();
   readonly #sendBatch = oncePerTurn(() => this.#send());
 
-  constructor(jobsAtOnce: number) {
+  constructor(jobsAtOnce: number, filesPerBatch: number) {
     this.#limit = jobsAtOnce;
+    this.#batchFiles = filesPerBatch;
   }
 
   /**
@@ -103,7 +106,7 @@ export class RestoreWriters {
     batch.names.push(path, ...xattrs.flat());
     batch.xattrs += xattrs.length;
     const done = new Promise<string[] | undefined>((resolve, reject) => batch.files.push({ path, xattrNames: xattrs.map(([name]) => name), resolve, reject }));
-    if (batch.bytes >= BATCH_BYTES) this.#send();
+    if (batch.bytes >= BATCH_BYTES || batch.files.length >= this.#batchFiles) this.#send();
     else this.#sendBatch();
     return done;
   }
