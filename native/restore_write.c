@@ -430,15 +430,22 @@ napi_value restore_write_files(napi_env env, napi_callback_info info) {
     if (at + FILE_FIELDS > job->meta_len) return job_refuse(env, b, usage);
     const double *f = job->meta + at;
     size_t part_count = (size_t)f[1], xattr_count = (size_t)f[2];
-    if (f[1] < 0 || f[2] < 0 || at + FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS > job->meta_len) return job_refuse(env, b, usage);
+    /* each count no bigger than meta itself, each length than its array: no sum below can wrap */
+    if (!(f[1] >= 0 && f[1] <= (double)job->meta_len && f[2] >= 0 && f[2] <= (double)job->meta_len && f[0] >= 0 && f[0] <= (double)job->names_len) ||
+        at + FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS > job->meta_len)
+      return job_refuse(env, b, usage);
     names += (size_t)f[0];
     for (size_t p = 0; p < part_count; p++) {
       const double *part = f + FILE_FIELDS + p * PART_FIELDS;
+      if (!(part[0] >= 0 && part[0] <= (double)job->content_len)) return job_refuse(env, b, usage);
       content += (size_t)part[0];
       if (part[1]) keys += 2 * ID_BYTES;
     }
-    for (size_t x = 0; x < xattr_count; x++) names += (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS] +
-                                                      (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS + 1];
+    for (size_t x = 0; x < xattr_count; x++) {
+      const double *xa = f + FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS;
+      if (!(xa[0] >= 0 && xa[0] <= (double)job->names_len && xa[1] >= 0 && xa[1] <= (double)job->names_len)) return job_refuse(env, b, usage);
+      names += (size_t)xa[0] + (size_t)xa[1];
+    }
     xattrs += xattr_count;
     at += FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS;
   }

@@ -108,4 +108,7 @@ test('the native calls refuse descriptions that do not add up, before any thread
   assert.throws(() => native.restoreWriteFiles(...args(9, 5)), TypeError, 'content shorter than its parts');
   assert.throws(() => native.restoreWriteFiles(...args(10, 4)), TypeError, 'names shorter than the path');
   assert.throws(() => native.restoreWriteFiles(new Uint8Array(10), meta.subarray(0, 12), new Uint8Array(5), new Uint8Array(0), new Int32Array(4), new Int32Array(0)), TypeError, 'meta cut short');
+  const huge = new Float64Array(meta);
+  huge[1] = 2 ** 62; // a part count whose size in meta wraps around
+  assert.throws(() => native.restoreWriteFiles(...args(10, 5).map((a, i) => (i === 1 ? huge : a))), TypeError, 'a count beyond meta');
 });
