@@ -1,4 +1,5 @@
 /* blobMac(key, data): Buffer[32], blobSeal(key, nonce, plain, aad): Buffer, blobOpen(key, nonce, sealed, aad): Buffer | undefined
+ * and, for the addon's other C files, hmac_sha256_new, hmac_sha256_of and blob_decrypt.
  * HMAC-SHA256 and AES-256-GCM for one blob, with Node's own OpenSSL and one context of each kept
  * per thread, its key set up again only when it changes (a pack's key serves all its blobs).
  * node:crypto makes an Hmac or a Cipher object for every blob, with its key schedule, a native
@@ -10,12 +11,15 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define KEY_BYTES 32
 #define TAG_BYTES 16
 #define NONCE_BYTES 12
+#define ID_BYTES 32
+#define NONCE_BLOB 0
 
 typedef struct {
   EVP_MAC_CTX *mac;
@@ -58,6 +62,47 @@ static CryptoState *state(void) {
 
 int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 
+/* Keys `mac`, an HMAC context, for HMAC-SHA256 with `key`: 1, or 0. */
+static int hmac_sha256_key(EVP_MAC_CTX *mac, const unsigned char *key, size_t key_len) {
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  return EVP_MAC_init(mac, key, key_len, params) == 1;
+}
+
+/* A new HMAC-SHA256 context keyed with `key` (to free with EVP_MAC_CTX_free), or NULL. */
+EVP_MAC_CTX *hmac_sha256_new(const unsigned char *key, size_t key_len) {
+  pthread_once(&once, setup);
+  EVP_MAC_CTX *mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+  if (mac && !hmac_sha256_key(mac, key, key_len)) {
+    EVP_MAC_CTX_free(mac);
+    mac = NULL;
+  }
+  return mac;
+}
+
+/* The MAC of `data` under the context's key, into out[32]: 1, or 0. */
+int hmac_sha256_of(EVP_MAC_CTX *mac, const void *data, size_t len, unsigned char *out) {
+  size_t out_len = 0;
+  return EVP_MAC_init(mac, NULL, 0, NULL) == 1 && EVP_MAC_update(mac, data, len) == 1 && EVP_MAC_final(mac, out, &out_len, 32) == 1 && out_len == 32;
+}
+
+/* Decrypts one sealed blob of a pack (ciphertext, then the 16-byte tag) with `cipher`, keyed with
+ * the pack's key for AES-256-GCM: the nonce is NONCE_BLOB and the blob's offset in the pack, the
+ * associated data its id, as src/repo/pack.ts seals. The plaintext goes to `plain`, which may be
+ * `sealed` itself; its length, or -1 when the blob does not authenticate. */
+int64_t blob_decrypt(EVP_CIPHER_CTX *cipher, const unsigned char *id, uint64_t offset, const unsigned char *sealed, size_t stored, unsigned char *plain) {
+  if (stored < TAG_BYTES) return -1;
+  size_t body = stored - TAG_BYTES;
+  unsigned char nonce[NONCE_BYTES] = {NONCE_BLOB};
+  for (int i = 0; i < 8; i++) nonce[4 + i] = (unsigned char)(offset >> (56 - 8 * i));
+  int len = 0, tail = 0;
+  if (EVP_DecryptInit_ex(cipher, NULL, NULL, NULL, nonce) != 1 || EVP_DecryptUpdate(cipher, NULL, &len, id, ID_BYTES) != 1 ||
+      EVP_DecryptUpdate(cipher, plain, &len, sealed, (int)body) != 1 ||
+      EVP_CIPHER_CTX_ctrl(cipher, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, (void *)(sealed + body)) != 1 || EVP_DecryptFinal_ex(cipher, plain + len, &tail) != 1)
+    return -1;
+  return (int64_t)len + tail;
+}
+
 static int bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t *len) {
   return typed_array_data(env, value, napi_uint8_array, (void **)data, len);
 }
@@ -87,9 +132,7 @@ napi_value blob_mac(napi_env env, napi_callback_info info) {
   int ok;
   if (s->mac_ready && memcmp(s->mac_key, key, KEY_BYTES) == 0) ok = EVP_MAC_init(s->mac, NULL, 0, NULL);
   else {
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
-    ok = EVP_MAC_init(s->mac, key, KEY_BYTES, params);
+    ok = hmac_sha256_key(s->mac, key, KEY_BYTES);
     memcpy(s->mac_key, key, KEY_BYTES);
     s->mac_ready = ok == 1;
   }

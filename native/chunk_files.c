@@ -22,9 +22,7 @@
  * `file` is the index of the path in this run, or -1 for the file left unfinished by the last. */
 #define _GNU_SOURCE
 #include "async_job.h"
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -40,11 +38,14 @@ enum { RECORD_CHUNK = 1, RECORD_DONE = 2, RECORD_FAILED = 3 };
 enum { SYSCALL_OPEN = 1, SYSCALL_READ = 2, SYSCALL_FSTAT = 3 };
 
 int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
-size_t gear_scan(const uint8_t *p, size_t from, size_t end, uint32_t mask, const uint32_t *gear, uint32_t *hash); /* gear_cut.c */
+size_t gear_cut_between(const uint8_t *p, size_t from, size_t normal_end, size_t limit_end, uint32_t strict_mask, uint32_t loose_mask,
+                        const uint32_t *gear); /* gear_cut.c */
 void *zstd_cctx_new(void); /* zstd_blob.c */
 void zstd_cctx_free(void *cctx);
 size_t zstd_bound(size_t len);
 int64_t zstd_compress_with(void *cctx, void *dst, size_t cap, const void *src, size_t len, int level);
+EVP_MAC_CTX *hmac_sha256_new(const unsigned char *key, size_t key_len); /* blob_crypto.c */
+int hmac_sha256_of(EVP_MAC_CTX *mac, const void *data, size_t len, unsigned char *out);
 
 typedef struct {
   uint32_t gear[256];
@@ -56,7 +57,6 @@ typedef struct {
   napi_ref known_ref;
   const uint64_t *known;
   size_t known_slots;
-  EVP_MAC *hmac;
   EVP_MAC_CTX *mac;
   void *cctx;
   uint8_t *buf;
@@ -88,9 +88,7 @@ static size_t next_cut(Lane *l, size_t start, size_t end, int final) {
   if (available <= l->min) return final ? end : 0;
   size_t limit = available < l->max ? available : l->max;
   size_t normal = l->avg < limit ? l->avg : limit;
-  uint32_t h = 0;
-  size_t cut = gear_scan(l->buf, start + l->min, start + normal, l->strict_mask, l->gear, &h);
-  if (!cut) cut = gear_scan(l->buf, start + normal, start + limit, l->loose_mask, l->gear, &h);
+  size_t cut = gear_cut_between(l->buf, start + l->min, start + normal, start + limit, l->strict_mask, l->loose_mask, l->gear);
   if (cut) return cut;
   return limit == l->max || final ? start + limit : 0;
 }
@@ -123,8 +121,7 @@ static int emit(Run *r, double file, const uint8_t *data, size_t len, uint64_t o
   Lane *l = r->lane;
   if (r->record_count + 2 > r->record_cap) return 0; /* one left for the file's DONE */
   uint8_t id[ID_BYTES];
-  size_t id_len = 0;
-  if (EVP_MAC_init(l->mac, NULL, 0, NULL) != 1 || EVP_MAC_update(l->mac, data, len) != 1 || EVP_MAC_final(l->mac, id, &id_len, sizeof id) != 1) {
+  if (!hmac_sha256_of(l->mac, data, len, id)) {
     r->err = EIO;
     return 0;
   }
@@ -233,10 +230,9 @@ static void release_lane(Lane *l) {
   if (l->fd >= 0) close(l->fd);
   l->fd = -1;
   EVP_MAC_CTX_free(l->mac);
-  EVP_MAC_free(l->hmac);
   zstd_cctx_free(l->cctx);
   free(l->buf);
-  l->mac = NULL, l->hmac = NULL, l->cctx = NULL, l->buf = NULL;
+  l->mac = NULL, l->cctx = NULL, l->buf = NULL;
   l->closed = 1;
 }
 
@@ -294,15 +290,11 @@ napi_value chunk_lane_create(napi_env env, napi_callback_info info) {
   l->level = (int)p[4], l->compress_from = (size_t)p[5], l->must_save = (size_t)p[6];
   l->strict_mask = (uint32_t)p[7], l->loose_mask = (uint32_t)p[8];
   l->known = table, l->known_slots = slots, l->fd = -1;
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
-  l->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  l->mac = l->hmac ? EVP_MAC_CTX_new(l->hmac) : NULL;
+  l->mac = hmac_sha256_new(key, key_len);
   l->cctx = zstd_cctx_new(); /* none: chunks are stored raw, still correct */
   l->buf = malloc(l->cap);
   napi_value external;
-  if (!l->mac || !l->buf || EVP_MAC_init(l->mac, key, key_len, params) != 1 ||
-      napi_create_reference(env, argv[3], 1, &l->known_ref) != napi_ok || napi_create_external(env, l, finalize_lane, NULL, &external) != napi_ok) {
+  if (!l->mac || !l->buf || napi_create_reference(env, argv[3], 1, &l->known_ref) != napi_ok || napi_create_external(env, l, finalize_lane, NULL, &external) != napi_ok) {
     release_lane(l);
     free(l);
     napi_throw_error(env, NULL, "cannot set up a chunking lane (HMAC-SHA256 or memory missing)");

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 /* The first i in [from, end) where the hash (continued from *h) has no bit of mask set: i + 1;
- * or 0 when there is none. *h is left as the hash after the last byte scanned. chunk_files.c cuts with it too. */
-size_t gear_scan(const uint8_t *p, size_t from, size_t end, uint32_t mask, const uint32_t *gear, uint32_t *hash) {
+ * or 0 when there is none. *h is left as the hash after the last byte scanned. */
+static size_t scan(const uint8_t *p, size_t from, size_t end, uint32_t mask, const uint32_t *gear, uint32_t *hash) {
   uint32_t h = *hash;
   size_t i = from;
   for (; i + 1 < end; i += 2) {
@@ -26,6 +26,15 @@ size_t gear_scan(const uint8_t *p, size_t from, size_t end, uint32_t mask, const
   }
   *hash = h;
   return 0;
+}
+
+/* The cut of the gear hash started at 0 at `from`: before normal_end it needs no bit of
+ * strict_mask, from there on no bit of loose_mask. The chunk's end, or 0 when there is none
+ * before limit_end. chunk_files.c cuts with it too. */
+size_t gear_cut_between(const uint8_t *p, size_t from, size_t normal_end, size_t limit_end, uint32_t strict_mask, uint32_t loose_mask, const uint32_t *gear) {
+  uint32_t h = 0;
+  size_t cut = scan(p, from, normal_end, strict_mask, gear, &h);
+  return cut ? cut : scan(p, normal_end, limit_end, loose_mask, gear, &h);
 }
 
 static uint32_t u32(napi_env env, napi_value v) {
@@ -55,9 +64,7 @@ napi_value gear_cut(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "gearCut: positions out of order or beyond the bytes");
     return NULL;
   }
-  uint32_t h = 0;
-  size_t cut = gear_scan(data, from, normal_end, u32(env, argv[4]), gear_data, &h);
-  if (!cut) cut = gear_scan(data, normal_end, limit_end, u32(env, argv[5]), gear_data, &h);
+  size_t cut = gear_cut_between(data, from, normal_end, limit_end, u32(env, argv[4]), u32(env, argv[5]), gear_data);
   napi_value result;
   napi_create_double(env, cut ? (double)cut : -1, &result);
   return result;

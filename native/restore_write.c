@@ -1,8 +1,7 @@
 /* restoreWriteFiles(content, meta, names, keys, results, xattrErrors): Promise<void>
  * restoreWriteRun(fd, sealed, packKey, ids, places, sparse): Promise<number>
- * Restore's writing, on libuv's thread pool: decrypting and decompressing blobs (AES-256-GCM with
- * the nonce made of NONCE_BLOB and the blob's offset in its pack and its id as associated data, as
- * src/repo/pack.ts seals; zstd), and every system call for a file (create, write, owner, mode,
+ * Restore's writing, on libuv's thread pool: decrypting (blob_crypto.c's blob_decrypt) and
+ * decompressing blobs, and every system call for a file (create, write, owner, mode,
  * xattrs, times, close). Until stop 19 two worker threads did this in JavaScript: each isolate
  * held about 20 MiB and compiled the same functions again, each decoded blob was a fresh buffer
  * whose pages the kernel zeroed, and each batch of files was cloned into and out of a message.
@@ -42,7 +41,6 @@
 #define TAG_BYTES 16
 #define ID_BYTES 32
 #define KEY_BYTES 32
-#define NONCE_BLOB 0
 #define FILE_FIELDS 9
 #define PART_FIELDS 5
 #define XATTR_FIELDS 2
@@ -55,6 +53,7 @@ enum { STATUS_WRITTEN = 0, STATUS_FAILED = 1, STATUS_DAMAGED = 2 };
 enum { STEP_OPEN = 1, STEP_WRITE = 2, STEP_CHMOD = 3, STEP_UTIMES = 4, STEP_CLOSE = 5, STEP_READ = 6 };
 
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len); /* zstd_blob.c */
+int64_t blob_decrypt(EVP_CIPHER_CTX *cipher, const unsigned char *id, uint64_t offset, const unsigned char *sealed, size_t stored, unsigned char *plain); /* blob_crypto.c */
 napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
 /* Buffers and a cipher context lent to one job at a time. As many exist as jobs ever ran at once
@@ -117,16 +116,9 @@ static int open_blob(Scratch *s, const uint8_t *key, const uint8_t *id, double o
     if (!s->keyed) return 0;
     memcpy(s->key, key, KEY_BYTES);
   }
-  uint8_t nonce[12] = {NONCE_BLOB};
-  for (int i = 0; i < 8; i++) nonce[4 + i] = (uint8_t)((uint64_t)offset >> (56 - 8 * i));
-  uint8_t *plain = compressed ? sealed : dst;
-  int len = 0, tail = 0;
-  if (EVP_DecryptInit_ex(s->cipher, NULL, NULL, NULL, nonce) != 1 || EVP_DecryptUpdate(s->cipher, NULL, &len, id, ID_BYTES) != 1 ||
-      EVP_DecryptUpdate(s->cipher, plain, &len, sealed, (int)body) != 1 ||
-      EVP_CIPHER_CTX_ctrl(s->cipher, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, (void *)(sealed + body)) != 1 ||
-      EVP_DecryptFinal_ex(s->cipher, plain + len, &tail) != 1)
-    return 0;
-  return !compressed || zstd_decompress_to(dst, raw_length, plain, (size_t)len + (size_t)tail) == (int64_t)raw_length;
+  int64_t len = blob_decrypt(s->cipher, id, (uint64_t)offset, sealed, stored, compressed ? sealed : dst);
+  if (len < 0) return 0;
+  return !compressed || zstd_decompress_to(dst, raw_length, sealed, (size_t)len) == (int64_t)raw_length;
 }
 
 /* Writes all of data at position (or, at -1, the file's own offset), as often as it takes; errno or 0. */
@@ -217,6 +209,35 @@ typedef struct {
   double bytes;
 } Job;
 
+/* What one file's description takes of meta (numbers), content, names and keys (bytes). */
+typedef struct {
+  size_t meta, content, names, keys;
+} Extent;
+
+/* The extent of the file described at f, with `meta_left` numbers of meta from there; 0 when a
+ * count or length in it is bigger than its array (`bound`), checked before anything is summed,
+ * so that no sum can wrap. */
+static int file_extent(const double *f, size_t meta_left, const Extent *bound, Extent *e) {
+  if (meta_left < FILE_FIELDS || !(f[0] >= 0 && f[0] <= (double)bound->names && f[1] >= 0 && f[1] <= (double)meta_left && f[2] >= 0 &&
+                                   f[2] <= (double)meta_left))
+    return 0;
+  size_t part_count = (size_t)f[1], xattr_count = (size_t)f[2];
+  *e = (Extent){.meta = FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS, .names = (size_t)f[0]};
+  if (e->meta > meta_left) return 0;
+  for (size_t p = 0; p < part_count; p++) {
+    const double *part = f + FILE_FIELDS + p * PART_FIELDS;
+    if (!(part[0] >= 0 && part[0] <= (double)bound->content)) return 0;
+    e->content += (size_t)part[0];
+    if (part[1]) e->keys += 2 * ID_BYTES;
+  }
+  for (size_t x = 0; x < xattr_count; x++) {
+    const double *xa = f + FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS;
+    if (!(xa[0] >= 0 && xa[0] <= (double)bound->names && xa[1] >= 0 && xa[1] <= (double)bound->names)) return 0;
+    e->names += (size_t)xa[0] + (size_t)xa[1];
+  }
+  return 1;
+}
+
 /* One small file: decoded, created, written and given its metadata; its four result numbers. */
 static void write_one_file(Scratch *s, const double *f, const uint8_t *path_bytes, uint8_t *content, const uint8_t *keys, int32_t *result,
                            int32_t *xattr_errors) {
@@ -271,26 +292,17 @@ static void write_one_file(Scratch *s, const double *f, const uint8_t *path_byte
 static void write_files(AsyncJob *base) {
   Job *job = (Job *)base;
   Scratch *s = borrow_scratch();
-  const double *f = job->meta;
-  uint8_t *content = job->content;
-  const uint8_t *names = job->names, *keys = job->keys;
+  const Extent bound = {job->meta_len, job->content_len, job->names_len, job->keys_len};
+  Extent at = {0}, e;
   int32_t *xattr_errors = job->xattr_errors;
-  for (size_t i = 0; i < job->file_count; i++) {
-    size_t path_len = (size_t)f[0], part_count = (size_t)f[1], xattr_count = (size_t)f[2];
-    const double *parts = f + FILE_FIELDS;
+  for (size_t i = 0; i < job->file_count && file_extent(job->meta + at.meta, job->meta_len - at.meta, &bound, &e); i++) {
+    const double *f = job->meta + at.meta;
     int32_t *result = job->results + 4 * i;
     if (!s) result[0] = STATUS_FAILED, result[1] = ENOMEM, result[2] = STEP_WRITE;
-    else write_one_file(s, f, names, content, keys, result, xattr_errors);
-    /* past this file's parts, keys and names, whatever happened to it */
-    for (size_t p = 0; p < part_count; p++) {
-      content += (size_t)parts[p * PART_FIELDS];
-      if (parts[p * PART_FIELDS + 1]) keys += 2 * ID_BYTES;
-    }
-    names = names + path_len;
-    for (size_t x = 0; x < xattr_count; x++) names += (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS] +
-                                                       (size_t)f[FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS + 1];
-    xattr_errors += xattr_count;
-    f += FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS;
+    else write_one_file(s, f, job->names + at.names, job->content + at.content, job->keys + at.keys, result, xattr_errors);
+    /* past this file, whatever happened to it */
+    xattr_errors += (size_t)f[2];
+    at.meta += e.meta, at.content += e.content, at.names += e.names, at.keys += e.keys;
   }
   if (s) return_scratch(s);
 }
@@ -424,32 +436,17 @@ napi_value restore_write_files(napi_env env, napi_callback_info info) {
       !job_hold(env, b, argv[5], napi_int32_array, (void **)&job->xattr_errors, &job->xattr_count))
     return job_refuse(env, b, usage);
   /* Every length in meta is checked against the arrays here, before the thread trusts them. */
-  size_t at = 0, content = 0, names = 0, keys = 0, xattrs = 0;
+  const Extent bound = {job->meta_len, job->content_len, job->names_len, job->keys_len};
+  Extent total = {0}, e;
+  size_t xattrs = 0;
   job->file_count = results_len / 4;
   for (size_t i = 0; i < job->file_count; i++) {
-    if (at + FILE_FIELDS > job->meta_len) return job_refuse(env, b, usage);
-    const double *f = job->meta + at;
-    size_t part_count = (size_t)f[1], xattr_count = (size_t)f[2];
-    /* each count no bigger than meta itself, each length than its array: no sum below can wrap */
-    if (!(f[1] >= 0 && f[1] <= (double)job->meta_len && f[2] >= 0 && f[2] <= (double)job->meta_len && f[0] >= 0 && f[0] <= (double)job->names_len) ||
-        at + FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS > job->meta_len)
-      return job_refuse(env, b, usage);
-    names += (size_t)f[0];
-    for (size_t p = 0; p < part_count; p++) {
-      const double *part = f + FILE_FIELDS + p * PART_FIELDS;
-      if (!(part[0] >= 0 && part[0] <= (double)job->content_len)) return job_refuse(env, b, usage);
-      content += (size_t)part[0];
-      if (part[1]) keys += 2 * ID_BYTES;
-    }
-    for (size_t x = 0; x < xattr_count; x++) {
-      const double *xa = f + FILE_FIELDS + part_count * PART_FIELDS + x * XATTR_FIELDS;
-      if (!(xa[0] >= 0 && xa[0] <= (double)job->names_len && xa[1] >= 0 && xa[1] <= (double)job->names_len)) return job_refuse(env, b, usage);
-      names += (size_t)xa[0] + (size_t)xa[1];
-    }
-    xattrs += xattr_count;
-    at += FILE_FIELDS + part_count * PART_FIELDS + xattr_count * XATTR_FIELDS;
+    if (!file_extent(job->meta + total.meta, job->meta_len - total.meta, &bound, &e)) return job_refuse(env, b, usage);
+    xattrs += (size_t)job->meta[total.meta + 2];
+    total.meta += e.meta, total.content += e.content, total.names += e.names, total.keys += e.keys;
   }
-  if (at != job->meta_len || content > job->content_len || names > job->names_len || keys > job->keys_len || xattrs > job->xattr_count)
+  if (total.meta != job->meta_len || total.content > job->content_len || total.names > job->names_len || total.keys > job->keys_len ||
+      xattrs > job->xattr_count)
     return job_refuse(env, b, usage);
   return job_start(env, b, "lifeboat.restoreWriteFiles");
 }

@@ -19,21 +19,22 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TAG_BYTES 16
 #define ID_BYTES 32
-#define NONCE_BLOB 0
 
 enum { BLOB_OK = 0, BLOB_OUT_OF_RANGE = 1, BLOB_NOT_AUTHENTIC = 2, BLOB_NOT_DECOMPRESSED = 3, BLOB_WRONG_ID = 4 };
 
 /* zstd_blob.c: decompresses into dst; the frame's size, or -1. */
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len);
+/* blob_crypto.c */
+EVP_MAC_CTX *hmac_sha256_new(const unsigned char *key, size_t key_len);
+int hmac_sha256_of(EVP_MAC_CTX *mac, const void *data, size_t len, unsigned char *out);
+int64_t blob_decrypt(EVP_CIPHER_CTX *cipher, const unsigned char *id, uint64_t offset, const unsigned char *sealed, size_t stored, unsigned char *plain);
 
 napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
@@ -83,17 +84,10 @@ static uint8_t verify_one(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_
   double offset = place[0], stored = place[1], raw_length = place[3];
   int compressed = place[2] == 1;
   if (offset < 0 || stored < TAG_BYTES || offset + stored > (double)pack_len) return BLOB_OUT_OF_RANGE;
-  size_t at = (size_t)offset, body = (size_t)stored - TAG_BYTES;
-  uint8_t nonce[12] = {NONCE_BLOB};
-  for (int i = 0; i < 8; i++) nonce[4 + i] = (uint8_t)((uint64_t)at >> (56 - 8 * i));
-  int len = 0, tail = 0;
-  if (EVP_DecryptInit_ex(cipher, NULL, NULL, NULL, nonce) != 1 || EVP_DecryptUpdate(cipher, NULL, &len, id, ID_BYTES) != 1 ||
-      EVP_DecryptUpdate(cipher, plain, &len, pack + at, (int)body) != 1 ||
-      EVP_CIPHER_CTX_ctrl(cipher, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, (void *)(pack + at + body)) != 1 ||
-      EVP_DecryptFinal_ex(cipher, plain + len, &tail) != 1)
-    return BLOB_NOT_AUTHENTIC;
+  int64_t plain_len = blob_decrypt(cipher, id, (uint64_t)offset, pack + (size_t)offset, (size_t)stored, plain);
+  if (plain_len < 0) return BLOB_NOT_AUTHENTIC;
   const uint8_t *content = plain;
-  size_t content_len = (size_t)len + (size_t)tail;
+  size_t content_len = (size_t)plain_len;
   if (compressed) {
     int64_t n = zstd_decompress_to(raw, (size_t)raw_length, plain, content_len);
     if (n < 0) return BLOB_NOT_DECOMPRESSED;
@@ -102,10 +96,7 @@ static uint8_t verify_one(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_
   }
   if ((double)content_len != raw_length) return BLOB_NOT_DECOMPRESSED;
   uint8_t digest[32];
-  size_t digest_len = 0;
-  if (EVP_MAC_init(mac, NULL, 0, NULL) != 1 || EVP_MAC_update(mac, content, content_len) != 1 ||
-      EVP_MAC_final(mac, digest, &digest_len, sizeof digest) != 1 || digest_len != sizeof digest)
-    return BLOB_WRONG_ID;
+  if (!hmac_sha256_of(mac, content, content_len, digest)) return BLOB_WRONG_ID;
   return memcmp(digest, id, ID_BYTES) == 0 ? BLOB_OK : BLOB_WRONG_ID;
 }
 
@@ -119,18 +110,13 @@ static void verify_all(AsyncJob *base) {
   }
   uint8_t *plain = malloc(max_stored + 1), *raw = malloc(max_raw + 1);
   EVP_CIPHER_CTX *cipher = EVP_CIPHER_CTX_new();
-  EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  EVP_MAC_CTX *mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-  char digest_name[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0), OSSL_PARAM_construct_end()};
-  int ready = plain && raw && cipher && mac && EVP_DecryptInit_ex(cipher, EVP_aes_256_gcm(), NULL, job->pack_key, NULL) == 1 &&
-              EVP_MAC_init(mac, job->mac_key, job->mac_key_len, params) == 1;
+  EVP_MAC_CTX *mac = hmac_sha256_new(job->mac_key, job->mac_key_len);
+  int ready = plain && raw && cipher && mac && EVP_DecryptInit_ex(cipher, EVP_aes_256_gcm(), NULL, job->pack_key, NULL) == 1;
   for (size_t i = 0; i < job->count; i++) {
     /* Without its contexts nothing is verified here: every blob goes back to node:crypto. */
     job->status[i] = ready ? verify_one(cipher, mac, job->pack, job->pack_len, job->ids + i * ID_BYTES, p + 4 * i, plain, raw) : BLOB_NOT_AUTHENTIC;
   }
   EVP_MAC_CTX_free(mac);
-  EVP_MAC_free(hmac);
   EVP_CIPHER_CTX_free(cipher);
   free(plain);
   free(raw);
