@@ -41,11 +41,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     report.problems.push({ kind, file, message });
   };
   const pool = options.readData ? new VerifyPool(repo.keys) : undefined;
-  try {
-    await checkEverything(repo, options, pool, report, problem);
-  } finally {
-    await pool?.close();
-  }
+  await checkEverything(repo, options, pool, report, problem);
   return report;
 }
 

@@ -4,6 +4,7 @@
 // one job per file spent more time in thread wake-ups than in the file system. Until stop 19 two
 // worker threads did this in JavaScript (see docs/performance.md for what that cost).
 import { errnoError, errnoMessage } from '../lib/errno.ts';
+import { Limiter } from '../lib/limiter.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import type { TreeNode } from '../model/tree.ts';
@@ -67,16 +68,17 @@ class Batch {
 export class RestoreWriters {
   readonly #native = nativeAddon<NativeWrites>();
   /** Jobs at most on the thread pool at once: it also serves the restore's reads. */
-  readonly #limit: number;
+  readonly #slots: Limiter;
   /** Files at most in one batch. */
   readonly #batchFiles: number;
-  readonly #running = new Set<Promise<void>>();
-  readonly #ready: Array<{ start: () => Promise<void>; cancel: (err: Error) => void }> = [];
+  /** Jobs handed over and not settled, for close() to wait for. */
+  readonly #jobs = new Set<Promise<unknown>>();
+  #closed = false;
   #batch = new Batch();
   readonly #sendBatch = oncePerTurn(() => this.#send());
 
   constructor(jobsAtOnce: number, filesPerBatch: number) {
-    this.#limit = jobsAtOnce;
+    this.#slots = new Limiter(jobsAtOnce);
     this.#batchFiles = filesPerBatch;
   }
 
@@ -130,23 +132,18 @@ export class RestoreWriters {
     });
   }
 
-  /** Runs `job` once fewer than the limit are running. */
+  /** Runs `job` once fewer than the limit are running; fails it instead once the writers are closed. */
   #queue<T>(job: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#ready.push({ start: () => job().then(resolve, reject), cancel: reject });
-      this.#pump();
+    const run = this.#slots.run(async () => {
+      if (this.#closed) throw new Error('the restore stopped before this file was written');
+      return await job();
     });
-  }
-
-  #pump(): void {
-    while (this.#running.size < this.#limit && this.#ready.length) {
-      const running = this.#ready.shift()!.start();
-      this.#running.add(running);
-      void running.finally(() => {
-        this.#running.delete(running);
-        this.#pump();
-      });
-    }
+    this.#jobs.add(run);
+    void run.then(
+      () => this.#jobs.delete(run),
+      () => this.#jobs.delete(run),
+    );
+    return run;
   }
 
   #send(): void {
@@ -169,8 +166,8 @@ export class RestoreWriters {
    * Nothing of the restore's is left on the thread pool after it.
    */
   async close(): Promise<void> {
-    for (const job of this.#ready.splice(0)) job.cancel(new Error('the restore stopped before this file was written'));
-    await Promise.allSettled([...this.#running]);
+    this.#closed = true;
+    await Promise.allSettled([...this.#jobs]);
   }
 }
 

@@ -66,7 +66,4 @@ export class VerifyPool {
       return [{ message: `cannot be verified: ${(err as Error).message}` }];
     }
   }
-
-  /** Nothing to stop: each verify() has finished when its promise settles. */
-  async close(): Promise<void> {}
 }
