@@ -126,7 +126,7 @@ export class ChunkPool {
 
   /** `sizeBytes` (from lstat) lets the pool size its runs by bytes rather than by file count. */
   chunkFile(path: Buffer, sizeBytes: number, onChunk: OnChunk): Promise<ChunkedFile> {
-    if (this.#closed) return Promise.reject(new Error('the backup has stopped reading files'));
+    if (this.#closed) return Promise.reject(stopped());
     this.#files++;
     this.#submittedBytes += sizeBytes;
     return new Promise<ChunkedFile>((resolve, reject) => {
@@ -288,7 +288,6 @@ export class ChunkPool {
   /** Stops taking files (those not started fail), waits for the runs going and frees the lanes. */
   async close(): Promise<void> {
     this.#closed = true;
-    const stopped = (): Error => new Error('the backup has stopped reading files');
     for (const job of this.#waiting.splice(0)) job.reject(stopped());
     for (const lane of this.#lanes) for (const a of lane.arenas) a.whenFree?.();
     await Promise.all(this.#lanes.map((l) => l.loop));
@@ -297,6 +296,10 @@ export class ChunkPool {
       this.#native.chunkLaneClose(lane.handle);
     }
   }
+}
+
+function stopped(): Error {
+  return new Error('the backup has stopped reading files');
 }
 
 /** A file's end: its result once every chunk's onChunk has finished, or its error. */
