@@ -1,5 +1,5 @@
 /* restoreWriteFiles(content, meta, names, keys, results, xattrErrors): Promise<void>
- * restoreWriteRun(fd, sealed, packKey, ids, places, sparse): Promise<number>
+ * restoreWriteRun(fd, sealed, packKey, ids, places, sparse, directFd): Promise<number>
  * Restore's writing, on libuv's thread pool: decrypting (blob_crypto.c's blob_decrypt) and
  * decompressing blobs, and every system call for a file (create, write, owner, mode,
  * xattrs, times, close). Until stop 19 two worker threads did this in JavaScript: each isolate
@@ -22,7 +22,10 @@
  * them from. places holds per blob: its offset in the run, stored length, offset in the pack,
  * compression, raw length, position count, then the positions. It resolves with the bytes written,
  * or -1 when the run could not be read or a blob did not decode (the caller does it again blob by
- * blob, and its errors name what is wrong); it rejects with the errno error of a failed write. */
+ * blob, and its errors name what is wrong); it rejects with the errno error of a failed write.
+ * directFd, when not -1, is the same file opened with O_DIRECT: the whole 4 KiB blocks of what a
+ * run writes go through it, from a buffer placed so that memory and file offsets agree, and only
+ * the partial blocks at a gathered range's ends go through the page cache (see write_split). */
 #define _GNU_SOURCE
 #include "async_job.h"
 #include <openssl/evp.h>
@@ -48,6 +51,9 @@
 /* Decoded blobs of a run are gathered up to this much, then written with one call (see flush_pending). */
 #define GATHER_BYTES (8u << 20)
 #define HOLE_BLOCK 4096
+/* What O_DIRECT asks of an offset, a length and a buffer's address on the filesystems Linux has
+ * (statx's STATX_DIOALIGN says 512 on most; 4096 is never less than what one asks). */
+#define DIRECT_ALIGN 4096
 
 enum { STATUS_WRITTEN = 0, STATUS_FAILED = 1, STATUS_DAMAGED = 2 };
 enum { STEP_OPEN = 1, STEP_WRITE = 2, STEP_CHMOD = 3, STEP_UTIMES = 4, STEP_CLOSE = 5, STEP_READ = 6 };
@@ -92,12 +98,16 @@ static void return_scratch(Scratch *s) {
   pthread_mutex_unlock(&spare_lock);
 }
 
-/* Room for `want` bytes in *buf; its old content is not kept. 0 when out of memory. */
+/* Room for `want` bytes in *buf, which starts on a DIRECT_ALIGN boundary; its old content is not
+ * kept. 0 when out of memory. */
 static int room(uint8_t **buf, size_t *cap, size_t want) {
   if (want <= *cap) return 1;
   free(*buf);
+  *buf = NULL;
   *cap = 0;
-  if (!(*buf = malloc(want))) return 0;
+  void *p;
+  if (posix_memalign(&p, DIRECT_ALIGN, want) != 0) return 0;
+  *buf = p;
   *cap = want;
   return 1;
 }
@@ -158,6 +168,29 @@ static int write_skipping_zeros(int fd, const uint8_t *data, size_t len, off_t p
   return run_start == SIZE_MAX ? 0 : write_fully(fd, data + run_start, len - run_start, position + (off_t)run_start);
 }
 
+/* Writes data at position through the page cache (fd), but its whole DIRECT_ALIGN blocks through
+ * direct_fd (O_DIRECT) when there is one and data's address agrees with position; errno or 0. Into
+ * the page cache, each new page of a file costs this VM more than the copy itself (the host backs
+ * the guest's pages on first touch: copy_folio_from_iter_atomic was 41% of a restore's samples).
+ * A direct write the filesystem refuses (EINVAL) goes through the page cache instead. The blocks
+ * at the ends can be shared with the range of another run of the file: those are never direct. */
+static int write_split(int fd, int direct_fd, const uint8_t *data, size_t len, off_t position) {
+  off_t end = position + (off_t)len;
+  off_t first = (position + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN, last = end / DIRECT_ALIGN * DIRECT_ALIGN;
+  if (direct_fd < 0 || last <= first || (uintptr_t)data % DIRECT_ALIGN != (uint64_t)position % DIRECT_ALIGN) return write_fully(fd, data, len, position);
+  int err = write_fully(fd, data, (size_t)(first - position), position);
+  off_t at = first;
+  while (!err && at < last) {
+    ssize_t n = pwrite(direct_fd, data + (at - position), (size_t)(last - at), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && (n == 0 || errno == EINVAL)) break; /* the rest through the page cache */
+    if (n < 0) err = errno;
+    else at += n;
+  }
+  if (!err) err = write_fully(fd, data + (at - position), (size_t)(end - at), at);
+  return err;
+}
+
 /* writev of every part, however many calls it takes (IOV_MAX parts at most per call, short writes). */
 static int writev_fully(int fd, struct iovec *iov, size_t count) {
   while (count > 0) {
@@ -196,7 +229,7 @@ typedef struct {
   int32_t *results, *xattr_errors;
   size_t file_count, xattr_count;
   /* restoreWriteRun */
-  int fd, sparse;
+  int fd, direct_fd, sparse;
   char *pack_path;
   double read_offset, read_length;
   uint8_t *sealed;
@@ -317,8 +350,8 @@ typedef struct {
   off_t position;
 } Pending;
 
-static int flush_pending(int fd, Pending *pending) {
-  int err = pending->len ? write_fully(fd, pending->data, pending->len, pending->position) : 0;
+static int flush_pending(const Job *job, Pending *pending) {
+  int err = pending->len ? write_split(job->fd, job->direct_fd, pending->data, pending->len, pending->position) : 0;
   pending->len = 0;
   return err;
 }
@@ -359,11 +392,17 @@ static void write_run(AsyncJob *base) {
       job->damaged = 1;
       break;
     }
-    if (used + raw > s->out_cap) {
-      /* the gathered blobs go out before their buffer is used again */
-      if ((job->err = flush_pending(job->fd, &pending))) break;
-      used = 0;
-      if (!room(&s->out, &s->out_cap, raw > GATHER_BYTES ? raw : GATHER_BYTES)) {
+    /* A blob goes on the gathered range when it follows it in the file and in the buffer. Else the
+     * range goes out, and the next one starts at the buffer offset that agrees with its file
+     * offset modulo DIRECT_ALIGN, which write_split's direct writes need. */
+    off_t first = positions ? (off_t)b[BLOB_FIELDS] : 0;
+    int gathered = !job->sparse && positions > 0;
+    int extends = gathered && pending.len && pending.data + pending.len == s->out + used && pending.position + (off_t)pending.len == first &&
+                  used + raw <= s->out_cap;
+    if (!extends) {
+      if ((job->err = flush_pending(job, &pending))) break;
+      used = gathered && first >= 0 ? (size_t)(first % DIRECT_ALIGN) : 0;
+      if (!room(&s->out, &s->out_cap, used + raw > GATHER_BYTES ? used + raw : GATHER_BYTES)) {
         job->err = ENOMEM;
         break;
       }
@@ -377,17 +416,14 @@ static void write_run(AsyncJob *base) {
     for (size_t p = 0; p < positions && !job->err; p++) {
       off_t position = (off_t)b[BLOB_FIELDS + p];
       job->bytes += (double)raw;
-      if (job->sparse || p > 0) {
-        job->err = job->sparse ? write_skipping_zeros(job->fd, blob, raw, position) : write_fully(job->fd, blob, raw, position);
-      } else if (pending.len && pending.data + pending.len == blob && pending.position + (off_t)pending.len == position) {
-        pending.len += raw;
-      } else if (!(job->err = flush_pending(job->fd, &pending))) {
-        pending = (Pending){blob, raw, position};
-      }
+      if (job->sparse) job->err = write_skipping_zeros(job->fd, blob, raw, position);
+      else if (p > 0) job->err = write_fully(job->fd, blob, raw, position);
+      else if (extends) pending.len += raw;
+      else pending = (Pending){blob, raw, position};
     }
     b += BLOB_FIELDS + positions;
   }
-  if (!job->damaged && !job->err) job->err = flush_pending(job->fd, &pending);
+  if (!job->damaged && !job->err) job->err = flush_pending(job, &pending);
   return_scratch(s);
 }
 
@@ -452,15 +488,16 @@ napi_value restore_write_files(napi_env env, napi_callback_info info) {
 }
 
 napi_value restore_write_run(napi_env env, napi_callback_info info) {
-  static const char usage[] = "restoreWriteRun(fd, sealed: Uint8Array | [path, offset, length], packKey[32], ids[32 * n], places: Float64Array, sparse)";
-  size_t argc = 6; napi_value argv[6];
+  static const char usage[] = "restoreWriteRun(fd, sealed: Uint8Array | [path, offset, length], packKey[32], ids[32 * n], places: Float64Array, sparse, directFd)";
+  size_t argc = 7; napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Job *job = new_job(write_run, run_settled);
   if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
   AsyncJob *b = &job->base;
   size_t key_len;
   bool sparse = false, is_array = false;
-  if (argc < 6 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+  if (argc < 7 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || napi_get_value_int32(env, argv[6], &job->direct_fd) != napi_ok ||
+      napi_is_array(env, argv[1], &is_array) != napi_ok ||
       !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->pack_key, &key_len) || key_len != KEY_BYTES ||
       !job_hold(env, b, argv[3], napi_uint8_array, (void **)&job->ids, &job->id_bytes) || job->id_bytes % ID_BYTES != 0 ||
       !job_hold(env, b, argv[4], napi_float64_array, (void **)&job->places, &job->places_len) || napi_get_value_bool(env, argv[5], &sparse) != napi_ok)

@@ -47,8 +47,12 @@ export class ContentWriter {
     // creations proceed at once instead of stalling the main thread one by one.
     const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
     const fd = fh.fd;
+    let direct: FileHandle | undefined;
     let complete = false;
     try {
+      // The file's whole blocks are written past the page cache (restore_write.c's write_split says
+      // why). A filesystem without O_DIRECT gets them through the page cache.
+      if (!node.sparse && constants.O_DIRECT) direct = await open(dest, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
       const blobs = this.#contentBlobs(node);
       // A blob can occur more than once in a file (runs of zeros): it is read once, written at each place.
       const offsets = new Map<string, number[]>();
@@ -59,7 +63,7 @@ export class ContentWriter {
       const window = new Limiter(RUNS_IN_FLIGHT_PER_FILE);
       await Promise.all(
         planRuns(this.#repo, blobs.map((b) => b.id)).map((run) =>
-          window.run(() => this.#runBytes.run(() => this.#writeRun(fh, node, run, offsets), Math.min(runMemory(run), RUN_BYTES_IN_FLIGHT))),
+          window.run(() => this.#runBytes.run(() => this.#writeRun(fh, direct, node, run, offsets), Math.min(runMemory(run), RUN_BYTES_IN_FLIGHT))),
         ),
       );
       if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));
@@ -67,6 +71,7 @@ export class ContentWriter {
       for (const p of await applyFileMetadata(fh, node)) this.warnings.push(`${dest}: ${p}`);
       complete = true;
     } finally {
+      await direct?.close();
       await fh.close();
       if (!complete) rmSync(dest, { force: true }); // a failed file is reported, not left half-written
     }
@@ -78,7 +83,7 @@ export class ContentWriter {
    * read whole or a blob in it does not authenticate, the run is done again here, blob by blob,
    * which names the pack or blob at fault.
    */
-  async #writeRun(fh: FileHandle, node: TreeNode, run: BlobRun, offsets: Map<string, number[]>): Promise<void> {
+  async #writeRun(fh: FileHandle, direct: FileHandle | undefined, node: TreeNode, run: BlobRun, offsets: Map<string, number[]>): Promise<void> {
     const pack = run.pack.id.toString('hex');
     const range = { offset: run.start, length: run.end - run.start };
     const backend = this.#repo.backend;
@@ -88,7 +93,7 @@ export class ContentWriter {
       const places = run.blobs.map(({ id, loc }) => ({
         blobId: id, at: loc.offset - run.start, offset: loc.offset, storedLength: loc.storedLength, compression: loc.compression, rawLength: loc.rawLength, positions: offsets.get(id.toString('hex'))!,
       }));
-      const written = await this.#writers.writeRun(fh.fd, sealed, this.#repo.packKey(run.pack), places, node.sparse === true);
+      const written = await this.#writers.writeRun(fh.fd, sealed, this.#repo.packKey(run.pack), places, { sparse: node.sparse === true, directFd: direct?.fd });
       if (written !== undefined) {
         this.bytes += written;
         return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -50,12 +50,38 @@ test('a run is decoded and written at each position; zeros stay holes in a spars
   const fd = openSync(path, 'w');
   // text, noise, zeros, text again: one blob at two places, and a hole
   const at = [0, text.length, text.length + noise.length, text.length + noise.length + zeros.length];
-  const bytes = await writers.writeRun(fd, range, packKey, [place(0, [at[0], at[3]]), place(1, [at[1]]), place(2, [at[2]])], true);
+  const bytes = await writers.writeRun(fd, range, packKey, [place(0, [at[0], at[3]]), place(1, [at[1]]), place(2, [at[2]])], { sparse: true });
   closeSync(fd);
   const expected = Buffer.concat([text, noise, zeros, text]);
   assert.equal(bytes, expected.length);
   assert.deepEqual(readFileSync(path), expected);
   assert.ok(statSync(path).blocks * 512 < expected.length - 200 * 1024, 'the zeros were not written');
+});
+
+test('with a direct descriptor, runs that share a block at their ends write the same file as without', async (t) => {
+  // Sizes and places off every 4 KiB boundary: each run has partial blocks at both ends, and the
+  // two runs below meet inside one block, which must go through the page cache from both.
+  const blobs = [randomBytes(100_001), Buffer.from('compressible '.repeat(23_457)), randomBytes(70_003), randomBytes(5_000)];
+  const { dir, range, packKey, place } = await stored(t, blobs);
+  const writers = new RestoreWriters(2, 64);
+  t.after(() => writers.close());
+  const at: number[] = [];
+  blobs.reduce((offset, b) => (at.push(offset), offset + b.length), 6_001);
+  const path = join(dir, 'out');
+  const fd = openSync(path, 'w');
+  const direct = openSync(path, constants.O_WRONLY | constants.O_DIRECT);
+  const [first, second] = await Promise.all([
+    writers.writeRun(fd, range, packKey, [place(0, [at[0]]), place(1, [at[1]])], { sparse: false, directFd: direct }),
+    writers.writeRun(fd, range, packKey, [place(2, [at[2]]), place(3, [at[3], 0])], { sparse: false, directFd: direct }),
+  ]);
+  closeSync(direct);
+  closeSync(fd);
+  assert.equal(first! + second!, blobs.reduce((n, b) => n + b.length, 0) + blobs[3].length);
+  const expected = Buffer.concat(blobs);
+  const got = readFileSync(path);
+  assert.equal(got.length, 6_001 + expected.length);
+  assert.deepEqual(got.subarray(6_001), expected);
+  assert.deepEqual(got.subarray(0, 6_001), Buffer.concat([blobs[3], Buffer.alloc(1_001)]), 'the last blob again at 0, then the gap');
 });
 
 test("a run that does not decode or cannot be read resolves undefined; a failed write rejects with the system's words", async (t) => {
@@ -65,13 +91,13 @@ test("a run that does not decode or cannot be read resolves undefined; a failed 
   t.after(() => writers.close());
   const fd = openSync(join(dir, 'out'), 'w');
   t.after(() => closeSync(fd));
-  assert.equal(await writers.writeRun(fd, range, Buffer.alloc(32, 7), [place(0, [0])], false), undefined, 'wrong key: does not authenticate');
+  assert.equal(await writers.writeRun(fd, range, Buffer.alloc(32, 7), [place(0, [0])], { sparse: false }), undefined, 'wrong key: does not authenticate');
   const packEnd = statSync(range.path).size;
-  assert.equal(await writers.writeRun(fd, { ...range, offset: packEnd - 10 }, packKey, [place(0, [0])], false), undefined, 'past the end of the pack');
-  assert.equal(await writers.writeRun(fd, { ...range, path: join(dir, 'nope') }, packKey, [place(0, [0])], false), undefined, 'no such pack');
+  assert.equal(await writers.writeRun(fd, { ...range, offset: packEnd - 10 }, packKey, [place(0, [0])], { sparse: false }), undefined, 'past the end of the pack');
+  assert.equal(await writers.writeRun(fd, { ...range, path: join(dir, 'nope') }, packKey, [place(0, [0])], { sparse: false }), undefined, 'no such pack');
   const readOnly = openSync(join(dir, 'out'), 'r');
   t.after(() => closeSync(readOnly));
-  await assert.rejects(writers.writeRun(readOnly, range, packKey, [place(0, [0])], false), { code: 'EBADF', message: 'EBADF: bad file descriptor, write' });
+  await assert.rejects(writers.writeRun(readOnly, range, packKey, [place(0, [0])], { sparse: false }), { code: 'EBADF', message: 'EBADF: bad file descriptor, write' });
 });
 
 test('small files: sealed and plain parts, metadata, and each failure reported for its own file', async (t) => {

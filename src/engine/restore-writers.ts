@@ -37,7 +37,7 @@ export interface PackRange {
 
 interface NativeWrites {
   restoreWriteFiles(content: Uint8Array, meta: Float64Array, names: Uint8Array, keys: Uint8Array, results: Int32Array, xattrErrors: Int32Array): Promise<void>;
-  restoreWriteRun(fd: number, sealed: Uint8Array | [string, number, number], packKey: Uint8Array, ids: Uint8Array, places: Float64Array, sparse: boolean): Promise<number>;
+  restoreWriteRun(fd: number, sealed: Uint8Array | [string, number, number], packKey: Uint8Array, ids: Uint8Array, places: Float64Array, sparse: boolean, directFd: number): Promise<number>;
 }
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -117,15 +117,16 @@ export class RestoreWriters {
    * Decodes a run of a big file's blobs and writes them at their positions in the open file `fd`.
    * Resolves with the bytes written, or undefined when a blob did not authenticate or the run could
    * not be read; rejects with the errno error of a failed write. `sealed` is the run's bytes (handed
-   * over: its compressed blobs are decrypted in place), or where the writer reads them.
+   * over: its compressed blobs are decrypted in place), or where the writer reads them. `directFd`
+   * is the same file opened with O_DIRECT, for the whole blocks of a file that is not sparse.
    */
-  writeRun(fd: number, sealed: Buffer | PackRange, packKey: Buffer, blobs: RunBlob[], sparse: boolean): Promise<number | undefined> {
+  writeRun(fd: number, sealed: Buffer | PackRange, packKey: Buffer, blobs: RunBlob[], how: { sparse: boolean; directFd?: number }): Promise<number | undefined> {
     const places: number[] = [];
     for (const b of blobs) places.push(b.at, b.storedLength, b.offset, b.compression, b.rawLength, b.positions.length, ...b.positions);
     const ids = Buffer.concat(blobs.map((b) => b.blobId));
     const from: Uint8Array | [string, number, number] = sealed instanceof Uint8Array ? sealed : [sealed.path, sealed.offset, sealed.length];
     return this.#queue(async () => {
-      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), sparse).catch((err: { errno?: number }) => {
+      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), how.sparse, how.directFd ?? -1).catch((err: { errno?: number }) => {
         throw typeof err.errno === 'number' ? errnoError(-err.errno, 'write') : err; // worded as Node.js words it
       });
       return bytes < 0 ? undefined : bytes;
