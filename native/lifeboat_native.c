@@ -9,6 +9,7 @@
  * - blobMac, blobSeal, blobOpen (blob_crypto.c): one blob's HMAC and AES-256-GCM, contexts kept per thread
  * - chunkLaneCreate, chunkLaneRun, chunkLaneClose (chunk_files.c): a backup's reading and chunking of files, on libuv's thread pool
  * - restoreWriteFiles, restoreWriteRun (restore_write.c): restore's decoding and writing, on libuv's thread pool
+ * - writeAt, alignedBuffer (direct_write.c): a write past the page cache where it can, on libuv's thread pool
  * - releaseFreeMemory: malloc_trim, after a burst of short-lived buffers (loading the index)
  * Node-API only, so one build works on every Node.js version. Paths and names are Buffers (raw bytes). */
 #define _GNU_SOURCE
@@ -65,6 +66,8 @@ napi_value chunk_lane_run(napi_env env, napi_callback_info info); /* chunk_files
 napi_value chunk_lane_close(napi_env env, napi_callback_info info); /* chunk_files.c */
 napi_value restore_write_files(napi_env env, napi_callback_info info); /* restore_write.c */
 napi_value restore_write_run(napi_env env, napi_callback_info info); /* restore_write.c */
+napi_value write_at(napi_env env, napi_callback_info info); /* direct_write.c */
+napi_value aligned_buffer(napi_env env, napi_callback_info info); /* direct_write.c */
 napi_value zstd_compress(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
 napi_value verify_blobs(napi_env env, napi_callback_info info); /* verify_blobs.c */
@@ -282,6 +285,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"chunkLaneClose", 0, chunk_lane_close, 0, 0, 0, napi_default, 0},
     {"restoreWriteFiles", 0, restore_write_files, 0, 0, 0, napi_default, 0},
     {"restoreWriteRun", 0, restore_write_run, 0, 0, 0, napi_default, 0},
+    {"writeAt", 0, write_at, 0, 0, 0, napi_default, 0},
+    {"alignedBuffer", 0, aligned_buffer, 0, 0, 0, napi_default, 0},
     {"releaseFreeMemory", 0, release_free_memory, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -28,6 +28,7 @@
  * the partial blocks at a gathered range's ends go through the page cache (see write_split). */
 #define _GNU_SOURCE
 #include "async_job.h"
+#include "file_write.h"
 #include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,9 +52,6 @@
 /* Decoded blobs of a run are gathered up to this much, then written with one call (see flush_pending). */
 #define GATHER_BYTES (8u << 20)
 #define HOLE_BLOCK 4096
-/* What O_DIRECT asks of an offset, a length and a buffer's address on the filesystems Linux has
- * (statx's STATX_DIOALIGN says 512 on most; 4096 is never less than what one asks). */
-#define DIRECT_ALIGN 4096
 
 enum { STATUS_WRITTEN = 0, STATUS_FAILED = 1, STATUS_DAMAGED = 2 };
 enum { STEP_OPEN = 1, STEP_WRITE = 2, STEP_CHMOD = 3, STEP_UTIMES = 4, STEP_CLOSE = 5, STEP_READ = 6 };
@@ -131,19 +129,6 @@ static int open_blob(Scratch *s, const uint8_t *key, const uint8_t *id, double o
   return !compressed || zstd_decompress_to(dst, raw_length, sealed, (size_t)len) == (int64_t)raw_length;
 }
 
-/* Writes all of data at position (or, at -1, the file's own offset), as often as it takes; errno or 0. */
-static int write_fully(int fd, const uint8_t *data, size_t len, off_t position) {
-  while (len > 0) {
-    ssize_t n = position < 0 ? write(fd, data, len) : pwrite(fd, data, len, position);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    data += n;
-    len -= (size_t)n;
-    if (position >= 0) position += n;
-  }
-  return 0;
-}
-
 static int all_zero(const uint8_t *p, size_t len) {
   static const uint8_t zeros[HOLE_BLOCK];
   return memcmp(p, zeros, len) == 0; /* len is at most one block */
@@ -166,29 +151,6 @@ static int write_skipping_zeros(int fd, const uint8_t *data, size_t len, off_t p
     at = block_end;
   }
   return run_start == SIZE_MAX ? 0 : write_fully(fd, data + run_start, len - run_start, position + (off_t)run_start);
-}
-
-/* Writes data at position through the page cache (fd), but its whole DIRECT_ALIGN blocks through
- * direct_fd (O_DIRECT) when there is one and data's address agrees with position; errno or 0. Into
- * the page cache, each new page of a file costs this VM more than the copy itself (the host backs
- * the guest's pages on first touch: copy_folio_from_iter_atomic was 41% of a restore's samples).
- * A direct write the filesystem refuses (EINVAL) goes through the page cache instead. The blocks
- * at the ends can be shared with the range of another run of the file: those are never direct. */
-static int write_split(int fd, int direct_fd, const uint8_t *data, size_t len, off_t position) {
-  off_t end = position + (off_t)len;
-  off_t first = (position + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN, last = end / DIRECT_ALIGN * DIRECT_ALIGN;
-  if (direct_fd < 0 || last <= first || (uintptr_t)data % DIRECT_ALIGN != (uint64_t)position % DIRECT_ALIGN) return write_fully(fd, data, len, position);
-  int err = write_fully(fd, data, (size_t)(first - position), position);
-  off_t at = first;
-  while (!err && at < last) {
-    ssize_t n = pwrite(direct_fd, data + (at - position), (size_t)(last - at), at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 && (n == 0 || errno == EINVAL)) break; /* the rest through the page cache */
-    if (n < 0) err = errno;
-    else at += n;
-  }
-  if (!err) err = write_fully(fd, data + (at - position), (size_t)(end - at), at);
-  return err;
 }
 
 /* writev of every part, however many calls it takes (IOV_MAX parts at most per call, short writes). */

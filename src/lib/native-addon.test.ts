@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { nativeAddon } from './native-addon.ts';
+
+interface DirectWrite {
+  writeAt(fd: number, directFd: number, data: Uint8Array, position: number): Promise<void>;
+  alignedBuffer(bytes: number): Buffer;
+}
 
 test('a process whose only user of the addon was a worker thread exits cleanly after the worker ends', () => {
   // The addon keeps contexts per thread behind pthread keys. When only a worker had loaded it,
@@ -20,4 +30,42 @@ test('a process whose only user of the addon was a worker thread exits cleanly a
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', main], { encoding: 'utf8' });
   assert.equal(child.stdout, 'used\nended\n', child.stderr);
   assert.equal(child.status, 0, `exit ${child.status} ${child.signal ?? ''}`);
+});
+
+test('writeAt: ranges that meet inside a block, written at once past the page cache and through it, make the file they describe', async (t) => {
+  const native = nativeAddon<DirectWrite>();
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-direct-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'f');
+  const fd = openSync(path, 'w');
+  const direct = openSync(path, constants.O_WRONLY | constants.O_DIRECT);
+  // Three ranges off every block boundary, each in an aligned buffer at its place's offset modulo
+  // 4 KiB (so that its whole blocks go direct), and one in a plain buffer (through the page cache).
+  const sizes = [300_001, 1_000_003, 77_777, 20_000];
+  const data = sizes.map((n) => randomBytes(n));
+  const places: number[] = [];
+  sizes.reduce((at, n) => (places.push(at), at + n), 5_000);
+  const writes = data.map((bytes, i) => {
+    if (i === 3) return native.writeAt(fd, direct, bytes, places[i]);
+    const lead = places[i] % 4096;
+    const buffer = native.alignedBuffer(lead + bytes.length);
+    bytes.copy(buffer, lead);
+    return native.writeAt(fd, direct, buffer.subarray(lead), places[i]);
+  });
+  await Promise.all(writes);
+  closeSync(direct);
+  closeSync(fd);
+  // Before anything reads the file: the page cache holds the partial blocks and the plain
+  // buffer's range (util-linux's fincore counts what it holds), not the blocks written direct.
+  const cached = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' });
+  if (cached.status === 0) assert.ok(Number(cached.stdout.trim()) <= 6 * 4096 + 20_000 + 8192, `cached: ${cached.stdout.trim()} bytes`);
+  else t.diagnostic('fincore is missing: what went past the page cache is not counted');
+  const got = readFileSync(path);
+  assert.equal(got.length, 5_000 + sizes.reduce((a, b) => a + b));
+  assert.ok(got.subarray(0, 5_000).equals(Buffer.alloc(5_000)), 'the hole before the first range');
+  assert.ok(got.subarray(5_000).equals(Buffer.concat(data)), 'every range in its place');
+  const readOnly = openSync(path, 'r');
+  t.after(() => closeSync(readOnly));
+  await assert.rejects(native.writeAt(readOnly, -1, data[0], 0), { errno: -osConstants.errno.EBADF });
+  assert.throws(() => native.writeAt(fd, -1, data[0], -1), TypeError, 'a negative position is refused');
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -63,10 +63,12 @@ test('a spooled pack is written as it fills, then appears under its SHA-256, wit
   const name = await writer.finishSpooled();
   await writer.spool!.place(name);
   writer.release();
-  const bytes = readFileSync(join(root, 'data', name.slice(0, 2), name));
+  const path = join(root, 'data', name.slice(0, 2), name);
+  const bytes = readFileSync(path);
   assert.equal(name, createHash('sha256').update(bytes).digest('hex'));
   assertPackHolds(bytes, stored);
   assert.deepEqual(temporaryFiles(root), []);
+  assert.equal(statSync(path).mode & 0o777, 0o444, 'read-only once placed (it is writable while it fills, for its O_DIRECT descriptor)');
 });
 
 test('placing a spool under a name that exists fails with EEXIST and removes the temporary file', async (t) => {

@@ -4,6 +4,7 @@
 // memory, not the pack. Without one (remote storage, which takes a file in one request) the
 // segments are kept and handed over as the file's pieces.
 import { createHash, createSecretKey } from 'node:crypto';
+import { nativeAddonIfBuilt } from '../lib/native-addon.ts';
 import type { SpoolFile } from '../storage/open.ts';
 import { fileKeyBytes, newSalt, nonce, seal, sealWithKeyBytesInto, NONCE_BLOB, NONCE_PACK_HEADER, TAG_BYTES, type CipherKey, type RepositoryKeys } from './crypto.ts';
 import { packLead, writeEntry, ENTRY_BYTES, PACK_HEADER_BYTES, type BlobType, type PackEntry } from './pack.ts';
@@ -17,9 +18,21 @@ const SEGMENT_BYTES = 4 * 1024 * 1024 + 64 * 1024;
 const spareSegments: Buffer[] = [];
 const SPARE_SEGMENTS = 12;
 const NO_SEGMENT = Buffer.alloc(0);
+/**
+ * A spooled segment's bytes start this far into it, at the offset that agrees with their place in
+ * the pack modulo 4 KiB: the spool then writes their whole 4 KiB blocks past the page cache
+ * (native/direct_write.c). Segments come from the addon, aligned, where it is built.
+ */
+const BLOCK = 4096;
+const aligned = nativeAddonIfBuilt<{ alignedBuffer(bytes: number): Buffer }>();
 
 function takeSegment(bytes: number): Buffer {
-  return (bytes <= SEGMENT_BYTES && spareSegments.pop()) || Buffer.allocUnsafeSlow(Math.max(bytes, SEGMENT_BYTES));
+  if (bytes <= SEGMENT_BYTES) {
+    const spare = spareSegments.pop();
+    if (spare) return spare;
+  }
+  const size = Math.max(bytes, SEGMENT_BYTES);
+  return aligned ? aligned.alignedBuffer(size) : Buffer.allocUnsafeSlow(size);
 }
 
 function giveBack(segment: Buffer): void {
@@ -41,6 +54,8 @@ export class PackWriter {
   readonly #writes = new Set<Promise<void>>();
   #writeError: unknown;
   #segment: Buffer;
+  /** Where the current segment's bytes start in it (BLOCK above), and how many it holds. */
+  #lead = 0;
   #used: number;
   /** Where the current segment starts in the pack. */
   #start = 0;
@@ -62,9 +77,9 @@ export class PackWriter {
   /** Seals `stored` (already compressed or raw) at the end of the pack. */
   add(id: Buffer, stored: Uint8Array, compression: number, rawLength: number): PackEntry {
     const room = stored.byteLength + TAG_BYTES;
-    if (this.#used + room > this.#segment.byteLength) this.#nextSegment(room);
+    if (this.#lead + this.#used + room > this.#segment.byteLength) this.#nextSegment(room);
     const offset = this.sizeBytes;
-    const storedLength = sealWithKeyBytesInto(this.#keyBytes, nonce(NONCE_BLOB, offset), stored, id, this.#segment, this.#used);
+    const storedLength = sealWithKeyBytesInto(this.#keyBytes, nonce(NONCE_BLOB, offset), stored, id, this.#segment, this.#lead + this.#used);
     this.#used += storedLength;
     const entry: PackEntry = { id, type: this.type, compression, offset, storedLength, rawLength };
     this.entries.push(entry);
@@ -82,19 +97,20 @@ export class PackWriter {
   }
 
   #nextSegment(room: number): void {
-    this.#emit(this.#segment, this.#used);
+    this.#emit(this.#segment, this.#lead, this.#used);
     this.#start += this.#used;
-    this.#segment = takeSegment(room);
+    this.#lead = this.spool ? this.#start % BLOCK : 0;
+    this.#segment = takeSegment(this.#lead + room);
     this.#used = 0;
   }
 
   /** A filled segment leaves: kept, or hashed and written to the spool (and then reused). */
-  #emit(segment: Buffer, used: number): void {
+  #emit(segment: Buffer, lead: number, used: number): void {
     if (!this.spool) {
       this.#kept.push([segment, used]);
       return;
     }
-    const piece = segment.subarray(0, used);
+    const piece = segment.subarray(lead, lead + used);
     this.#hash.update(piece);
     const write = this.spool.write(piece, this.#start).then(
       () => giveBack(segment),
@@ -138,11 +154,11 @@ export class PackWriter {
   async finishSpooled(): Promise<string> {
     if (!this.spool) throw new Error('finishSpooled: this pack has no spool');
     const tail = Buffer.concat(this.#tail());
-    this.#emit(this.#segment, this.#used);
+    this.#emit(this.#segment, this.#lead, this.#used);
     this.#start += this.#used;
     this.#segment = NO_SEGMENT;
-    this.#used = 0;
-    this.#emit(tail, tail.byteLength);
+    this.#lead = this.#used = 0;
+    this.#emit(tail, 0, tail.byteLength);
     await this.drained(0);
     return this.#hash.digest('hex');
   }
