@@ -4,6 +4,7 @@
 import { constants, ftruncateSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError } from '../errors.ts';
+import { directWritesSuit } from '../lib/direct-io.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { TreeNode } from '../model/tree.ts';
 import { forEachBlobInRun, planRuns, runMemory, type BlobBatch, type BlobRun, type Repository } from '../repo/repository.ts';
@@ -50,9 +51,9 @@ export class ContentWriter {
     let direct: FileHandle | undefined;
     let complete = false;
     try {
-      // The file's whole blocks are written past the page cache (restore_write.c's write_split says
-      // why). A filesystem without O_DIRECT gets them through the page cache.
-      if (!node.sparse && constants.O_DIRECT) direct = await open(dest, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
+      // The file's whole blocks are written past the page cache where that suits the filesystem
+      // (lib/direct-io.ts); where the open fails, through it.
+      if (!node.sparse && directWritesSuit(dest)) direct = await open(dest, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
       const blobs = this.#contentBlobs(node);
       // A blob can occur more than once in a file (runs of zeros): it is read once, written at each place.
       const offsets = new Map<string, number[]>();

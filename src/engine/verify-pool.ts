@@ -52,7 +52,7 @@ export class VerifyPool {
             // The buffer too small goes at once, not at V8's next full collection: packs differ by
             // a few KiB, and each growth left one more pack's size of memory behind (7 buffers of
             // 17 MiB for the bench corpus's 21 packs). Rounded up, one size serves most packs.
-            if (buffer.byteLength === buffer.buffer.byteLength) buffer.buffer.transfer(0); // its own memory, not a pool's
+            if (buffer.buffer instanceof ArrayBuffer && buffer.byteLength === buffer.buffer.byteLength) buffer.buffer.transfer(0); // its own memory, not a pool's
             buffer = Buffer.allocUnsafeSlow(Math.ceil(-length / BUFFER_STEP) * BUFFER_STEP);
             length = await this.#native.packRead(pack.path, buffer, digest);
           }

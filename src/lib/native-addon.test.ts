@@ -67,5 +67,5 @@ test('writeAt: ranges that meet inside a block, written at once past the page ca
   const readOnly = openSync(path, 'r');
   t.after(() => closeSync(readOnly));
   await assert.rejects(native.writeAt(readOnly, -1, data[0], 0), { errno: -osConstants.errno.EBADF });
-  assert.throws(() => native.writeAt(fd, -1, data[0], -1), TypeError, 'a negative position is refused');
+  assert.throws(() => native.writeAt(readOnly, -1, data[0], -1), TypeError, 'a negative position is refused');
 });

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, link, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { directWritesSuit } from '../lib/direct-io.ts';
 import { errnoError } from '../lib/errno.ts';
 import { nativeAddonIfBuilt } from '../lib/native-addon.ts';
 import { FILE_KINDS, CONFIG_NAME, kindFolder, listConfig, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type SpoolFile } from './backend.ts';
@@ -143,8 +144,8 @@ interface NativeWrite {
 }
 
 /**
- * Writes of at least this much go past the page cache where the filesystem allows it
- * (native/direct_write.c says why): a pack's segments, not the small files.
+ * Writes of at least this much go past the page cache where that suits the filesystem
+ * (lib/direct-io.ts, native/direct_write.c): a pack's segments, not the small files.
  */
 const DIRECT_WRITE_BYTES = 256 * 1024;
 
@@ -170,8 +171,9 @@ class LocalSpool implements SpoolFile {
 
   async write(data: Uint8Array, position: number): Promise<void> {
     const file = await this.#file;
-    if (this.#native && data.byteLength >= DIRECT_WRITE_BYTES && constants.O_DIRECT) {
-      const direct = await (this.#direct ??= open(this.#tmp, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined));
+    if (this.#native && data.byteLength >= DIRECT_WRITE_BYTES) {
+      this.#direct ??= directWritesSuit(this.#tmp) ? open(this.#tmp, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined) : Promise.resolve(undefined);
+      const direct = await this.#direct;
       await this.#native.writeAt(file.fd, direct?.fd ?? -1, data, position).catch((err: { errno?: number }) => {
         throw typeof err.errno === 'number' ? errnoError(-err.errno, 'write') : err; // worded as Node.js words it
       });
