@@ -6,7 +6,8 @@
 // Per phase and tool: wall time, throughput, CPU time, peak RSS (GNU time) and repository size;
 // then time ratios Lifeboat / peer. Every measurement is also appended as a JSON line.
 // Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB),
-// TOOLS ("lifeboat restic borg"), REPS (1), BENCH_WORK (a real disk), RESULTS (JSON lines file).
+// TOOLS ("lifeboat restic borg"), REPS (1), BENCH_WORK (a real disk), RESULTS (JSON lines file),
+// BENCH_SETTLE_S (90: the wait before measuring, see below).
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
@@ -37,26 +38,37 @@ for (const name of (process.env.TOOLS ?? 'lifeboat restic borg').split(/\s+/).fi
 }
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
+// Nothing is deleted while the run measures. This VM's ext4 (no journal) does not hand out an inode
+// again for 60 s after it was freed, and creating a file then scans past every such inode (`perf`:
+// recently_deleted): a restore after a tree was deleted took twice as long, for every tool, and
+// the repetitions' restores varied by that much. So each repetition's copy of the corpus and each
+// tool's repository are made apart and kept to the end, the copies before the first phase; then
+// the run waits for what an earlier run (or this one's clean-up above) freed to be reusable.
+const sources: string[] = [];
+for (let rep = 1; rep <= reps; rep++) {
+  // GNU cp keeps holes, hard links, xattrs and times: each copy has the corpus's metadata.
+  sources.push(join(work, `source-${rep}`));
+  execFileSync('cp', ['-a', corpus, sources.at(-1)!]);
+}
+execFileSync('sync');
+const settleSeconds = Number(process.env.BENCH_SETTLE_S ?? 90);
+console.error(`waiting ${settleSeconds} s (BENCH_SETTLE_S) for freed inodes to be reusable before measuring`);
+await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
 const versions = new Map(tools.map((t) => [t.name, t.version()]));
 console.error(`run ${runId}: ${[...versions.values()].join('; ')}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${hostname()}`);
 
 const measurements: Measurement[] = [];
 for (let rep = 1; rep <= reps; rep++) {
-  // Each repetition backs up a fresh copy (same path, same metadata), so the change is the same.
-  const source = join(work, 'source');
-  rmSync(source, { recursive: true, force: true });
-  execFileSync('cp', ['-a', corpus, source]); // GNU cp keeps holes, hard links, xattrs and times
+  // Each repetition backs up a fresh copy, so the change is the same.
+  const source = sources[rep - 1];
   const corpusBytes = treeBytes(source);
   const order = rep % 2 === 0 ? [...tools].reverse() : tools;
   for (const phase of PHASES) {
     if (phase === 'backup_incr') mutate(source, `rep-${rep}`);
     for (const tool of order) {
-      const repo = join(work, `repo-${tool.name}`);
-      // Restored trees stay until the end of the run. This VM's ext4 (no journal) will not reuse
-      // an inode for 60 s after it was freed, and creating files then scans past every such inode:
-      // a restore right after another tool's restored tree was deleted took about twice as long.
+      // Repositories and restored trees stay until the end of the run (see the copies above).
+      const repo = join(work, `repo-${tool.name}-${rep}`);
       const target = join(work, `restore-${tool.name}-${rep}`);
-      if (phase === 'init') rmSync(repo, { recursive: true, force: true });
       if (phase === 'restore') mkdirSync(target);
       const plan = phase === 'init' ? { commands: tool.init(repo) }
         : phase.startsWith('backup') ? { commands: tool.backup(repo, source, `${phase}-${rep}`) }
