@@ -25,7 +25,8 @@
  * blob, and its errors name what is wrong); it rejects with the errno error of a failed write.
  * directFd, when not -1, is the same file opened with O_DIRECT: the whole 4 KiB blocks of what a
  * run writes go through it, from a buffer placed so that memory and file offsets agree, and only
- * the partial blocks at a gathered range's ends go through the page cache (see write_split). */
+ * the partial blocks at a gathered range's ends go through the page cache (direct_write.c's
+ * write_split). */
 #define _GNU_SOURCE
 #include "async_job.h"
 #include "file_write.h"
