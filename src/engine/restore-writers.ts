@@ -3,7 +3,7 @@
 // Files handed over in one turn of the event loop go in one job, described by a few typed arrays:
 // one job per file spent more time in thread wake-ups than in the file system. Until stop 19 two
 // worker threads did this in JavaScript (see docs/performance.md for what that cost).
-import { errnoError, errnoMessage } from '../lib/errno.ts';
+import { errnoError, errnoMessage, nodeWorded } from '../lib/errno.ts';
 import { Limiter } from '../lib/limiter.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
@@ -126,8 +126,8 @@ export class RestoreWriters {
     const ids = Buffer.concat(blobs.map((b) => b.blobId));
     const from: Uint8Array | [string, number, number] = sealed instanceof Uint8Array ? sealed : [sealed.path, sealed.offset, sealed.length];
     return this.#queue(async () => {
-      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), how.sparse, how.directFd ?? -1).catch((err: { errno?: number }) => {
-        throw typeof err.errno === 'number' ? errnoError(-err.errno, 'write') : err; // worded as Node.js words it
+      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), how.sparse, how.directFd ?? -1).catch((err: unknown) => {
+        throw nodeWorded(err, 'write');
       });
       return bytes < 0 ? undefined : bytes;
     });

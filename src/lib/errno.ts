@@ -9,3 +9,9 @@ export function errnoMessage(errno: number, syscall: string, path?: Buffer): str
 export function errnoError(errno: number, syscall: string, path?: Buffer): Error {
   return Object.assign(new Error(errnoMessage(errno, syscall, path)), { code: getSystemErrorName(-errno), errno: -errno, syscall });
 }
+
+/** A rejection of the addon's (an errno error) worded as Node.js words it; anything else as it is. */
+export function nodeWorded(err: unknown, syscall: string): unknown {
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  return typeof errno === 'number' ? errnoError(-errno, syscall) : err;
+}

@@ -6,7 +6,7 @@ import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, link, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { directWritesSuit } from '../lib/direct-io.ts';
-import { errnoError } from '../lib/errno.ts';
+import { nodeWorded } from '../lib/errno.ts';
 import { nativeAddonIfBuilt } from '../lib/native-addon.ts';
 import { FILE_KINDS, CONFIG_NAME, kindFolder, listConfig, objectPath, type Backend, type FileInfo, type FileKind, type ReadRange, type SpoolFile } from './backend.ts';
 
@@ -174,8 +174,8 @@ class LocalSpool implements SpoolFile {
     if (this.#native && data.byteLength >= DIRECT_WRITE_BYTES) {
       this.#direct ??= directWritesSuit(this.#tmp) ? open(this.#tmp, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined) : Promise.resolve(undefined);
       const direct = await this.#direct;
-      await this.#native.writeAt(file.fd, direct?.fd ?? -1, data, position).catch((err: { errno?: number }) => {
-        throw typeof err.errno === 'number' ? errnoError(-err.errno, 'write') : err; // worded as Node.js words it
+      await this.#native.writeAt(file.fd, direct?.fd ?? -1, data, position).catch((err: unknown) => {
+        throw nodeWorded(err, 'write');
       });
       return;
     }
