@@ -8,6 +8,7 @@
  * name list (0 when it has none or the filesystem has none, -1 when llistxattr failed), and the
  * errno of a failed lstat (0). */
 #define _GNU_SOURCE
+#include "async_job.h"
 #include <node_api.h>
 #include <dirent.h>
 #include <errno.h>
@@ -83,6 +84,7 @@ static void stat_entry(Scan *s, int dirfd, const char *name, char *full, int64_t
 static void execute(napi_env env, void *data) {
   (void)env;
   Scan *s = data;
+  pool_thread_batch();
   /* Never through a symlink: the walk found a folder here, and a folder swapped for a link since
    * must not take the backup elsewhere. */
   int fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

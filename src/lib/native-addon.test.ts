@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -68,4 +68,22 @@ test('writeAt: ranges that meet inside a block, written at once past the page ca
   t.after(() => closeSync(readOnly));
   await assert.rejects(native.writeAt(readOnly, -1, data[0], 0), { errno: -osConstants.errno.EBADF });
   assert.throws(() => native.writeAt(readOnly, -1, data[0], -1), TypeError, 'a negative position is refused');
+});
+
+test("the pool thread that ran an addon job yields to the main thread on waking (SCHED_BATCH), and the main thread keeps its policy", { skip: process.platform !== 'linux' }, async (t) => {
+  const native = nativeAddon<DirectWrite>();
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-batch-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fd = openSync(join(dir, 'f'), 'w');
+  t.after(() => closeSync(fd));
+  await native.writeAt(fd, -1, Buffer.from('job'), 0);
+  // /proc/self/task/TID/stat: the policy is field 41, the 39th after the name's closing bracket.
+  const policies = readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return { tid: Number(tid), name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) };
+  });
+  const SCHED_OTHER = 0;
+  const SCHED_BATCH = 3;
+  assert.equal(policies.find((p) => p.tid === process.pid)?.policy, SCHED_OTHER, JSON.stringify(policies));
+  assert.ok(policies.some((p) => p.name === 'libuv-worker' && p.policy === SCHED_BATCH), JSON.stringify(policies));
 });
