@@ -30,8 +30,8 @@ napi_value job_kept(napi_env env, AsyncJob *job, int i);
 napi_value job_start(napi_env env, AsyncJob *job, const char *name);
 /* Releases a job that will not start, and throws a TypeError with its usage. */
 napi_value job_refuse(napi_env env, AsyncJob *job, const char *usage);
-/* Sets the calling thread of the pool to SCHED_BATCH, once (async_job.c says why); every job's
- * run does it. For work queued without job_start. */
+/* Sets the calling pool thread to SCHED_BATCH, once (async_job.c says why). Jobs started by
+ * job_start call it before they run; work queued another way (scan_dir.c) calls it itself. */
 void pool_thread_batch(void);
 
 #endif
