@@ -68,6 +68,9 @@ napi_value restore_write_files(napi_env env, napi_callback_info info); /* restor
 napi_value restore_write_run(napi_env env, napi_callback_info info); /* restore_write.c */
 napi_value write_at(napi_env env, napi_callback_info info); /* direct_write.c */
 napi_value aligned_buffer(napi_env env, napi_callback_info info); /* direct_write.c */
+napi_value sha256_create(napi_env env, napi_callback_info info); /* sha256_stream.c */
+napi_value sha256_update(napi_env env, napi_callback_info info);
+napi_value sha256_digest(napi_env env, napi_callback_info info);
 napi_value zstd_compress(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
 napi_value verify_blobs(napi_env env, napi_callback_info info); /* verify_blobs.c */
@@ -287,6 +290,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"restoreWriteRun", 0, restore_write_run, 0, 0, 0, napi_default, 0},
     {"writeAt", 0, write_at, 0, 0, 0, napi_default, 0},
     {"alignedBuffer", 0, aligned_buffer, 0, 0, 0, napi_default, 0},
+    {"sha256Create", 0, sha256_create, 0, 0, 0, napi_default, 0},
+    {"sha256Update", 0, sha256_update, 0, 0, 0, napi_default, 0},
+    {"sha256Digest", 0, sha256_digest, 0, 0, 0, napi_default, 0},
     {"releaseFreeMemory", 0, release_free_memory, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

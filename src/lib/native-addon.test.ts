@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,12 @@ import { nativeAddon } from './native-addon.ts';
 interface DirectWrite {
   writeAt(fd: number, directFd: number, data: Uint8Array, position: number): Promise<void>;
   alignedBuffer(bytes: number): Buffer;
+}
+
+interface StreamHash {
+  sha256Create(): object;
+  sha256Update(hash: object, data: Uint8Array): Promise<void>;
+  sha256Digest(hash: object): Buffer;
 }
 
 test('a process whose only user of the addon was a worker thread exits cleanly after the worker ends', () => {
@@ -86,4 +92,23 @@ test("the pool thread that ran an addon job yields to the main thread on waking 
   const SCHED_BATCH = 3;
   assert.equal(policies.find((p) => p.tid === process.pid)?.policy, SCHED_OTHER, JSON.stringify(policies));
   assert.ok(policies.some((p) => p.name === 'libuv-worker' && p.policy === SCHED_BATCH), JSON.stringify(policies));
+});
+
+test('sha256Update/sha256Digest: pieces hashed on the thread pool give node:crypto\'s SHA-256 of their concatenation; misuse is refused', async () => {
+  const addon = nativeAddon<StreamHash>();
+  const pieces = [randomBytes(4 * 1024 * 1024 + 17), Buffer.alloc(0), randomBytes(1), randomBytes(65_536)];
+  const hash = addon.sha256Create();
+  for (const piece of pieces) await addon.sha256Update(hash, piece);
+  assert.equal(addon.sha256Digest(hash).toString('hex'), createHash('sha256').update(Buffer.concat(pieces)).digest('hex'));
+  assert.equal(addon.sha256Digest(addon.sha256Create()).toString('hex'), createHash('sha256').digest('hex'));
+  // One context updated by two threads at once, or after its digest, would give a wrong name.
+  const busy = addon.sha256Create();
+  const first = addon.sha256Update(busy, pieces[0]);
+  assert.throws(() => addon.sha256Update(busy, pieces[2]), /one at a time/);
+  assert.throws(() => addon.sha256Digest(busy), /no update in flight/);
+  await first;
+  addon.sha256Digest(busy);
+  assert.throws(() => addon.sha256Update(busy, pieces[2]), /before sha256Digest/);
+  assert.throws(() => addon.sha256Digest(busy), /once/);
+  assert.throws(() => addon.sha256Update({}, pieces[2]), TypeError);
 });

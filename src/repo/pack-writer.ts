@@ -24,7 +24,12 @@ const NO_SEGMENT = Buffer.alloc(0);
  * (native/direct_write.c). Segments come from the addon, aligned, where it is built.
  */
 const BLOCK = 4096;
-const aligned = nativeAddonIfBuilt<{ alignedBuffer(bytes: number): Buffer }>();
+const native = nativeAddonIfBuilt<{
+  alignedBuffer(bytes: number): Buffer;
+  sha256Create(): object;
+  sha256Update(hash: object, data: Uint8Array): Promise<void>;
+  sha256Digest(hash: object): Buffer;
+}>();
 
 function takeSegment(bytes: number): Buffer {
   if (bytes <= SEGMENT_BYTES) {
@@ -32,7 +37,7 @@ function takeSegment(bytes: number): Buffer {
     if (spare) return spare;
   }
   const size = Math.max(bytes, SEGMENT_BYTES);
-  return aligned ? aligned.alignedBuffer(size) : Buffer.allocUnsafeSlow(size);
+  return native ? native.alignedBuffer(size) : Buffer.allocUnsafeSlow(size);
 }
 
 function giveBack(segment: Buffer): void {
@@ -49,8 +54,13 @@ export class PackWriter {
   readonly spool: SpoolFile | undefined;
   /** Without a spool: the filled segments and how much of each is used. */
   readonly #kept: Array<[Buffer, number]> = [];
-  /** With a spool: the pack's SHA-256 so far, and the segment writes in flight. */
-  readonly #hash = createHash('sha256');
+  /**
+   * With a spool: the pack's SHA-256 so far, and the segment writes in flight. The addon hashes
+   * each segment on the thread pool, after the one before (native/sha256_stream.c says why).
+   */
+  readonly #hash = native ? undefined : createHash('sha256');
+  readonly #nativeHash = native?.sha256Create();
+  #hashed: Promise<void> = Promise.resolve();
   readonly #writes = new Set<Promise<void>>();
   #writeError: unknown;
   #segment: Buffer;
@@ -111,8 +121,9 @@ export class PackWriter {
       return;
     }
     const piece = segment.subarray(lead, lead + used);
-    this.#hash.update(piece);
-    const write = this.spool.write(piece, this.#start).then(
+    this.#hash?.update(piece);
+    const hashed = this.#nativeHash ? (this.#hashed = this.#hashed.then(() => native!.sha256Update(this.#nativeHash!, piece))) : undefined;
+    const write = Promise.all([this.spool.write(piece, this.#start), hashed]).then(
       () => giveBack(segment),
       (err: unknown) => {
         this.#writeError ??= err;
@@ -160,7 +171,7 @@ export class PackWriter {
     this.#lead = this.#used = 0;
     this.#emit(tail, 0, tail.byteLength);
     await this.drained(0);
-    return this.#hash.digest('hex');
+    return this.#nativeHash ? native!.sha256Digest(this.#nativeHash).toString('hex') : this.#hash!.digest('hex');
   }
 
   /** Gives the segments to the next writers: the parts finishParts() returned must not be used any more. */
