@@ -38,6 +38,7 @@ enum { RECORD_CHUNK = 1, RECORD_DONE = 2, RECORD_FAILED = 3 };
 enum { SYSCALL_OPEN = 1, SYSCALL_READ = 2, SYSCALL_FSTAT = 3 };
 
 int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
+void *external_arg(napi_env env, napi_value value); /* lifeboat_native.c */
 size_t gear_cut_between(const uint8_t *p, size_t from, size_t normal_end, size_t limit_end, uint32_t strict_mask, uint32_t loose_mask,
                         const uint32_t *gear); /* gear_cut.c */
 void *zstd_cctx_new(void); /* zstd_blob.c */
@@ -262,12 +263,6 @@ static void finalize_lane(napi_env env, void *data, void *hint) {
   free(l);
 }
 
-static Lane *lane_arg(napi_env env, napi_value value) {
-  Lane *l = NULL;
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external || napi_get_value_external(env, value, (void **)&l) != napi_ok) return NULL;
-  return l;
-}
 
 napi_value chunk_lane_create(napi_env env, napi_callback_info info) {
   static const char usage[] = "chunkLaneCreate(gear: Uint32Array[256], params: Float64Array[min, avg, max, readBytes, level, compressFrom, mustSave, strictMask, looseMask], blobIdKey[32], known: BigUint64Array)";
@@ -313,7 +308,7 @@ napi_value chunk_lane_run(napi_env env, napi_callback_info info) {
   *b = (AsyncJob){.run = run_lane, .settle = run_settled, .release = release_run};
   double count;
   size_t records_len, ids_len;
-  if (argc < 6 || !(r->lane = lane_arg(env, argv[0])) || r->lane->running || r->lane->closed || !job_keep(env, b, argv[0]) ||
+  if (argc < 6 || !(r->lane = external_arg(env, argv[0])) || r->lane->running || r->lane->closed || !job_keep(env, b, argv[0]) ||
       !job_hold(env, b, argv[1], napi_uint8_array, (void **)&r->paths, &r->paths_len) || napi_get_value_double(env, argv[2], &count) != napi_ok ||
       !job_hold(env, b, argv[3], napi_uint8_array, (void **)&r->out, &r->out_cap) ||
       !job_hold(env, b, argv[4], napi_float64_array, (void **)&r->records, &records_len) ||
@@ -334,7 +329,7 @@ napi_value chunk_lane_run(napi_env env, napi_callback_info info) {
 napi_value chunk_lane_close(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Lane *l = argc < 1 ? NULL : lane_arg(env, argv[0]);
+  Lane *l = argc < 1 ? NULL : external_arg(env, argv[0]);
   if (!l || l->running) {
     napi_throw_type_error(env, NULL, "chunkLaneClose(lane), with no run going");
     return NULL;

@@ -34,6 +34,15 @@ int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, 
   return napi_get_typedarray_info(env, value, &type, count, data, &buffer, &offset) == napi_ok && type == want;
 }
 
+/* The pointer an external made by this addon wraps (a chunking lane, a SHA-256 context); NULL when
+ * the value is no external (the caller throws). */
+void *external_arg(napi_env env, napi_value value) {
+  void *data = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external || napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  return data;
+}
+
 napi_value errno_error(napi_env env, int err, const char *syscall) {
   char code[32];
   const char *name = err == ENOTSUP ? "ENOTSUP" : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES"

@@ -21,12 +21,7 @@ static void finalize_hash(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-static Hash *hash_of(napi_env env, napi_value value) {
-  napi_valuetype type;
-  Hash *h = NULL;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external || napi_get_value_external(env, value, (void **)&h) != napi_ok) return NULL;
-  return h;
-}
+void *external_arg(napi_env env, napi_value value); /* lifeboat_native.c */
 
 napi_value sha256_create(napi_env env, napi_callback_info info) {
   (void)info;
@@ -84,7 +79,7 @@ napi_value sha256_update(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->base = (AsyncJob){.run = run, .settle = settle, .release = release};
-  job->hash = argc == 2 ? hash_of(env, argv[0]) : NULL;
+  job->hash = argc == 2 ? external_arg(env, argv[0]) : NULL;
   if (!job->hash || job->hash->busy || job->hash->finished || !job_keep(env, &job->base, argv[0]) ||
       !job_hold(env, &job->base, argv[1], napi_uint8_array, (void **)&job->data, &job->len))
     return job_refuse(env, &job->base, usage);
@@ -97,7 +92,7 @@ napi_value sha256_digest(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Hash *h = argc == 1 ? hash_of(env, argv[0]) : NULL;
+  Hash *h = argc == 1 ? external_arg(env, argv[0]) : NULL;
   void *out;
   unsigned int len = 0;
   if (!h || h->busy || h->finished) {
