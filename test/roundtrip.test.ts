@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +53,23 @@ test('restores one folder, or one file, into a target directory', async (t) => {
   const fileTarget = tempDir(t);
   await cliOk(['restore', '--repo', repo, `latest:${source}/docs/report.txt`, '--target', fileTarget]);
   assert.deepEqual([...describeTree(fileTarget).keys()].sort(), ['/', '/report.txt']);
+});
+
+test('a restore syncs nothing: its lock goes without the fsync that waited for its writes to reach the device (strace)', async (t) => {
+  const strace = spawnSync('strace', ['-V']);
+  assert.equal(strace.status, 0, 'strace is needed for this test (.ci/run installs it)');
+  const repo = await newRepo(t);
+  const source = join(tempDir(t), 'source');
+  mkdirSync(source);
+  buildFixture(source);
+  await cliOk(['backup', '--repo', repo, source]);
+  const log = join(tempDir(t), 'strace.log');
+  await cliOk(['restore', '--repo', repo, 'latest', '--target', tempDir(t)], { wrapper: ['strace', '-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync,unlink,unlinkat', '-o', log] });
+  const calls = readFileSync(log, 'utf8').split('\n');
+  const lockRemoved = calls.findIndex((l) => /unlink(at)?\(.*\/locks\/[0-9a-f]{64}"/.test(l));
+  assert.ok(lockRemoved >= 0, 'the lock file was removed');
+  assert.deepEqual(calls.slice(lockRemoved).filter((l) => /f(data)?sync\(/.test(l)), [], 'nothing is synced after the lock goes');
+  assert.ok(calls.slice(0, lockRemoved).some((l) => /fsync\(\d+<[^>]*\/locks>/.test(l)), 'the lock file\'s creation is still synced (its folder)');
 });
 
 test('restore --include and --exclude choose what comes back', async (t) => {
