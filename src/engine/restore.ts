@@ -65,7 +65,7 @@ const PREFETCH_BYTES_PER_DIR = 8 * 1024 * 1024;
  * two cores). Restore of the bench corpus into tmpfs, four pairs: 0.87x (0.81-0.92); a batch of
  * 32 files 1.01-1.09x, of 128 0.89-1.10x against 64.
  */
-const WRITER_JOBS = Number(process.env.LB_WJ ?? Math.max(2, Math.min(4, availableParallelism())));
+const WRITER_JOBS = Math.max(2, Math.min(4, availableParallelism()));
 
 export async function restoreSnapshot(repo: Repository, snapshot: SnapshotRecord, options: RestoreOptions): Promise<RestoreResult> {
   const restorer = new Restorer(repo, options);
