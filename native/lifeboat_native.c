@@ -5,7 +5,7 @@
  * - scanDirectory (scan_dir.c): a folder's names and lstat results in one call off the main thread
  * - gearCut (gear_cut.c): the chunker's inner loop
  * - zstdCompress, zstdDecompress (zstd_blob.c): one blob, with contexts kept per thread
- * - verifyBlobs, packRead (verify_blobs.c): check --read-data's work on one pack, on libuv's thread pool
+ * - verifyBlobs, packVerifyFile, packHash (verify_blobs.c): check --read-data's work on one pack, on libuv's thread pool
  * - blobMac, blobSeal, blobOpen (blob_crypto.c): one blob's HMAC and AES-256-GCM, contexts kept per thread
  * - chunkLaneCreate, chunkLaneRun, chunkLaneClose (chunk_files.c): a backup's reading and chunking of files, on libuv's thread pool
  * - restoreWriteFiles, restoreWriteRun (restore_write.c): restore's decoding and writing, on libuv's thread pool
@@ -83,7 +83,8 @@ napi_value sha256_digest(napi_env env, napi_callback_info info);
 napi_value zstd_compress(napi_env env, napi_callback_info info);
 napi_value zstd_decompress(napi_env env, napi_callback_info info);
 napi_value verify_blobs(napi_env env, napi_callback_info info); /* verify_blobs.c */
-napi_value pack_read(napi_env env, napi_callback_info info); /* verify_blobs.c */
+napi_value pack_verify_file(napi_env env, napi_callback_info info); /* verify_blobs.c */
+napi_value pack_hash(napi_env env, napi_callback_info info); /* verify_blobs.c */
 napi_value blob_mac(napi_env env, napi_callback_info info); /* blob_crypto.c */
 napi_value blob_seal(napi_env env, napi_callback_info info);
 napi_value blob_open(napi_env env, napi_callback_info info);
@@ -288,7 +289,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"zstdCompress", 0, zstd_compress, 0, 0, 0, napi_default, 0},
     {"zstdDecompress", 0, zstd_decompress, 0, 0, 0, napi_default, 0},
     {"verifyBlobs", 0, verify_blobs, 0, 0, 0, napi_default, 0},
-    {"packRead", 0, pack_read, 0, 0, 0, napi_default, 0},
+    {"packVerifyFile", 0, pack_verify_file, 0, 0, 0, napi_default, 0},
+    {"packHash", 0, pack_hash, 0, 0, 0, napi_default, 0},
     {"blobMac", 0, blob_mac, 0, 0, 0, napi_default, 0},
     {"blobSeal", 0, blob_seal, 0, 0, 0, napi_default, 0},
     {"blobOpen", 0, blob_open, 0, 0, 0, napi_default, 0},

@@ -1,7 +1,8 @@
 // Reading one pack whole for check --read-data: its bytes must hash to its name, its header must
 // open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
 import { createHash } from 'node:crypto';
-import { nativeAddonIfBuilt } from '../lib/native-addon.ts';
+import { open, type FileHandle } from 'node:fs/promises';
+import { nativeAddon, nativeAddonIfBuilt } from '../lib/native-addon.ts';
 import { decompressBlob } from '../lib/zstd.ts';
 import type { BlobIndex, BlobLocation } from './blob-index.ts';
 import { blobIdOf, fileKeyBytes, type RepositoryKeys } from './crypto.ts';
@@ -42,26 +43,76 @@ export type BlobPlace = Pick<BlobLocation, 'offset' | 'storedLength' | 'compress
  * header and every blob (the blobs on libuv's thread pool: check --read-data runs several at once).
  */
 export async function verifyPackBytes(keys: RepositoryKeys, name: string, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>, digest?: Buffer): Promise<PackProblem[]> {
-  const problems: PackProblem[] = [];
   const hash = digest ?? createHash('sha256').update(bytes).digest();
-  if (hash.toString('hex') !== name) problems.push({ message: 'content does not match its name (hash mismatch): the file was changed or damaged', fileOnly: true });
-  try {
-    const entries = readPackHeader(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length);
-    const inHeader = new Set(entries.map((e) => e.id.toString('hex')));
-    const missing = blobs.filter(([id]) => !inHeader.has(id.toString('hex')));
-    if (missing.length) problems.push({ message: `header does not list ${missing.length} blob(s) the index places here`, fileOnly: true });
-  } catch (err) {
-    problems.push({ message: `header is damaged: ${(err as Error).message}`, fileOnly: true });
-  }
+  const problems = [...hashProblems(name, hash), ...headerProblems(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length, blobs)];
   const key = fileKeyBytes(keys, bytes.subarray(8, PACK_HEADER_BYTES));
-  const whole = await wholeBlobs(keys, key, bytes, blobs);
+  const native = nativeAddonIfBuilt<NativeVerify>();
+  const whole = native && (await native.verifyBlobs(bytes, key, keys.blobId, ...blobTables(blobs)));
   for (let i = 0; i < blobs.length; i++) {
     if (whole?.[i] === 0) continue;
     const [id, loc] = blobs[i];
-    const problem = blobProblem(keys, key, bytes, id, loc);
-    if (problem) problems.push({ message: `blob ${id.toString('hex').slice(0, 16)} is damaged: ${problem}`, blob: id.toString('hex') });
+    problems.push(...blobProblems(keys, key, id, loc, sealedIn(bytes, loc)));
   }
   return problems;
+}
+
+/**
+ * verifyPackBytes for a pack in a file on this machine, read as it is verified (native/verify_blobs.c):
+ * a window of its largest blob and 1 MiB in memory, not the whole pack.
+ */
+export async function verifyPackFile(keys: RepositoryKeys, name: string, path: string, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
+  const file = await open(path, 'r');
+  try {
+    const lead = Buffer.alloc(PACK_HEADER_BYTES);
+    if ((await file.read(lead, 0, PACK_HEADER_BYTES, 0)).bytesRead < PACK_HEADER_BYTES) {
+      return await verifyPackBytes(keys, name, await file.readFile(), blobs); // not even a header: a few bytes, judged as before
+    }
+    const key = fileKeyBytes(keys, lead.subarray(8));
+    const status = new Uint8Array(blobs.length);
+    const digest = Buffer.alloc(32);
+    // The header's entries as the index counts them, and room to spare for more.
+    const tail = Buffer.alloc(packSizeFor(0, blobs.length) + 64 * 1024);
+    const size = await nativeAddon<NativeVerifyFile>().packVerifyFile(file.fd, key, keys.blobId, ...blobTables(blobs), status, digest, tail);
+    let end: Buffer = tail.subarray(Math.max(0, tail.length - size));
+    const headerLength = end.length >= 4 ? end.readUInt32LE(end.length - 4) : 0;
+    if (headerLength + 4 > end.length && headerLength + 4 <= size) end = await readAt(file, size - headerLength - 4, headerLength + 4);
+    const problems = [...hashProblems(name, digest), ...headerProblems(keys, lead, end, size, blobs)];
+    for (let i = 0; i < blobs.length; i++) {
+      if (status[i] === 0) continue;
+      const [id, loc] = blobs[i];
+      const sealed = loc.offset + loc.storedLength <= size ? await readAt(file, loc.offset, loc.storedLength) : undefined;
+      problems.push(...blobProblems(keys, key, id, loc, sealed));
+    }
+    return problems;
+  } finally {
+    await file.close();
+  }
+}
+
+function hashProblems(name: string, digest: Buffer): PackProblem[] {
+  return digest.toString('hex') === name ? [] : [{ message: 'content does not match its name (hash mismatch): the file was changed or damaged', fileOnly: true }];
+}
+
+/** The header must open and list every blob the index places in the pack. */
+function headerProblems(keys: RepositoryKeys, lead: Buffer, tail: Buffer, size: number, blobs: Array<[Buffer, BlobPlace]>): PackProblem[] {
+  try {
+    const inHeader = new Set(readPackHeader(keys, lead, tail, size).map((e) => e.id.toString('hex')));
+    const missing = blobs.filter(([id]) => !inHeader.has(id.toString('hex')));
+    return missing.length ? [{ message: `header does not list ${missing.length} blob(s) the index places here`, fileOnly: true }] : [];
+  } catch (err) {
+    return [{ message: `header is damaged: ${(err as Error).message}`, fileOnly: true }];
+  }
+}
+
+function blobProblems(keys: RepositoryKeys, key: Buffer, id: Buffer, loc: BlobPlace, sealed: Buffer | undefined): PackProblem[] {
+  const problem = blobProblem(keys, key, id, loc, sealed);
+  return problem ? [{ message: `blob ${id.toString('hex').slice(0, 16)} is damaged: ${problem}`, blob: id.toString('hex') }] : [];
+}
+
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(length);
+  const { bytesRead } = await file.read(bytes, 0, length, position);
+  return bytes.subarray(0, bytesRead);
 }
 
 interface NativeVerify {
@@ -69,22 +120,25 @@ interface NativeVerify {
   verifyBlobs(pack: Uint8Array, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array): Promise<Uint8Array>;
 }
 
+interface NativeVerifyFile {
+  /** verifyBlobs over a file read as it goes: statuses in `status`, its SHA-256 in `digest`, its last bytes in `tail`; the bytes read. */
+  packVerifyFile(fd: number, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array, status: Uint8Array, digest: Uint8Array, tail: Uint8Array): Promise<number>;
+}
+
 /**
- * The blobs found whole by the native loop, which does with one set of contexts and buffers what
- * blobProblem does with node:crypto's objects for each blob: 50-80 µs for a 4 KiB blob there, of
- * which the work is 15. Undefined without the addon. Blobs it does not find whole go through
- * blobProblem, which says what is wrong with them.
+ * The blobs as the native loop takes them: ids 32 bytes each, places four numbers each. That loop
+ * does with one set of contexts and buffers what blobProblem does with node:crypto's objects for
+ * each blob: 50-80 µs for a 4 KiB blob there, of which the work is 15. Blobs it does not find
+ * whole go through blobProblem, which says what is wrong with them.
  */
-async function wholeBlobs(keys: RepositoryKeys, packKey: Buffer, bytes: Buffer, blobs: Array<[Buffer, BlobPlace]>): Promise<Uint8Array | undefined> {
-  const native = nativeAddonIfBuilt<NativeVerify>();
-  if (!native) return undefined;
+function blobTables(blobs: Array<[Buffer, BlobPlace]>): [Buffer, Float64Array] {
   const ids = Buffer.alloc(blobs.length * 32);
   const places = new Float64Array(blobs.length * 4);
   blobs.forEach(([id, loc], i) => {
     ids.set(id.subarray(0, 32), i * 32);
     places.set([loc.offset, loc.storedLength, loc.compression, loc.rawLength], i * 4);
   });
-  return await native.verifyBlobs(bytes, packKey, keys.blobId, ids, places);
+  return [ids, places];
 }
 
 export interface SalvagedPack {
@@ -108,18 +162,23 @@ export async function salvagePack(backend: Backend, keys: RepositoryKeys, name: 
   const key = fileKeyBytes(keys, salt);
   const out: SalvagedPack = { salt, bytes, good: [], bad: [] };
   for (const e of entries) {
-    const problem = blobProblem(keys, key, bytes, e.id, e);
+    const problem = blobProblem(keys, key, e.id, e, sealedIn(bytes, e));
     if (problem) out.bad.push({ blob: e.id.toString('hex'), problem });
     else out.good.push(e);
   }
   return out;
 }
 
-/** Why the blob at `loc` in the pack's `bytes` is not the blob `id`, or undefined when it is. */
-function blobProblem(keys: RepositoryKeys, key: Buffer, bytes: Buffer, id: Buffer, loc: BlobPlace): string | undefined {
+/** A blob's sealed bytes in a pack read whole; undefined when its place lies beyond the end. */
+function sealedIn(bytes: Buffer, loc: BlobPlace): Buffer | undefined {
+  return loc.offset + loc.storedLength <= bytes.length ? bytes.subarray(loc.offset, loc.offset + loc.storedLength) : undefined;
+}
+
+/** Why the blob `id` sealed as `sealed` at `loc` is not that blob, or undefined when it is. */
+function blobProblem(keys: RepositoryKeys, key: Buffer, id: Buffer, loc: BlobPlace, sealed: Buffer | undefined): string | undefined {
   try {
-    if (loc.offset + loc.storedLength > bytes.length) throw new Error('lies beyond the end of the pack');
-    let plain = openBlob(key, id, loc.offset, bytes.subarray(loc.offset, loc.offset + loc.storedLength));
+    if (!sealed || sealed.length < loc.storedLength) throw new Error('lies beyond the end of the pack');
+    let plain = openBlob(key, id, loc.offset, sealed);
     if (loc.compression === COMPRESSION_ZSTD) plain = decompressBlob(plain, loc.rawLength);
     if (plain.length !== loc.rawLength) throw new Error(`has ${plain.length} bytes, expected ${loc.rawLength}`);
     if (!blobIdOf(keys, plain).equals(id)) throw new Error('content does not match its id');

@@ -37,7 +37,7 @@ export { listKeyFiles } from './open-repository.ts';
 export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
 export { listLocks, type LockFile } from './locks.ts';
-export { verifyPackBytes, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
+export { verifyPackBytes, verifyPackFile, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
 
 const decompress = promisify(zstdDecompress);
