@@ -20,7 +20,6 @@
 #define _GNU_SOURCE
 #include "async_job.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
