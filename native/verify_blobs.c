@@ -81,10 +81,35 @@ static Job *new_job(void (*run)(AsyncJob *)) {
   return job;
 }
 
+typedef struct {
+  uint8_t *plain, *raw;
+  EVP_CIPHER_CTX *cipher;
+  EVP_MAC_CTX *mac;
+  int ready;
+} Verifier;
+
+/* The contexts and buffers for one pack's blobs, up to max_stored sealed and max_raw decoded bytes
+ * each. Without them (ready 0) nothing is verified here: every blob goes back to node:crypto. */
+static Verifier verifier_open(const Job *job, size_t max_stored, size_t max_raw) {
+  Verifier v = {malloc(max_stored + 1), malloc(max_raw + 1), EVP_CIPHER_CTX_new(), hmac_sha256_new(job->mac_key, job->mac_key_len), 0};
+  v.ready = v.plain && v.raw && v.cipher && v.mac && EVP_DecryptInit_ex(v.cipher, EVP_aes_256_gcm(), NULL, job->pack_key, NULL) == 1;
+  return v;
+}
+
+static void verifier_close(Verifier *v) {
+  EVP_MAC_CTX_free(v->mac);
+  EVP_CIPHER_CTX_free(v->cipher);
+  free(v->plain);
+  free(v->raw);
+}
+
 /* A blob whose sealed bytes are at `sealed`: decrypted (its nonce bound to its offset in the pack),
  * decompressed and MACed against its id. */
-static uint8_t verify_sealed(EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, const uint8_t *sealed, const uint8_t *id, const double *place, uint8_t *plain,
-                             uint8_t *raw) {
+static uint8_t verify_sealed(const Verifier *v, const uint8_t *sealed, const uint8_t *id, const double *place) {
+  if (!v->ready) return BLOB_NOT_AUTHENTIC;
+  EVP_CIPHER_CTX *cipher = v->cipher;
+  EVP_MAC_CTX *mac = v->mac;
+  uint8_t *plain = v->plain, *raw = v->raw;
   double offset = place[0], stored = place[1], raw_length = place[3];
   int compressed = place[2] == 1;
   int64_t plain_len = blob_decrypt(cipher, id, (uint64_t)offset, sealed, (size_t)stored, plain);
@@ -116,20 +141,12 @@ static void verify_all(AsyncJob *base) {
     if (p[4 * i + 1] > 0 && p[4 * i + 1] <= (double)job->pack_len && (size_t)p[4 * i + 1] > max_stored) max_stored = (size_t)p[4 * i + 1];
     if (p[4 * i + 3] > 0 && p[4 * i + 3] < (double)(1u << 30) && (size_t)p[4 * i + 3] > max_raw) max_raw = (size_t)p[4 * i + 3];
   }
-  uint8_t *plain = malloc(max_stored + 1), *raw = malloc(max_raw + 1);
-  EVP_CIPHER_CTX *cipher = EVP_CIPHER_CTX_new();
-  EVP_MAC_CTX *mac = hmac_sha256_new(job->mac_key, job->mac_key_len);
-  int ready = plain && raw && cipher && mac && EVP_DecryptInit_ex(cipher, EVP_aes_256_gcm(), NULL, job->pack_key, NULL) == 1;
+  Verifier v = verifier_open(job, max_stored, max_raw);
   for (size_t i = 0; i < job->count; i++) {
-    /* Without its contexts nothing is verified here: every blob goes back to node:crypto. */
     const double *place = p + 4 * i;
-    if (!in_pack(place, job->pack_len)) job->status[i] = BLOB_OUT_OF_RANGE;
-    else job->status[i] = ready ? verify_sealed(cipher, mac, job->pack + (size_t)place[0], job->ids + i * ID_BYTES, place, plain, raw) : BLOB_NOT_AUTHENTIC;
+    job->status[i] = in_pack(place, job->pack_len) ? verify_sealed(&v, job->pack + (size_t)place[0], job->ids + i * ID_BYTES, place) : BLOB_OUT_OF_RANGE;
   }
-  EVP_MAC_CTX_free(mac);
-  EVP_CIPHER_CTX_free(cipher);
-  free(plain);
-  free(raw);
+  verifier_close(&v);
 }
 
 napi_value verify_blobs(napi_env env, napi_callback_info info) {
@@ -181,12 +198,9 @@ static void verify_file(AsyncJob *base) {
   }
   if (order) qsort_r(order, pending, sizeof *order, by_offset, (void *)p);
   size_t cap = max_stored + READ_STEP;
-  uint8_t *window = malloc(cap), *plain = malloc(max_stored + 1), *raw = malloc(max_raw + 1);
+  uint8_t *window = malloc(cap);
   EVP_MD_CTX *sha = EVP_MD_CTX_new();
-  EVP_CIPHER_CTX *cipher = EVP_CIPHER_CTX_new();
-  EVP_MAC_CTX *mac = hmac_sha256_new(job->mac_key, job->mac_key_len);
-  /* Without its contexts no blob is verified here: every blob goes back to node:crypto. */
-  int ready = plain && raw && cipher && mac && EVP_DecryptInit_ex(cipher, EVP_aes_256_gcm(), NULL, job->pack_key, NULL) == 1;
+  Verifier v = verifier_open(job, max_stored, max_raw);
   if (!order || !window || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
     job->err = ENOMEM, job->syscall = "malloc";
     goto done;
@@ -219,7 +233,7 @@ static void verify_file(AsyncJob *base) {
     for (; next < pending; next++) {
       size_t i = order[next], offset = (size_t)p[4 * i];
       if (offset + (size_t)p[4 * i + 1] > start + len) break;
-      job->status[i] = ready ? verify_sealed(cipher, mac, window + (offset - start), job->ids + i * ID_BYTES, p + 4 * i, plain, raw) : BLOB_NOT_AUTHENTIC;
+      job->status[i] = verify_sealed(&v, window + (offset - start), job->ids + i * ID_BYTES, p + 4 * i);
     }
   }
   unsigned int digest_len = 0;
@@ -227,12 +241,9 @@ static void verify_file(AsyncJob *base) {
   job->result = (double)at;
 done:
   EVP_MD_CTX_free(sha);
-  EVP_MAC_CTX_free(mac);
-  EVP_CIPHER_CTX_free(cipher);
+  verifier_close(&v);
   free(order);
   free(window);
-  free(plain);
-  free(raw);
 }
 
 napi_value pack_verify_file(napi_env env, napi_callback_info info) {
