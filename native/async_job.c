@@ -3,6 +3,7 @@
 #include "async_job.h"
 #include <sched.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 
@@ -64,6 +65,18 @@ static void done(napi_env env, napi_status status, void *data) {
   unref_all(env, job);
   napi_delete_async_work(env, job->work);
   job->release(job);
+}
+
+static void free_job(AsyncJob *job) { free(job); }
+
+void *job_new(napi_env env, size_t size, void (*run)(AsyncJob *), void (*settle)(napi_env, AsyncJob *, napi_deferred), void (*release)(AsyncJob *)) {
+  AsyncJob *job = calloc(1, size);
+  if (!job) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  *job = (AsyncJob){.run = run, .settle = settle, .release = release ? release : free_job};
+  return job;
 }
 
 napi_value job_start(napi_env env, AsyncJob *job, const char *name) {

@@ -19,6 +19,10 @@ struct AsyncJob {
   void (*release)(AsyncJob *job);
 };
 
+/* A zeroed job struct of `size` bytes (it starts with an AsyncJob) that will run `run` and settle
+ * with `settle`; `release` frees it when done (NULL: free() of the struct alone). NULL, with an
+ * ENOMEM error thrown, when there is no memory for it. */
+void *job_new(napi_env env, size_t size, void (*run)(AsyncJob *), void (*settle)(napi_env, AsyncJob *, napi_deferred), void (*release)(AsyncJob *));
 /* The typed array `value` of the type wanted (its memory and element count), referenced until the
  * job is done; 0 when it is not one. */
 int job_hold(napi_env env, AsyncJob *job, napi_value value, napi_typedarray_type type, void **data, size_t *count);

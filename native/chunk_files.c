@@ -251,10 +251,6 @@ static void run_settled(napi_env env, AsyncJob *base, napi_deferred deferred) {
   }
 }
 
-static void release_run(AsyncJob *base) {
-  free(base);
-}
-
 static void finalize_lane(napi_env env, void *data, void *hint) {
   (void)hint;
   Lane *l = data;
@@ -302,10 +298,9 @@ napi_value chunk_lane_run(napi_env env, napi_callback_info info) {
   static const char usage[] = "chunkLaneRun(lane, paths: Uint8Array, count, out: Uint8Array, records: Float64Array, ids: Uint8Array)";
   size_t argc = 6; napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Run *r = calloc(1, sizeof *r);
-  if (!r) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  Run *r = job_new(env, sizeof *r, run_lane, run_settled, NULL);
+  if (!r) return NULL;
   AsyncJob *b = &r->base;
-  *b = (AsyncJob){.run = run_lane, .settle = run_settled, .release = release_run};
   double count;
   size_t records_len, ids_len;
   if (argc < 6 || !(r->lane = external_arg(env, argv[0])) || r->lane->running || r->lane->closed || !job_keep(env, b, argv[0]) ||

@@ -77,19 +77,13 @@ static void settle(napi_env env, AsyncJob *base, napi_deferred deferred) {
   napi_resolve_deferred(env, deferred, value);
 }
 
-static void release(AsyncJob *base) { free(base); }
-
 napi_value write_at(napi_env env, napi_callback_info info) {
   static const char usage[] = "writeAt(fd, directFd, data: Uint8Array, position)";
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = calloc(1, sizeof *job);
-  if (!job) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  job->base = (AsyncJob){.run = run, .settle = settle, .release = release};
+  Job *job = job_new(env, sizeof *job, run, settle, NULL);
+  if (!job) return NULL;
   if (argc < 4 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || napi_get_value_int32(env, argv[1], &job->direct_fd) != napi_ok ||
       !job_hold(env, &job->base, argv[2], napi_uint8_array, (void **)&job->data, &job->len) ||
       napi_get_value_int64(env, argv[3], &job->position) != napi_ok || job->position < 0)

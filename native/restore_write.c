@@ -415,18 +415,16 @@ static void release(AsyncJob *base) {
   free(job);
 }
 
-static Job *new_job(void (*run)(AsyncJob *), void (*settle)(napi_env, AsyncJob *, napi_deferred)) {
-  Job *job = calloc(1, sizeof *job);
-  if (job) job->base = (AsyncJob){.run = run, .settle = settle, .release = release};
-  return job;
+static Job *new_job(napi_env env, void (*run)(AsyncJob *), void (*settle)(napi_env, AsyncJob *, napi_deferred)) {
+  return job_new(env, sizeof(Job), run, settle, release);
 }
 
 napi_value restore_write_files(napi_env env, napi_callback_info info) {
   static const char usage[] = "restoreWriteFiles(content, meta: Float64Array, names, keys, results: Int32Array, xattrErrors: Int32Array)";
   size_t argc = 6; napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = new_job(write_files, files_settled);
-  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  Job *job = new_job(env, write_files, files_settled);
+  if (!job) return NULL;
   AsyncJob *b = &job->base;
   size_t results_len;
   if (argc < 6 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->content, &job->content_len) ||
@@ -454,8 +452,8 @@ napi_value restore_write_run(napi_env env, napi_callback_info info) {
   static const char usage[] = "restoreWriteRun(fd, sealed: Uint8Array | [path, offset, length], packKey[32], ids[32 * n], places: Float64Array, sparse, directFd)";
   size_t argc = 7; napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = new_job(write_run, run_settled);
-  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  Job *job = new_job(env, write_run, run_settled);
+  if (!job) return NULL;
   AsyncJob *b = &job->base;
   size_t key_len;
   bool sparse = false, is_array = false;

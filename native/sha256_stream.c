@@ -66,19 +66,13 @@ static void settle(napi_env env, AsyncJob *base, napi_deferred deferred) {
   napi_resolve_deferred(env, deferred, value);
 }
 
-static void release(AsyncJob *base) { free(base); }
-
 napi_value sha256_update(napi_env env, napi_callback_info info) {
   static const char usage[] = "sha256Update(hash from sha256Create, data: Uint8Array), one at a time, before sha256Digest";
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = calloc(1, sizeof *job);
-  if (!job) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  job->base = (AsyncJob){.run = run, .settle = settle, .release = release};
+  Job *job = job_new(env, sizeof *job, run, settle, NULL);
+  if (!job) return NULL;
   job->hash = argc == 2 ? external_arg(env, argv[0]) : NULL;
   if (!job->hash || job->hash->busy || job->hash->finished || !job_keep(env, &job->base, argv[0]) ||
       !job_hold(env, &job->base, argv[1], napi_uint8_array, (void **)&job->data, &job->len))

@@ -71,14 +71,8 @@ static void settle(napi_env env, AsyncJob *base, napi_deferred deferred) {
   napi_resolve_deferred(env, deferred, value);
 }
 
-static void release(AsyncJob *base) {
-  free(base);
-}
-
-static Job *new_job(void (*run)(AsyncJob *)) {
-  Job *job = calloc(1, sizeof *job);
-  if (job) job->base = (AsyncJob){.run = run, .settle = settle, .release = release};
-  return job;
+static Job *new_job(napi_env env, void (*run)(AsyncJob *)) {
+  return job_new(env, sizeof(Job), run, settle, NULL);
 }
 
 typedef struct {
@@ -153,8 +147,8 @@ napi_value verify_blobs(napi_env env, napi_callback_info info) {
   static const char usage[] = "verifyBlobs(pack, packKey[32], macKey, ids[32 * n], places: Float64Array[4 * n])";
   size_t argc = 5; napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = new_job(verify_all);
-  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  Job *job = new_job(env, verify_all);
+  if (!job) return NULL;
   AsyncJob *b = &job->base;
   size_t pack_key_len, ids_len, places_len;
   if (argc < 5 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->pack, &job->pack_len) ||
@@ -250,8 +244,8 @@ napi_value pack_verify_file(napi_env env, napi_callback_info info) {
   static const char usage[] = "packVerifyFile(fd, packKey[32], macKey, ids[32 * n], places: Float64Array[4 * n], status[n], digest[32], tail)";
   size_t argc = 8; napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = new_job(verify_file);
-  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  Job *job = new_job(env, verify_file);
+  if (!job) return NULL;
   AsyncJob *b = &job->base;
   size_t pack_key_len, ids_len, places_len, status_len, digest_len;
   if (argc < 8 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || job->fd < 0 ||
@@ -277,8 +271,8 @@ napi_value pack_hash(napi_env env, napi_callback_info info) {
   static const char usage[] = "packHash(bytes: Uint8Array, length, digest: Uint8Array[32])";
   size_t argc = 3; napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Job *job = new_job(hash_pack);
-  if (!job) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  Job *job = new_job(env, hash_pack);
+  if (!job) return NULL;
   AsyncJob *b = &job->base;
   size_t digest_len;
   if (argc < 3 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->pack, &job->pack_len) ||
