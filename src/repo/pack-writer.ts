@@ -44,6 +44,31 @@ function giveBack(segment: Buffer): void {
   if (segment.byteLength === SEGMENT_BYTES && spareSegments.length < SPARE_SEGMENTS) spareSegments.push(segment);
 }
 
+/**
+ * A spooled pack's SHA-256 (its name), taken as its segments leave. The addon hashes each segment
+ * on the thread pool, after the one before (native/sha256_stream.c says why); without it,
+ * node:crypto hashes it here.
+ */
+class PackHash {
+  readonly #native = native?.sha256Create();
+  readonly #here = this.#native ? undefined : createHash('sha256');
+  #hashed: Promise<void> = Promise.resolve();
+
+  /** Settles once `piece` is hashed; the piece must stay as it is until then. */
+  update(piece: Buffer): Promise<void> {
+    if (this.#here) {
+      this.#here.update(piece);
+      return this.#hashed;
+    }
+    return (this.#hashed = this.#hashed.then(() => native!.sha256Update(this.#native!, piece)));
+  }
+
+  /** The hex digest, once every update has settled. */
+  digest(): string {
+    return this.#native ? native!.sha256Digest(this.#native).toString('hex') : this.#here!.digest('hex');
+  }
+}
+
 export class PackWriter {
   readonly type: BlobType;
   readonly salt: Buffer;
@@ -54,13 +79,8 @@ export class PackWriter {
   readonly spool: SpoolFile | undefined;
   /** Without a spool: the filled segments and how much of each is used. */
   readonly #kept: Array<[Buffer, number]> = [];
-  /**
-   * With a spool: the pack's SHA-256 so far, and the segment writes in flight. The addon hashes
-   * each segment on the thread pool, after the one before (native/sha256_stream.c says why).
-   */
-  readonly #hash = native ? undefined : createHash('sha256');
-  readonly #nativeHash = native?.sha256Create();
-  #hashed: Promise<void> = Promise.resolve();
+  /** With a spool: the pack's SHA-256 so far, and the segment writes in flight. */
+  readonly #hash: PackHash | undefined;
   readonly #writes = new Set<Promise<void>>();
   #writeError: unknown;
   #segment: Buffer;
@@ -76,6 +96,7 @@ export class PackWriter {
     this.#keyBytes = fileKeyBytes(keys, this.salt);
     this.#key = createSecretKey(this.#keyBytes);
     this.spool = spool;
+    this.#hash = spool ? new PackHash() : undefined;
     this.#segment = takeSegment(SEGMENT_BYTES);
     this.#used = packLead(this.salt).copy(this.#segment, 0);
   }
@@ -121,9 +142,7 @@ export class PackWriter {
       return;
     }
     const piece = segment.subarray(lead, lead + used);
-    this.#hash?.update(piece);
-    const hashed = this.#nativeHash ? (this.#hashed = this.#hashed.then(() => native!.sha256Update(this.#nativeHash!, piece))) : undefined;
-    const write = Promise.all([this.spool.write(piece, this.#start), hashed]).then(
+    const write = Promise.all([this.spool.write(piece, this.#start), this.#hash!.update(piece)]).then(
       () => giveBack(segment),
       (err: unknown) => {
         this.#writeError ??= err;
@@ -171,7 +190,7 @@ export class PackWriter {
     this.#lead = this.#used = 0;
     this.#emit(tail, 0, tail.byteLength);
     await this.drained(0);
-    return this.#nativeHash ? native!.sha256Digest(this.#nativeHash).toString('hex') : this.#hash!.digest('hex');
+    return this.#hash!.digest();
   }
 
   /** Gives the segments to the next writers: the parts finishParts() returned must not be used any more. */
