@@ -1,6 +1,6 @@
 /* verifyBlobs(pack, packKey, macKey, ids, places): Promise<Uint8Array>, one status per blob
  * packVerifyFile(fd, packKey, macKey, ids, places, status, digest, tail): Promise<number>
- * packHash(bytes, length, digest): Promise<void>
+ * packHash(bytes, digest): Promise<void>
  * check --read-data's work on one pack, on libuv's thread pool (until stop 19 it ran in worker
  * threads, each an isolate of about 20 MiB that compiled the same JavaScript again).
  * verifyBlobs is the inner loop over the pack's blobs: decrypt each blob (AES-256-GCM, the nonce made of
@@ -13,7 +13,7 @@
  * the file is hashed as it goes (its SHA-256 in digest, its last bytes in tail, for the header).
  * It resolves with the bytes read. Until stop 26 the file was read whole into a buffer of its
  * size, two of them at once: 33 MiB of check's peak on the bench corpus, and more for bigger packs.
- * packHash only hashes the first `length` bytes of a pack read whole (from remote storage).
+ * packHash only hashes a pack read whole (from remote storage).
  * places holds four numbers per blob: offset, stored length, compression (0 none, 1 zstd), raw
  * length; ids 32 bytes per blob. Status 0 is a whole blob; any other only says that it is not,
  * and the caller decodes it again with node:crypto to say why. The OpenSSL is Node's own. */
@@ -264,20 +264,19 @@ napi_value pack_verify_file(napi_env env, napi_callback_info info) {
 static void hash_pack(AsyncJob *base) {
   Job *job = (Job *)base;
   unsigned int digest_len = 0;
-  if (EVP_Digest(job->pack, (size_t)job->result, job->digest, &digest_len, EVP_sha256(), NULL) != 1) job->err = EIO, job->syscall = "SHA-256";
+  if (EVP_Digest(job->pack, job->pack_len, job->digest, &digest_len, EVP_sha256(), NULL) != 1) job->err = EIO, job->syscall = "SHA-256";
 }
 
 napi_value pack_hash(napi_env env, napi_callback_info info) {
-  static const char usage[] = "packHash(bytes: Uint8Array, length, digest: Uint8Array[32])";
-  size_t argc = 3; napi_value argv[3];
+  static const char usage[] = "packHash(bytes: Uint8Array, digest: Uint8Array[32])";
+  size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Job *job = new_job(env, hash_pack);
   if (!job) return NULL;
   AsyncJob *b = &job->base;
   size_t digest_len;
-  if (argc < 3 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->pack, &job->pack_len) ||
-      napi_get_value_double(env, argv[1], &job->result) != napi_ok || !(job->result >= 0) || job->result > (double)job->pack_len ||
-      !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->digest, &digest_len) || digest_len != 32)
+  if (argc < 2 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->pack, &job->pack_len) ||
+      !job_hold(env, b, argv[1], napi_uint8_array, (void **)&job->digest, &digest_len) || digest_len != 32)
     return job_refuse(env, b, usage);
   return job_start(env, b, "lifeboat.packHash");
 }

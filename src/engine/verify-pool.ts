@@ -9,8 +9,8 @@ import { nativeAddon } from '../lib/native-addon.ts';
 import { verifyPackBytes, verifyPackFile, type BlobPlace, type PackProblem, type RepositoryKeys } from '../repo/repository.ts';
 
 interface NativeHash {
-  /** The SHA-256 of the first `length` bytes of `bytes`, into digest. */
-  packHash(bytes: Uint8Array, length: number, digest: Uint8Array): Promise<void>;
+  /** The SHA-256 of `bytes`, into digest. */
+  packHash(bytes: Uint8Array, digest: Uint8Array): Promise<void>;
 }
 
 export class VerifyPool {
@@ -38,7 +38,7 @@ export class VerifyPool {
       }
       try {
         const digest = Buffer.alloc(32);
-        await this.#native.packHash(pack, pack.byteLength, digest);
+        await this.#native.packHash(pack, digest);
         return await verifyPackBytes(this.#keys, name, pack, blobs, digest);
       } catch (err) {
         return [{ message: `cannot be verified: ${(err as Error).message}` }];

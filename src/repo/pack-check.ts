@@ -1,5 +1,6 @@
-// Reading one pack whole for check --read-data: its bytes must hash to its name, its header must
-// open and agree with the index, and every blob must decrypt, decompress and MAC to its id.
+// Verifying one pack for check --read-data, read whole or (a file on this machine) as it streams
+// in: its bytes must hash to its name, its header must open and agree with the index, and every
+// blob must decrypt, decompress and MAC to its id.
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { nativeAddon, nativeAddonIfBuilt } from '../lib/native-addon.ts';

@@ -116,8 +116,9 @@ export class LocalBackend implements Backend {
     // A lock's removal need not survive a crash: a lock file that comes back names a process that
     // is gone, as a crash while it ran would have left it (locks.ts treats both as stale). Its
     // folder's fsync waited for the device to flush what the command wrote: 0.24 s at the end
-    // of a restore of the bench corpus, a tenth of the restore. Other deletes are prune's, whose
-    // order must hold after a crash (old indexes before the packs they list).
+    // of a restore of the bench corpus, a tenth of the restore. Every other delete stays synced:
+    // prune's and repair's must keep their order after a crash (old indexes before the packs
+    // they list), and a forgotten snapshot or a removed key must stay gone.
     if (kind !== 'locks') await syncDir(this.#dir(kind, name));
   }
 
