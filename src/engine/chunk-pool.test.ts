@@ -26,26 +26,26 @@ function writeSparse(path: string, size: number): void {
   truncateSync(path, size);
 }
 
-test('the pool keeps to one lane for small files, and starts another when there is much to read', async (t) => {
+test('the pool keeps to one lane for a few files, and starts another when there are many or much to read', async (t) => {
   const { dir, repo } = await emptyRepo(t);
-  const chunkAll = async (pool: ChunkPool, files: Array<{ path: string; size: number }>) => {
+  const chunkAll = async (files: Array<{ path: string; size: number }>): Promise<number> => {
+    const pool = new ChunkPool(repo, 2);
+    t.after(() => pool.close());
     const got = await Promise.all(files.map(({ path, size }) => pool.chunkFile(Buffer.from(path), size, async () => {})));
     assert.deepEqual(got.map((r) => r.bytesRead), files.map((f) => f.size));
+    return pool.laneCount;
   };
-  // 136 MiB in all, more than enough to read, but in files so small that the main thread sets the pace.
-  const small = Array.from({ length: 4500 }, (_, i) => ({ path: join(dir, `s${i}`), size: 31 * 1024 }));
-  for (const f of small) writeSparse(f.path, f.size);
-  const forSmall = new ChunkPool(repo, 2);
-  t.after(() => forSmall.close());
-  await chunkAll(forSmall, small);
-  assert.equal(forSmall.laneCount, 1, 'a second lane would only take a core from the main thread');
-
-  const big = Array.from({ length: 4 }, (_, i) => ({ path: join(dir, `b${i}`), size: 48 * 1024 * 1024 }));
-  for (const f of big) writeSparse(f.path, f.size);
-  const forBig = new ChunkPool(repo, 2);
-  t.after(() => forBig.close());
-  await chunkAll(forBig, big);
-  assert.equal(forBig.laneCount, 2);
+  const files = (prefix: string, count: number, size: number) => {
+    const made = Array.from({ length: count }, (_, i) => ({ path: join(dir, `${prefix}${i}`), size }));
+    for (const f of made) writeSparse(f.path, f.size);
+    return made;
+  };
+  // What a small re-backup reads (1,000 files, 31 MiB): a second lane's buffers are not worth it.
+  assert.equal(await chunkAll(files('few', 1000, 31 * 1024)), 1);
+  // Many small files: a lane run is short, and two lanes keep the main thread supplied.
+  assert.equal(await chunkAll(files('many', 4500, 4 * 1024)), 2);
+  // A few big ones.
+  assert.equal(await chunkAll(files('big', 4, 48 * 1024 * 1024)), 2);
 });
 
 test('a chunk stored during the backup is not compressed again where it occurs once more', async (t) => {
