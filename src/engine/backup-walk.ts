@@ -26,8 +26,8 @@ export interface WalkOptions {
 }
 
 const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
-// Enough to keep every chunking lane's queue full of small files (chunk-pool.ts).
-const FILES_IN_FLIGHT = 128;
+// Enough to keep every chunking lane's queue full of small files: four runs' worth (chunk-pool.ts).
+const FILES_IN_FLIGHT = 256;
 
 export class TreeWalker {
   readonly errors: string[] = [];
