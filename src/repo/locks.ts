@@ -2,8 +2,9 @@
 // and checks hold shared locks; prune and forget hold an exclusive one, because prune deletes
 // packs that a running backup may just have decided to reuse. A lock is an encrypted file in
 // locks/ naming its host, process and time; it is rewritten every few minutes while held.
-// A lock is stale (ignored, and removable by `lifeboat unlock`) when its process is gone (same
-// host) or it has not been refreshed for STALE_AFTER_MS (another host: the only safe signal).
+// A lock is stale (ignored, and removable by `lifeboat unlock`) when it has not been refreshed for
+// STALE_AFTER_MS (the only safe signal from another host), or sooner when its process is gone
+// (same host).
 // Lock files are write-once like everything else: a refresh writes a new file, then deletes the
 // old one. Two lockers that race both see each other and both give way, so neither proceeds
 // wrongly; one retries later.
@@ -53,17 +54,17 @@ export async function listLocks(backend: Backend, keys: RepositoryKeys): Promise
 }
 
 function isStale(lock: LockInfo): boolean {
-  const age = nowMs() - Date.parse(lock.time);
-  if (lock.host === hostname()) {
-    if (lock.pid === process.pid) return false;
-    try {
-      process.kill(lock.pid, 0);
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-    return false;
+  // Not refreshed for STALE_AFTER_MS: stale wherever it was taken. On this host too, for its pid
+  // may belong to another process by now (after a reboot): taken for the holder, it blocked the
+  // repository until someone ran "lifeboat unlock". A live holder refreshes every REFRESH_MS.
+  if (!(nowMs() - Date.parse(lock.time) < STALE_AFTER_MS)) return true;
+  if (lock.host !== hostname() || lock.pid === process.pid) return false;
+  try {
+    process.kill(lock.pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
-  return !(age < STALE_AFTER_MS);
+  return false;
 }
 
 export class RepositoryLock {
