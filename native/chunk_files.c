@@ -22,6 +22,7 @@
  * `file` is the index of the path in this run, or -1 for the file left unfinished by the last. */
 #define _GNU_SOURCE
 #include "async_job.h"
+#include "file_write.h"
 #include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -283,7 +284,7 @@ napi_value chunk_lane_create(napi_env env, napi_callback_info info) {
   l->known = table, l->known_slots = slots, l->fd = -1;
   l->mac = hmac_sha256_new(key, key_len);
   l->cctx = zstd_cctx_new(); /* none: chunks are stored raw, still correct */
-  l->buf = malloc(l->cap);
+  l->buf = buffer_alloc(l->cap); /* filled whole again and again: huge pages save its faults */
   napi_value external;
   if (!l->mac || !l->buf || napi_create_reference(env, argv[3], 1, &l->known_ref) != napi_ok || napi_create_external(env, l, finalize_lane, NULL, &external) != napi_ok) {
     release_lane(l);

@@ -98,17 +98,15 @@ static void return_scratch(Scratch *s) {
 }
 
 /* Room for `want` bytes in *buf, which starts on a DIRECT_ALIGN boundary; its old content is not
- * kept. 0 when out of memory. */
+ * kept. 0 when out of memory. A buffer of a megabyte or more grows to whole huge pages: the job
+ * after will likely fill them (file_write.h on why huge pages). */
 static int room(uint8_t **buf, size_t *cap, size_t want) {
   if (want <= *cap) return 1;
   free(*buf);
-  *buf = NULL;
-  *cap = 0;
-  void *p;
-  if (posix_memalign(&p, DIRECT_ALIGN, want) != 0) return 0;
-  *buf = p;
-  *cap = want;
-  return 1;
+  if (want >= HUGE_PAGE / 2) want = (want + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+  *buf = buffer_alloc(want);
+  *cap = *buf ? want : 0;
+  return *buf != NULL;
 }
 
 /* One sealed blob decrypted and decompressed into dst (room for raw_length); 0 when it does not

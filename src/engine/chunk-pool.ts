@@ -54,6 +54,7 @@ interface NativeLanes {
   chunkLaneCreate(gear: Uint32Array, params: Float64Array, blobIdKey: Uint8Array, known: BigUint64Array): object;
   chunkLaneRun(lane: object, paths: Uint8Array, count: number, out: Uint8Array, records: Float64Array, ids: Uint8Array): Promise<void>;
   chunkLaneClose(lane: object): void;
+  alignedBuffer(bytes: number): Buffer;
 }
 
 /** Where a run's chunks go, and how many of them the main thread has not finished with. */
@@ -183,7 +184,7 @@ export class ChunkPool {
     // Two arenas, each with room for the largest chunk in zstd's worst case (4 MiB with the
     // default chunker): one is filled while the main thread takes in the other's chunks.
     const arena = (): Arena => ({
-      out: Buffer.allocUnsafeSlow(compressBound(maxBytes)),
+      out: this.#native.alignedBuffer(compressBound(maxBytes)), // in huge pages: fewer faults
       records: new Float64Array(RECORDS_START + RECORDS_PER_RUN * RECORD_FIELDS),
       ids: Buffer.allocUnsafeSlow(RECORDS_PER_RUN * 32),
       inUse: 0,
