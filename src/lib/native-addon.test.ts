@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -111,4 +111,18 @@ test('sha256Update/sha256Digest: pieces hashed on the thread pool give node:cryp
   assert.throws(() => addon.sha256Update(busy, pieces[2]), /before sha256Digest/);
   assert.throws(() => addon.sha256Digest(busy), /once/);
   assert.throws(() => addon.sha256Update({}, pieces[2]), TypeError);
+});
+
+test('alignedBuffer: a big buffer\'s whole 2 MiB stretches are huge pages once touched, where the kernel gives them on request', (t) => {
+  // Faults are what this saves (native/direct_write.c's buffer_alloc); without THP or with it off, there is nothing to see.
+  const setting = '/sys/kernel/mm/transparent_hugepage/enabled';
+  const thp = existsSync(setting) ? readFileSync(setting, 'utf8').trim() : 'not in this kernel';
+  if (!/\[(madvise|always)\]/.test(thp)) return t.skip(`transparent huge pages: ${thp}`);
+  const hugeKiB = () => Number(/^AnonHugePages:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1]);
+  const before = hugeKiB();
+  const buffer = nativeAddon<DirectWrite>().alignedBuffer(4 * 1024 * 1024 + 64 * 1024);
+  buffer.fill(1);
+  // Two whole huge pages; the 64 KiB tail stays in small pages, so the buffer is not 6 MiB resident.
+  assert.ok(hugeKiB() - before >= 4096, `AnonHugePages grew by ${hugeKiB() - before} kB`);
+  assert.equal(buffer.byteLength, 4 * 1024 * 1024 + 64 * 1024);
 });
