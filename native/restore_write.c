@@ -1,5 +1,5 @@
-/* restoreWriteFiles(content, meta, names, keys, results, xattrErrors): Promise<void>
- * restoreWriteRun(fd, sealed, packKey, ids, places, sparse, directFd): Promise<number>
+/* restoreWriteFiles(content, meta, names, keys, results, xattrErrors, macKey): Promise<void>
+ * restoreWriteRun(fd, sealed, packKey, ids, places, sparse, directFd, macKey): Promise<number>
  * Restore's writing, on libuv's thread pool: decrypting (blob_crypto.c's blob_decrypt) and
  * decompressing blobs, and every system call for a file (create, write, owner, mode,
  * xattrs, times, close). Until stop 19 two worker threads did this in JavaScript: each isolate
@@ -26,7 +26,13 @@
  * directFd, when not -1, is the same file opened with O_DIRECT: the whole 4 KiB blocks of what a
  * run writes go through it, from a buffer placed so that memory and file offsets agree, and only
  * the partial blocks at a gathered range's ends go through the page cache (direct_write.c's
- * write_split). */
+ * write_split).
+ *
+ * Every decoded blob must MAC (HMAC-SHA256 under macKey, the repository's blob-id key) to its id:
+ * another machine holding the repository's key can seal any bytes under any id, so a blob that
+ * authenticates is not yet the blob its id names. One that does not counts as damaged.
+ * A small file's path is opened with O_NOFOLLOW: restore.ts names it as /proc/self/fd/N/NAME,
+ * relative to a folder it opened without following links, so no link leads the write elsewhere. */
 #define _GNU_SOURCE
 #include "async_job.h"
 #include "file_write.h"
@@ -58,6 +64,8 @@ enum { STATUS_WRITTEN = 0, STATUS_FAILED = 1, STATUS_DAMAGED = 2 };
 enum { STEP_OPEN = 1, STEP_WRITE = 2, STEP_CHMOD = 3, STEP_UTIMES = 4, STEP_CLOSE = 5, STEP_READ = 6 };
 
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len); /* zstd_blob.c */
+EVP_MAC_CTX *hmac_sha256_new(const unsigned char *key, size_t key_len); /* blob_crypto.c */
+int hmac_sha256_of(EVP_MAC_CTX *mac, const void *data, size_t len, unsigned char *out); /* blob_crypto.c */
 int64_t blob_decrypt(EVP_CIPHER_CTX *cipher, const unsigned char *id, uint64_t offset, const unsigned char *sealed, size_t stored, unsigned char *plain); /* blob_crypto.c */
 napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
@@ -69,6 +77,8 @@ typedef struct Scratch {
   EVP_CIPHER_CTX *cipher;
   uint8_t key[KEY_BYTES];
   int keyed;
+  EVP_MAC_CTX *mac; /* keyed with mac_key, made on first use */
+  uint8_t mac_key[KEY_BYTES];
   uint8_t *run, *out;
   size_t run_cap, out_cap;
   struct iovec *iov;
@@ -113,8 +123,19 @@ static int room(uint8_t **buf, size_t *cap, size_t want) {
  * authenticate or is not raw_length bytes once decoded. A compressed blob is decrypted where it
  * lies, over its sealed bytes, which are the job's own (a run's buffer, or a batch's content
  * handed over); when it does not authenticate, the caller reads it again to say why. */
-static int open_blob(Scratch *s, const uint8_t *key, const uint8_t *id, double offset, uint8_t *sealed, size_t stored, int compressed,
-                     size_t raw_length, uint8_t *dst) {
+/* Whether the raw_length bytes at dst MAC to id under mac_key. */
+static int blob_matches_id(Scratch *s, const uint8_t *mac_key, const uint8_t *id, const uint8_t *dst, size_t raw_length) {
+  if (!s->mac || memcmp(s->mac_key, mac_key, KEY_BYTES) != 0) {
+    EVP_MAC_CTX_free(s->mac);
+    if (!(s->mac = hmac_sha256_new(mac_key, KEY_BYTES))) return 0;
+    memcpy(s->mac_key, mac_key, KEY_BYTES);
+  }
+  uint8_t digest[ID_BYTES];
+  return hmac_sha256_of(s->mac, dst, raw_length, digest) && memcmp(digest, id, ID_BYTES) == 0;
+}
+
+static int open_blob(Scratch *s, const uint8_t *key, const uint8_t *mac_key, const uint8_t *id, double offset, uint8_t *sealed, size_t stored,
+                     int compressed, size_t raw_length, uint8_t *dst) {
   if (stored < TAG_BYTES || offset < 0) return 0;
   size_t body = stored - TAG_BYTES;
   if (!compressed && body != raw_length) return 0;
@@ -125,7 +146,8 @@ static int open_blob(Scratch *s, const uint8_t *key, const uint8_t *id, double o
   }
   int64_t len = blob_decrypt(s->cipher, id, (uint64_t)offset, sealed, stored, compressed ? sealed : dst);
   if (len < 0) return 0;
-  return !compressed || zstd_decompress_to(dst, raw_length, sealed, (size_t)len) == (int64_t)raw_length;
+  if (compressed && zstd_decompress_to(dst, raw_length, sealed, (size_t)len) != (int64_t)raw_length) return 0;
+  return blob_matches_id(s, mac_key, id, dst, raw_length);
 }
 
 static int all_zero(const uint8_t *p, size_t len) {
@@ -194,7 +216,7 @@ typedef struct {
   char *pack_path;
   double read_offset, read_length;
   uint8_t *sealed;
-  const uint8_t *pack_key, *ids;
+  const uint8_t *pack_key, *ids, *mac_key;
   size_t sealed_len, id_bytes;
   const double *places;
   size_t places_len;
@@ -233,8 +255,8 @@ static int file_extent(const double *f, size_t meta_left, const Extent *bound, E
 }
 
 /* One small file: decoded, created, written and given its metadata; its four result numbers. */
-static void write_one_file(Scratch *s, const double *f, const uint8_t *path_bytes, uint8_t *content, const uint8_t *keys, int32_t *result,
-                           int32_t *xattr_errors) {
+static void write_one_file(Scratch *s, const Job *job, const double *f, const uint8_t *path_bytes, uint8_t *content, const uint8_t *keys,
+                           int32_t *result, int32_t *xattr_errors) {
   const double *parts = f + FILE_FIELDS;
   size_t part_count = (size_t)f[1], xattr_count = (size_t)f[2], decoded = 0;
   for (size_t i = 0; i < part_count; i++)
@@ -249,7 +271,7 @@ static void write_one_file(Scratch *s, const double *f, const uint8_t *path_byte
     size_t length = (size_t)p[0];
     if (p[1]) {
       size_t raw = (size_t)p[4];
-      if (!open_blob(s, keys + ID_BYTES, keys, p[2], content, length, p[3] == 1, raw, s->out + out_at)) {
+      if (!open_blob(s, keys + ID_BYTES, job->mac_key, keys, p[2], content, length, p[3] == 1, raw, s->out + out_at)) {
         result[0] = STATUS_DAMAGED;
         return;
       }
@@ -262,7 +284,7 @@ static void write_one_file(Scratch *s, const double *f, const uint8_t *path_byte
     content += length;
   }
   char path[PATH_MAX + 1];
-  int fd = c_string(path, sizeof path, path_bytes, (size_t)f[0]) ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : (errno = ENAMETOOLONG, -1);
+  int fd = c_string(path, sizeof path, path_bytes, (size_t)f[0]) ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) : (errno = ENAMETOOLONG, -1);
   int err = 0, step = STEP_OPEN;
   if (fd < 0) err = errno;
   if (!err) step = STEP_WRITE, err = writev_fully(fd, s->iov, part_count);
@@ -293,7 +315,7 @@ static void write_files(AsyncJob *base) {
     const double *f = job->meta + at.meta;
     int32_t *result = job->results + 4 * i;
     if (!s) result[0] = STATUS_FAILED, result[1] = ENOMEM, result[2] = STEP_WRITE;
-    else write_one_file(s, f, job->names + at.names, job->content + at.content, job->keys + at.keys, result, xattr_errors);
+    else write_one_file(s, job, f, job->names + at.names, job->content + at.content, job->keys + at.keys, result, xattr_errors);
     /* past this file, whatever happened to it */
     xattr_errors += (size_t)f[2];
     at.meta += e.meta, at.content += e.content, at.names += e.names, at.keys += e.keys;
@@ -369,7 +391,7 @@ static void write_run(AsyncJob *base) {
       }
     }
     uint8_t *blob = s->out + used;
-    if (!open_blob(s, job->pack_key, job->ids + i * ID_BYTES, b[2], sealed + (size_t)at, (size_t)stored, b[3] == 1, raw, blob)) {
+    if (!open_blob(s, job->pack_key, job->mac_key, job->ids + i * ID_BYTES, b[2], sealed + (size_t)at, (size_t)stored, b[3] == 1, raw, blob)) {
       job->damaged = 1;
       break;
     }
@@ -418,17 +440,18 @@ static Job *new_job(napi_env env, void (*run)(AsyncJob *), void (*settle)(napi_e
 }
 
 napi_value restore_write_files(napi_env env, napi_callback_info info) {
-  static const char usage[] = "restoreWriteFiles(content, meta: Float64Array, names, keys, results: Int32Array, xattrErrors: Int32Array)";
-  size_t argc = 6; napi_value argv[6];
+  static const char usage[] = "restoreWriteFiles(content, meta: Float64Array, names, keys, results: Int32Array, xattrErrors: Int32Array, macKey[32])";
+  size_t argc = 7; napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Job *job = new_job(env, write_files, files_settled);
   if (!job) return NULL;
   AsyncJob *b = &job->base;
-  size_t results_len;
-  if (argc < 6 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->content, &job->content_len) ||
+  size_t results_len, mac_key_len;
+  if (argc < 7 || !job_hold(env, b, argv[0], napi_uint8_array, (void **)&job->content, &job->content_len) ||
       !job_hold(env, b, argv[1], napi_float64_array, (void **)&job->meta, &job->meta_len) || !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->names, &job->names_len) ||
       !job_hold(env, b, argv[3], napi_uint8_array, (void **)&job->keys, &job->keys_len) || !job_hold(env, b, argv[4], napi_int32_array, (void **)&job->results, &results_len) ||
-      !job_hold(env, b, argv[5], napi_int32_array, (void **)&job->xattr_errors, &job->xattr_count))
+      !job_hold(env, b, argv[5], napi_int32_array, (void **)&job->xattr_errors, &job->xattr_count) ||
+      !job_hold(env, b, argv[6], napi_uint8_array, (void **)&job->mac_key, &mac_key_len) || mac_key_len != KEY_BYTES)
     return job_refuse(env, b, usage);
   /* Every length in meta is checked against the arrays here, before the thread trusts them. */
   const Extent bound = {job->meta_len, job->content_len, job->names_len, job->keys_len};
@@ -447,19 +470,20 @@ napi_value restore_write_files(napi_env env, napi_callback_info info) {
 }
 
 napi_value restore_write_run(napi_env env, napi_callback_info info) {
-  static const char usage[] = "restoreWriteRun(fd, sealed: Uint8Array | [path, offset, length], packKey[32], ids[32 * n], places: Float64Array, sparse, directFd)";
-  size_t argc = 7; napi_value argv[7];
+  static const char usage[] = "restoreWriteRun(fd, sealed: Uint8Array | [path, offset, length], packKey[32], ids[32 * n], places: Float64Array, sparse, directFd, macKey[32])";
+  size_t argc = 8; napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Job *job = new_job(env, write_run, run_settled);
   if (!job) return NULL;
   AsyncJob *b = &job->base;
-  size_t key_len;
+  size_t key_len, mac_key_len;
   bool sparse = false, is_array = false;
-  if (argc < 7 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || napi_get_value_int32(env, argv[6], &job->direct_fd) != napi_ok ||
+  if (argc < 8 || napi_get_value_int32(env, argv[0], &job->fd) != napi_ok || napi_get_value_int32(env, argv[6], &job->direct_fd) != napi_ok ||
       napi_is_array(env, argv[1], &is_array) != napi_ok ||
       !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->pack_key, &key_len) || key_len != KEY_BYTES ||
       !job_hold(env, b, argv[3], napi_uint8_array, (void **)&job->ids, &job->id_bytes) || job->id_bytes % ID_BYTES != 0 ||
-      !job_hold(env, b, argv[4], napi_float64_array, (void **)&job->places, &job->places_len) || napi_get_value_bool(env, argv[5], &sparse) != napi_ok)
+      !job_hold(env, b, argv[4], napi_float64_array, (void **)&job->places, &job->places_len) || napi_get_value_bool(env, argv[5], &sparse) != napi_ok ||
+      !job_hold(env, b, argv[7], napi_uint8_array, (void **)&job->mac_key, &mac_key_len) || mac_key_len != KEY_BYTES)
     return job_refuse(env, b, usage);
   job->sparse = sparse;
   if (is_array) {

@@ -93,7 +93,8 @@ export function describeError(err: unknown): string {
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'no space left on device';
   if (code === 'EROFS') return 'read-only file system';
   if (code === 'ENOENT') return 'no such file or directory';
-  return (err as Error).message;
+  // Restore names entries as /proc/self/fd/N/NAME (sources/files-target.ts); the caller names the entry.
+  return (err as Error).message.replace(/, (\w+) '\/proc\/self\/fd\/[^']*'( -> '[^']*')?$/, ' ($1)');
 }
 
 /** Turns any thrown value into a LifeboatError, keeping the original as `cause`. */

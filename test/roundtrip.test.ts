@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { cliOk, IS_ROOT, newRepo, tempDir } from './helpers.ts';
 import { buildFixture, describeTree } from './tree-fixture.ts';
 
-test('restores every kind of entry exactly: content, modes, owners, ns mtimes, links, sparse files, xattrs, odd names', async (t) => {
+test('restores every kind of entry exactly (--restore-privileged): content, modes, owners, ns mtimes, links, sparse files, xattrs, odd names', async (t) => {
   const repo = await newRepo(t);
   const source = join(tempDir(t), 'source');
   mkdirSync(source);
@@ -18,7 +18,7 @@ test('restores every kind of entry exactly: content, modes, owners, ns mtimes, l
   const backup = JSON.parse((await cliOk(['backup', '--repo', repo, '--json', source])).stdout);
   assert.equal(backup.incomplete, false);
   const target = tempDir(t);
-  const restore = await cliOk(['restore', '--repo', repo, 'latest', '--target', target, '--verify', '--json']);
+  const restore = await cliOk(['restore', '--repo', repo, 'latest', '--target', target, '--verify', '--json', '--restore-privileged']);
   const result = JSON.parse(restore.stdout);
   assert.equal(result.partial, false);
   assert.ok(result.verified > 5);

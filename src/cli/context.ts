@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LifeboatError } from '../errors.ts';
+import type { EntryProblem, OperationEvents } from '../model/events.ts';
 import { deriveAhead, type DerivedSlotKey } from '../repo/key-derivation.ts';
 // Types only: the repository's modules load while the key is derived.
 import type { LockRequest, Repository } from '../repo/repository.ts';
@@ -167,6 +168,21 @@ export class Context {
 
   error(text: string): void {
     process.stderr.write(`error: ${text}\n`);
+  }
+
+  /**
+   * Events for an engine operation that print each entry problem as an error as it comes;
+   * `problems` counts them, for the command's exit code (3 when there were any).
+   */
+  entryEvents(): OperationEvents & { problems: number } {
+    const events = {
+      problems: 0,
+      problem: (p: EntryProblem): void => {
+        events.problems++;
+        this.error(`${p.path}: ${p.message}`);
+      },
+    };
+    return events;
   }
 
   stderr(text: string): void {

@@ -155,16 +155,23 @@ async function checkSnapshots(repo: Repository, damaged: Map<string, string>): P
   for (const d of badSnapshots) problem('snapshot', d.id, d.problem);
   const treeVerdicts = new Map<string, AffectedEntry[] | string>();
   const unindexed = new Set<string>();
+  /** Trees being visited: one met again below itself is a cycle, reported and not followed. */
+  const onPath = new Set<string>();
   const visitTree = async (id: string, path: string): Promise<Array<{ path: string; reason: string }>> => {
     const known = treeVerdicts.get(id);
     if (typeof known === 'string') return [{ path, reason: known }];
     if (known) return known.map((a) => ({ path: path + a.path, reason: a.reason }));
+    if (onPath.has(id)) {
+      const reason = 'the folder lists one of the folders it is in (a cycle)';
+      problem('tree', id, reason);
+      return [{ path: path || '/', reason }];
+    }
     const out: Array<{ path: string; reason: string }> = [];
-    let nodes;
+    let tree;
     try {
       const why = damaged.get(id) ?? (repo.index.has(Buffer.from(id, 'hex')) ? undefined : 'tree blob is missing from the index');
       if (why) throw new Error(why);
-      nodes = (await repo.loadTree(id)).nodes;
+      tree = await repo.loadTree(id);
       walk.trees++;
     } catch (err) {
       const reason = `directory listing unreadable: ${(err as Error).message}`;
@@ -172,7 +179,12 @@ async function checkSnapshots(repo: Repository, damaged: Map<string, string>): P
       treeVerdicts.set(id, reason);
       return [{ path: path || '/', reason }];
     }
-    for (const node of nodes) {
+    for (const d of tree.damaged) {
+      problem('tree', id, `entry "${d.name}" refused: ${d.problem}`);
+      out.push({ path: `/${d.name}`, reason: `entry refused: ${d.problem}` });
+    }
+    onPath.add(id);
+    for (const node of tree.nodes) {
       const child = `/${node.name}`;
       if (node.type === 'dir' && node.subtree) out.push(...(await visitTree(node.subtree, child)));
       for (const hex of node.content ?? []) {
@@ -188,6 +200,7 @@ async function checkSnapshots(repo: Repository, damaged: Map<string, string>): P
         }
       }
     }
+    onPath.delete(id);
     treeVerdicts.set(id, out.map((a) => ({ snapshot: '', ...a })));
     return out.map((a) => ({ path: path + a.path, reason: a.reason }));
   };

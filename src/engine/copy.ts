@@ -4,6 +4,9 @@
 // uploaded. Trees are rewritten with the new ids. A snapshot whose copy (marked with `original`) is
 // already in the destination is skipped, so copying twice adds nothing; after an interruption the
 // packs already uploaded are found again (by the index, or from their own headers) and not resent.
+// Every blob read from the source is checked against its id (Repository.decodeBlob) and every tree
+// validated, so damage in the source stops the copy instead of passing into the destination.
+import { LifeboatError } from '../errors.ts';
 import type { SnapshotRecord } from '../model/snapshot.ts';
 import type { Tree } from '../model/tree.ts';
 import { BlobBatch, type Repository, type SnapshotFilter } from '../repo/repository.ts';
@@ -58,6 +61,8 @@ class BlobCopier {
   readonly #result: CopyResult;
   /** Source blob id → destination blob id, for everything met in this run. */
   readonly #ids = new Map<string, string>();
+  /** Trees being copied: one met again below itself is a cycle. */
+  readonly #onPath = new Set<string>();
 
   constructor(from: Repository, to: Repository, result: CopyResult) {
     this.#from = from;
@@ -69,7 +74,16 @@ class BlobCopier {
   async tree(idHex: string, trees?: BlobBatch): Promise<string> {
     const known = this.#ids.get(idHex);
     if (known) return known;
+    // Damage is not laundered: a copy that dropped what the source cannot vouch for would pass
+    // the destination's check. Such a snapshot is refused; "repair snapshots" makes a clean one.
+    const refuse = (why: string): LifeboatError =>
+      new LifeboatError('REPO_CORRUPT', `Tree ${idHex.slice(0, 16)} of the source repository ${why}; the snapshot is not copied`, {
+        hint: 'Run "lifeboat check" on the source repository, then "lifeboat repair snapshots" there.',
+      });
+    if (this.#onPath.has(idHex)) throw refuse('lists one of the folders it is in (a cycle)');
     const tree = await this.#from.loadTree(idHex, trees);
+    if (tree.damaged.length) throw refuse(`has an entry that cannot be trusted ("${tree.damaged[0].name}": ${tree.damaged[0].problem})`);
+    this.#onPath.add(idHex);
     // The directory's content and its subdirectories' listings are read a few requests at a time.
     const unknown = (hex: string) => !this.#ids.has(hex);
     const ids = (list: string[]) => list.filter(unknown).map((hex) => Buffer.from(hex, 'hex'));
@@ -83,6 +97,7 @@ class BlobCopier {
       nodes.push(copy);
     }
     const mapped = await this.#to.saveTree({ nodes } satisfies Tree);
+    this.#onPath.delete(idHex);
     this.#ids.set(idHex, mapped);
     return mapped;
   }

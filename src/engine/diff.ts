@@ -1,5 +1,6 @@
 // diff: what changed between two snapshots. Identical subtrees (same tree id) are skipped without
 // being loaded, so comparing two large snapshots costs what changed, not what they hold.
+import type { OperationContext } from '../model/events.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 
@@ -11,10 +12,41 @@ export interface Change {
   type: string;
 }
 
-export async function diffTrees(repo: Repository, a: string | undefined, b: string | undefined, prefix = ''): Promise<Change[]> {
+/**
+ * The changes from tree `a` to tree `b`. Entries the tree decoder refused, unreadable listings and
+ * cycles (a tree below itself) go to `events.problem` and are left out of the comparison.
+ */
+export async function diffTrees(repo: Repository, a: string | undefined, b: string | undefined, context: OperationContext = {}): Promise<Change[]> {
+  return await diffBelow(repo, a, b, '', context, new Set());
+}
+
+async function diffBelow(repo: Repository, a: string | undefined, b: string | undefined, prefix: string, context: OperationContext, onPath: Set<string>): Promise<Change[]> {
   if (a === b) return [];
-  const left = a ? (await repo.loadTree(a)).nodes : [];
-  const right = b ? (await repo.loadTree(b)).nodes : [];
+  context.signal?.throwIfAborted();
+  const load = async (id: string | undefined): Promise<TreeNode[]> => {
+    if (!id) return [];
+    const report = (message: string): void => context.events?.problem?.({ path: prefix || '/', code: 'REPO_CORRUPT', message });
+    if (onPath.has(id)) {
+      report(`the folder lists one of the folders it is in (tree ${id.slice(0, 16)}): not followed`);
+      return [];
+    }
+    try {
+      const tree = await repo.loadTree(id);
+      for (const d of tree.damaged) context.events?.problem?.({ path: `${prefix}/${d.name}`, code: 'REPO_CORRUPT', message: `refused: ${d.problem}` });
+      return tree.nodes;
+    } catch (err) {
+      report(`cannot read this folder's listing: ${(err as Error).message}`);
+      return [];
+    }
+  };
+  const left = await load(a);
+  const right = await load(b);
+  const below = (x: string | undefined, y: string | undefined, path: string): Promise<Change[]> => {
+    const inner = new Set(onPath);
+    if (a) inner.add(a);
+    if (b) inner.add(b);
+    return diffBelow(repo, x, y, path, context, inner);
+  };
   const byName = new Map(right.map((n) => [nodeNameBytes(n).toString('latin1'), n]));
   const changes: Change[] = [];
   for (const l of left) {
@@ -24,7 +56,7 @@ export async function diffTrees(repo: Repository, a: string | undefined, b: stri
     const path = `${prefix}/${l.name}`;
     if (!r) {
       changes.push({ kind: 'removed', path, type: l.type });
-      if (l.type === 'dir') changes.push(...(await diffTrees(repo, l.subtree, undefined, path)));
+      if (l.type === 'dir') changes.push(...(await below(l.subtree, undefined, path)));
       continue;
     }
     if (l.type !== r.type) {
@@ -33,14 +65,14 @@ export async function diffTrees(repo: Repository, a: string | undefined, b: stri
     }
     if (l.type === 'dir') {
       if (!sameMetadata(l, r)) changes.push({ kind: 'metadata', path, type: 'dir' });
-      changes.push(...(await diffTrees(repo, l.subtree, r.subtree, path)));
+      changes.push(...(await below(l.subtree, r.subtree, path)));
     } else if (!sameContent(l, r)) changes.push({ kind: 'modified', path, type: l.type });
     else if (!sameMetadata(l, r)) changes.push({ kind: 'metadata', path, type: l.type });
   }
   for (const r of byName.values()) {
     const path = `${prefix}/${r.name}`;
     changes.push({ kind: 'added', path, type: r.type });
-    if (r.type === 'dir') changes.push(...(await diffTrees(repo, undefined, r.subtree, path)));
+    if (r.type === 'dir') changes.push(...(await below(undefined, r.subtree, path)));
   }
   return changes;
 }

@@ -1,6 +1,7 @@
 // dump: a file's content, or a folder as a tar stream, written through `write` (which must
 // apply backpressure). Blobs are fetched one at a time, so memory stays at one blob.
 import { LifeboatError } from '../errors.ts';
+import type { OperationContext } from '../model/events.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 import { padding, tarHeader, TAR_END } from './tar.ts';
@@ -11,9 +12,17 @@ export async function dumpFile(repo: Repository, node: TreeNode, write: Write): 
   for (const hex of node.content ?? []) await write(await repo.loadBlob(Buffer.from(hex, 'hex')));
 }
 
-export async function dumpTar(repo: Repository, root: TreeNode, rootName: Buffer, write: Write): Promise<void> {
+/**
+ * A folder as a tar stream. Member names are built from tree entries that the tree decoder
+ * accepted (single components, never ".." or "/"); entries it refused, unreadable listings and
+ * cycles are reported to `events.problem` and left out.
+ */
+export async function dumpTar(repo: Repository, root: TreeNode, rootName: Buffer, write: Write, context: OperationContext = {}): Promise<void> {
   const links = new Map<string, Buffer>();
+  const onPath = new Set<string>();
+  const report = (path: Buffer, message: string): void => context.events?.problem?.({ path: path.toString(), code: 'REPO_CORRUPT', message });
   const emit = async (node: TreeNode, path: Buffer): Promise<void> => {
+    context.signal?.throwIfAborted();
     if (node.type === 'socket') return; // tar cannot carry sockets
     const key = node.type === 'file' && node.links > 1 ? `${node.device}:${node.inode}` : undefined;
     const first = key ? links.get(key) : undefined;
@@ -35,7 +44,18 @@ export async function dumpTar(repo: Repository, root: TreeNode, rootName: Buffer
       await write(padding(written));
     }
     if (node.type === 'dir' && node.subtree) {
-      for (const child of (await repo.loadTree(node.subtree)).nodes) await emit(child, Buffer.concat([path, Buffer.from('/'), nodeNameBytes(child)]));
+      const id = node.subtree;
+      if (onPath.has(id)) return report(path, `the folder lists one of the folders it is in (tree ${id.slice(0, 16)}): not followed`);
+      let tree;
+      try {
+        tree = await repo.loadTree(id);
+      } catch (err) {
+        return report(path, `cannot read this folder's listing: ${(err as Error).message}`);
+      }
+      for (const d of tree.damaged) report(Buffer.concat([path, Buffer.from(`/${d.name}`)]), `refused: ${d.problem}`);
+      onPath.add(id);
+      for (const child of tree.nodes) await emit(child, Buffer.concat([path, Buffer.from('/'), nodeNameBytes(child)]));
+      onPath.delete(id);
     }
   };
   await emit(root, rootName);

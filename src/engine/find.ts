@@ -1,5 +1,6 @@
 // find: which versions of a file exist across snapshots. A tree reached from many snapshots is
 // searched once (results are memoised by tree id), so cost grows with distinct trees, not snapshots.
+import type { OperationContext } from '../model/events.ts';
 import type { SnapshotRecord } from '../model/snapshot.ts';
 import type { TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -12,25 +13,43 @@ export interface FoundEntry {
 }
 
 /** Matches by name (a pattern without "/") or by path (a pattern with "/"), gitignore-style. */
-export async function findInSnapshots(repo: Repository, snapshots: SnapshotRecord[], patterns: string[]): Promise<FoundEntry[]> {
+export async function findInSnapshots(repo: Repository, snapshots: SnapshotRecord[], patterns: string[], context: OperationContext = {}): Promise<FoundEntry[]> {
   const matcher = new PathMatcher(patterns);
   const memo = new Map<string, Array<{ relative: string; node: TreeNode }>>();
-  const search = async (treeId: string): Promise<Array<{ relative: string; node: TreeNode }>> => {
+  /** Trees being searched: one met again below itself is a cycle, reported and not followed. */
+  const onPath = new Set<string>();
+  const report = (path: string, message: string): void => context.events?.problem?.({ path: path || '/', code: 'REPO_CORRUPT', message });
+  const search = async (treeId: string, path: string): Promise<Array<{ relative: string; node: TreeNode }>> => {
     const cached = memo.get(treeId);
     if (cached) return cached;
+    if (onPath.has(treeId)) {
+      report(path, `the folder lists one of the folders it is in (tree ${treeId.slice(0, 16)}): not followed`);
+      return [];
+    }
+    context.signal?.throwIfAborted();
     const found: Array<{ relative: string; node: TreeNode }> = [];
-    for (const node of (await repo.loadTree(treeId)).nodes) {
+    let tree;
+    try {
+      tree = await repo.loadTree(treeId);
+    } catch (err) {
+      report(path, `cannot read this folder's listing: ${(err as Error).message}`);
+      return found;
+    }
+    for (const d of tree.damaged) report(`${path}/${d.name}`, `refused: ${d.problem}`);
+    onPath.add(treeId);
+    for (const node of tree.nodes) {
       found.push({ relative: `/${node.name}`, node });
       if (node.type === 'dir' && node.subtree) {
-        for (const below of await search(node.subtree)) found.push({ relative: `/${node.name}${below.relative}`, node: below.node });
+        for (const below of await search(node.subtree, `${path}/${node.name}`)) found.push({ relative: `/${node.name}${below.relative}`, node: below.node });
       }
     }
+    onPath.delete(treeId);
     memo.set(treeId, found);
     return found;
   };
   const results: FoundEntry[] = [];
   for (const snapshot of snapshots) {
-    for (const { relative, node } of await search(snapshot.tree)) {
+    for (const { relative, node } of await search(snapshot.tree, '')) {
       if (matcher.matches(relative, node.type === 'dir')) results.push({ snapshot, path: relative, node });
     }
   }

@@ -192,6 +192,11 @@ async function markUsed(repo: Repository): Promise<Uint8Array> {
   const visit = async (treeHex: string): Promise<void> => {
     if (!mark(treeHex)) return; // a tree seen before: everything below it is marked already
     const tree = await repo.loadTree(treeHex);
+    if (tree.damaged.length) {
+      throw new LifeboatError('REPO_CORRUPT', `Tree ${treeHex.slice(0, 16)} has entries that cannot be trusted (${tree.damaged[0].problem}); prune deletes nothing while it cannot tell what they use`, {
+        hint: 'Run "lifeboat check" to see which snapshots hold it; forget them or run "lifeboat repair snapshots --forget".',
+      });
+    }
     for (const node of tree.nodes) {
       for (const hex of node.content ?? []) mark(hex);
       if (node.subtree) await visit(node.subtree);

@@ -6,9 +6,9 @@
 // damaged inside their pack are only known after `repair index --read-all-packs` (which drops
 // them from the index) or `check --read-data`; run those first.
 import { nowIso } from '../lib/clock.ts';
-import type { Tree, TreeNode } from '../model/tree.ts';
+import type { TreeNode } from '../model/tree.ts';
 import type { Snapshot, SnapshotRecord } from '../model/snapshot.ts';
-import type { Repository } from '../repo/repository.ts';
+import type { LoadedTree, Repository } from '../repo/repository.ts';
 
 export interface RepairSnapshotsOptions {
   /** Only these snapshots (full ids); all when empty. */
@@ -61,7 +61,7 @@ export async function repairSnapshots(repo: Repository, options: RepairSnapshots
   const repairTree = async (id: string, dryRun: boolean): Promise<Repaired> => {
     const known = repairedTrees.get(id);
     if (known) return known;
-    let tree: Tree;
+    let tree: LoadedTree;
     try {
       const missing = readable(id);
       if (missing) throw new Error(missing);
@@ -71,7 +71,9 @@ export async function repairSnapshots(repo: Repository, options: RepairSnapshots
       repairedTrees.set(id, result);
       return result;
     }
-    const dropped: DroppedEntry[] = [];
+    // Until it is done, a tree met below itself (a cycle) counts as unreadable there.
+    repairedTrees.set(id, { unreadable: 'the folder lists one of the folders it is in (a cycle)' });
+    const dropped: DroppedEntry[] = tree.damaged.map((d) => ({ path: `/${d.name}`, reason: `entry refused: ${d.problem}` }));
     const nodes: TreeNode[] = [];
     for (const node of tree.nodes) {
       const path = `/${node.name}`;

@@ -38,22 +38,27 @@ export class ContentWriter {
     this.#writers = writers;
   }
 
-  /** Writes the file's content (and a big file's metadata, through its descriptor). */
-  async write(dest: Buffer, node: TreeNode, content: SmallFileContent): Promise<void> {
+  /**
+   * Writes the file's content (and a big file's metadata, through its descriptor). `dest` never
+   * leads through a link (restore.ts); a link at its last component is refused (O_NOFOLLOW).
+   * `shown` is the file's path in the snapshot, for warnings.
+   */
+  async write(dest: Buffer, node: TreeNode, content: SmallFileContent, shown: string): Promise<void> {
     if (isSmall(node)) {
-      await this.#writeSmallFile(dest, node, content);
+      await this.#writeSmallFile(dest, node, content, shown);
       return;
     }
     // Creating a file can cost half a millisecond of journal work; on the thread pool several
     // creations proceed at once instead of stalling the main thread one by one.
-    const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
     const fd = fh.fd;
+    const self = `/proc/self/fd/${fd}`; // the file just opened, whatever its name becomes
     let direct: FileHandle | undefined;
     let complete = false;
     try {
       // The file's whole blocks are written past the page cache where that suits the filesystem
       // (lib/direct-io.ts); where the open fails, through it.
-      if (!node.sparse && directWritesSuit(dest)) direct = await open(dest, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
+      if (!node.sparse && directWritesSuit(self)) direct = await open(self, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
       const blobs = this.#contentBlobs(node);
       // A blob can occur more than once in a file (runs of zeros): it is read once, written at each place.
       const offsets = new Map<string, number[]>();
@@ -69,7 +74,7 @@ export class ContentWriter {
       );
       if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));
       // Metadata through the open descriptor, times last: no more writes follow.
-      for (const p of await applyFileMetadata(fh, node)) this.warnings.push(`${dest}: ${p}`);
+      for (const p of await applyFileMetadata(fh, node)) this.warnings.push(`${shown}: ${p}`);
       complete = true;
     } finally {
       await direct?.close();
@@ -129,7 +134,7 @@ export class ContentWriter {
    * small files, and the writers wait for it. A blob whose run could not be read is decoded here,
    * and a file with a blob the writer could not decode is done again here, whose errors name it.
    */
-  async #writeSmallFile(dest: Buffer, node: TreeNode, content: SmallFileContent): Promise<void> {
+  async #writeSmallFile(dest: Buffer, node: TreeNode, content: SmallFileContent, shown: string): Promise<void> {
     const blobs = this.#contentBlobs(node);
     content.taken = true;
     const parts = await Promise.all(
@@ -142,7 +147,7 @@ export class ContentWriter {
     );
     const warnings =
       (await this.#writers.write(dest, parts, node)) ?? (await this.#writers.write(dest, await Promise.all(blobs.map(({ id }) => this.#repo.loadBlob(id))), node));
-    for (const w of warnings ?? []) this.warnings.push(`${dest}: ${w}`);
+    for (const w of warnings ?? []) this.warnings.push(`${shown}: ${w}`);
     this.bytes += blobs.reduce((n, b) => n + b.size, 0);
   }
 }

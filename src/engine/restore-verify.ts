@@ -1,12 +1,13 @@
 // Reads a restored file back and checks it against the snapshot: every blob-sized piece must
 // have the blob's id (a keyed MAC of its content), and the file must end where the last does.
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 
 /** Undefined when the file matches; otherwise what differs. */
 export async function verifyFile(repo: Repository, path: Buffer, node: TreeNode): Promise<string | undefined> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     let offset = 0;
     for (const hex of node.content ?? []) {

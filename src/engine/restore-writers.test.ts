@@ -32,7 +32,7 @@ async function stored(t: { after: (f: () => void) => void }, blobs: Buffer[]) {
     blobId: ids[i], at: locs[i].offset - start, offset: locs[i].offset, storedLength: locs[i].storedLength, compression: locs[i].compression, rawLength: locs[i].rawLength, positions,
   });
   const sealed = (i: number) => readFileSync(path).subarray(locs[i].offset, locs[i].offset + locs[i].storedLength);
-  return { dir, repo, range: { path, offset: start, length: end - start }, packKey, place, sealed, locs, ids };
+  return { dir, repo, macKey: repo.keys.blobId, range: { path, offset: start, length: end - start }, packKey, place, sealed, locs, ids };
 }
 
 function node(extra: Partial<TreeNode> = {}): TreeNode {
@@ -43,8 +43,8 @@ test('a run is decoded and written at each position; zeros stay holes in a spars
   const zeros = Buffer.alloc(256 * 1024);
   const text = Buffer.from('compressible '.repeat(20_000));
   const noise = randomBytes(100_000);
-  const { dir, range, packKey, place } = await stored(t, [text, noise, zeros]);
-  const writers = new RestoreWriters(2, 64);
+  const { dir, range, packKey, place, macKey } = await stored(t, [text, noise, zeros]);
+  const writers = new RestoreWriters(2, 64, macKey);
   t.after(() => writers.close());
   const path = join(dir, 'out');
   const fd = openSync(path, 'w');
@@ -62,8 +62,8 @@ test('with a direct descriptor, runs that share a block at their ends write the 
   // Sizes and places off every 4 KiB boundary: each run has partial blocks at both ends, and the
   // two runs below meet inside one block, which must go through the page cache from both.
   const blobs = [randomBytes(100_001), Buffer.from('compressible '.repeat(23_457)), randomBytes(70_003), randomBytes(5_000)];
-  const { dir, range, packKey, place } = await stored(t, blobs);
-  const writers = new RestoreWriters(2, 64);
+  const { dir, range, packKey, place, macKey } = await stored(t, blobs);
+  const writers = new RestoreWriters(2, 64, macKey);
   t.after(() => writers.close());
   const at: number[] = [];
   blobs.reduce((offset, b) => (at.push(offset), offset + b.length), 6_001);
@@ -86,12 +86,17 @@ test('with a direct descriptor, runs that share a block at their ends write the 
 
 test("a run that does not decode or cannot be read resolves undefined; a failed write rejects with the system's words", async (t) => {
   const text = Buffer.from('some text '.repeat(1000));
-  const { dir, range, packKey, place } = await stored(t, [text]);
-  const writers = new RestoreWriters(2, 64);
+  const { dir, range, packKey, place, macKey } = await stored(t, [text]);
+  const writers = new RestoreWriters(2, 64, macKey);
   t.after(() => writers.close());
   const fd = openSync(join(dir, 'out'), 'w');
   t.after(() => closeSync(fd));
   assert.equal(await writers.writeRun(fd, range, Buffer.alloc(32, 7), [place(0, [0])], { sparse: false }), undefined, 'wrong key: does not authenticate');
+  // A blob that authenticates but whose content is not what its id names (as another machine
+  // holding the key can seal): under another MAC key the same bytes do not match their id.
+  const otherMac = new RestoreWriters(1, 64, Buffer.alloc(32, 9));
+  t.after(() => otherMac.close());
+  assert.equal(await otherMac.writeRun(fd, range, packKey, [place(0, [0])], { sparse: false }), undefined, 'content not matching its id is damage');
   const packEnd = statSync(range.path).size;
   assert.equal(await writers.writeRun(fd, { ...range, offset: packEnd - 10 }, packKey, [place(0, [0])], { sparse: false }), undefined, 'past the end of the pack');
   assert.equal(await writers.writeRun(fd, { ...range, path: join(dir, 'nope') }, packKey, [place(0, [0])], { sparse: false }), undefined, 'no such pack');
@@ -102,11 +107,15 @@ test("a run that does not decode or cannot be read resolves undefined; a failed 
 
 test('small files: sealed and plain parts, metadata, and each failure reported for its own file', async (t) => {
   const text = Buffer.from('small file text '.repeat(500));
-  const { dir, packKey, locs, ids, sealed } = await stored(t, [text]);
-  const writers = new RestoreWriters(1, 2); // two batches of two files
+  const { dir, packKey, locs, ids, sealed, macKey } = await stored(t, [text]);
+  const writers = new RestoreWriters(1, 2, macKey); // two batches of two files
   t.after(() => writers.close());
   const part = { sealed: sealed(0), blob: { blobId: ids[0], packKey, offset: locs[0].offset, compression: locs[0].compression, rawLength: locs[0].rawLength } };
   const xattr = (name: string) => ({ name: Buffer.from(name).toString('base64'), value: Buffer.from('v').toString('base64') });
+  const otherMac = new RestoreWriters(1, 2, Buffer.alloc(32, 9));
+  t.after(() => otherMac.close());
+  assert.equal(await otherMac.write(Buffer.from(join(dir, 'mismatch')), [part], node()), undefined, 'a blob that does not MAC to its id is not written');
+  assert.throws(() => statSync(join(dir, 'mismatch')));
   const [ok, damaged, missing, badXattr] = await Promise.allSettled([
     writers.write(Buffer.from(join(dir, 'ok')), [Buffer.from('head:'), part], node({ mode: 0o604 })),
     writers.write(Buffer.from(join(dir, 'damaged')), [{ ...part, sealed: Buffer.concat([part.sealed.subarray(0, 20), Buffer.from([part.sealed[20] ^ 1]), part.sealed.subarray(21)]) }], node()),
@@ -130,10 +139,11 @@ test('small files: sealed and plain parts, metadata, and each failure reported f
 test('the native calls refuse descriptions that do not add up, before any thread runs', () => {
   const native = nativeAddon<{ restoreWriteFiles(...args: unknown[]): Promise<void> }>();
   const meta = new Float64Array([5, 1, 0, 0o644, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0]); // a path of 5 bytes, one part of 10 bytes
-  const args = (content: number, names: number) => [new Uint8Array(content), meta, new Uint8Array(names), new Uint8Array(0), new Int32Array(4), new Int32Array(0)];
+  const args = (content: number, names: number) => [new Uint8Array(content), meta, new Uint8Array(names), new Uint8Array(0), new Int32Array(4), new Int32Array(0), new Uint8Array(32)];
   assert.throws(() => native.restoreWriteFiles(...args(9, 5)), TypeError, 'content shorter than its parts');
   assert.throws(() => native.restoreWriteFiles(...args(10, 4)), TypeError, 'names shorter than the path');
-  assert.throws(() => native.restoreWriteFiles(new Uint8Array(10), meta.subarray(0, 12), new Uint8Array(5), new Uint8Array(0), new Int32Array(4), new Int32Array(0)), TypeError, 'meta cut short');
+  assert.throws(() => native.restoreWriteFiles(new Uint8Array(10), meta.subarray(0, 12), new Uint8Array(5), new Uint8Array(0), new Int32Array(4), new Int32Array(0), new Uint8Array(32)), TypeError, 'meta cut short');
+  assert.throws(() => native.restoreWriteFiles(...args(10, 5).slice(0, 6), new Uint8Array(31)), TypeError, 'a MAC key of the wrong size');
   const huge = new Float64Array(meta);
   huge[1] = 2 ** 62; // a part count whose size in meta wraps around
   assert.throws(() => native.restoreWriteFiles(...args(10, 5).map((a, i) => (i === 1 ? huge : a))), TypeError, 'a count beyond meta');

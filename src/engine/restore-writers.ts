@@ -36,8 +36,8 @@ export interface PackRange {
 }
 
 interface NativeWrites {
-  restoreWriteFiles(content: Uint8Array, meta: Float64Array, names: Uint8Array, keys: Uint8Array, results: Int32Array, xattrErrors: Int32Array): Promise<void>;
-  restoreWriteRun(fd: number, sealed: Uint8Array | [string, number, number], packKey: Uint8Array, ids: Uint8Array, places: Float64Array, sparse: boolean, directFd: number): Promise<number>;
+  restoreWriteFiles(content: Uint8Array, meta: Float64Array, names: Uint8Array, keys: Uint8Array, results: Int32Array, xattrErrors: Int32Array, macKey: Uint8Array): Promise<void>;
+  restoreWriteRun(fd: number, sealed: Uint8Array | [string, number, number], packKey: Uint8Array, ids: Uint8Array, places: Float64Array, sparse: boolean, directFd: number, macKey: Uint8Array): Promise<number>;
 }
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -76,10 +76,13 @@ export class RestoreWriters {
   #closed = false;
   #batch = new Batch();
   readonly #sendBatch = oncePerTurn(() => this.#send());
+  /** The repository's blob-id key: each decoded blob must MAC to its id. */
+  readonly #macKey: Uint8Array;
 
-  constructor(jobsAtOnce: number, filesPerBatch: number) {
+  constructor(jobsAtOnce: number, filesPerBatch: number, macKey: Uint8Array) {
     this.#slots = new Limiter(jobsAtOnce);
     this.#batchFiles = filesPerBatch;
+    this.#macKey = macKey;
   }
 
   /**
@@ -126,7 +129,7 @@ export class RestoreWriters {
     const ids = Buffer.concat(blobs.map((b) => b.blobId));
     const from: Uint8Array | [string, number, number] = sealed instanceof Uint8Array ? sealed : [sealed.path, sealed.offset, sealed.length];
     return this.#queue(async () => {
-      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), how.sparse, how.directFd ?? -1).catch((err: unknown) => {
+      const bytes = await this.#native.restoreWriteRun(fd, from, packKey, ids, new Float64Array(places), how.sparse, how.directFd ?? -1, this.#macKey).catch((err: unknown) => {
         throw nodeWorded(err, 'write');
       });
       return bytes < 0 ? undefined : bytes;
@@ -154,7 +157,7 @@ export class RestoreWriters {
     const results = new Int32Array(4 * batch.files.length);
     const xattrErrors = new Int32Array(batch.xattrs);
     const job = this.#queue(() =>
-      this.#native.restoreWriteFiles(Buffer.concat(batch.content), new Float64Array(batch.meta), Buffer.concat(batch.names), Buffer.concat(batch.keys), results, xattrErrors),
+      this.#native.restoreWriteFiles(Buffer.concat(batch.content), new Float64Array(batch.meta), Buffer.concat(batch.names), Buffer.concat(batch.keys), results, xattrErrors, this.#macKey),
     );
     job.then(
       () => settleFiles(batch.files, results, xattrErrors),

@@ -1,17 +1,23 @@
 // Restore: rebuilds a snapshot (or one folder or file of it) under a target directory, exactly:
 // content (sparse where the original was), hard links as hard links, special files, owners,
-// modes, xattrs and nanosecond times. Files are written in parallel; directory metadata is
-// applied last, deepest first, so writing into a directory does not change its recorded mtime.
-// An error on one entry is reported and the rest is restored.
-import { accessSync, constants, lstatSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
+// modes, xattrs and nanosecond times. Files are written in parallel; a folder's metadata is
+// applied once everything in it is restored, so writing into it does not change its recorded
+// mtime. An error on one entry is reported and the rest is restored. The snapshot may be hostile
+// and the target shared: entries are created relative to folders held by descriptor, never
+// through a link (sources/files-target.ts), and what grants privileges is held back unless asked.
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { LifeboatError, describeError } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { SnapshotRecord } from '../model/snapshot.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import { BlobBatch, type Repository } from '../repo/repository.ts';
-import { joinPath } from '../sources/files.ts';
-import { applyMetadata, createDirectory, createHardLink, createSpecial, createSymlink } from '../sources/files-target.ts';
+import {
+  applyDirectoryMetadata, applyFileMetadata, applyMetadataAt, createDirectoryAt, createHardLinkAt, createSpecialAt, createSymlinkAt, entryPath,
+  ordinaryMetadata, removeEntryAt, DIRECTORY_FLAGS,
+} from '../sources/files-target.ts';
+import { childOf, TargetDirs } from '../sources/target-dirs.ts';
 import { PathMatcher } from './excludes.ts';
 import { ContentWriter, contentIds, isSmall, type SmallFileContent } from './restore-content.ts';
 import { findNode } from './tree-path.ts';
@@ -29,6 +35,8 @@ export interface RestoreOptions {
   exclude?: string[];
   existing?: ExistingPolicy;
   verify?: boolean;
+  /** Also setuid/setgid bits, security.* and trusted.* attributes and device nodes (held back by default). */
+  restorePrivileged?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { files: number; bytes: number }) => void;
 }
@@ -73,6 +81,12 @@ export async function restoreSnapshot(repo: Repository, snapshot: SnapshotRecord
   return restorer.result;
 }
 
+/** An entry inside a folder of the target: the folder's path below the target, and its own name. */
+interface Place {
+  rel: string;
+  name: Buffer;
+}
+
 class Restorer {
   readonly result: RestoreResult = { files: 0, dirs: 0, other: 0, bytes: 0, skippedIdentical: 0, verified: 0, errors: [], warnings: [] };
   readonly #repo: Repository;
@@ -82,12 +96,11 @@ class Restorer {
   readonly #files = new Limiter(FILE_SLOTS);
   readonly #openDirs = new Limiter(OPEN_DIRS);
   readonly #tasks = new Set<Promise<void>>();
-  readonly #dirs: Array<{ path: Buffer; node: TreeNode }> = [];
-  readonly #hardLinks = new Map<string, Promise<Buffer | undefined>>();
-  readonly #written: Array<{ path: Buffer; node: TreeNode }> = [];
-  readonly #created = new Set<string>();
-  /** Directories this restore created (or found empty): nothing in them needs an lstat first. */
+  readonly #hardLinks = new Map<string, Promise<Place | undefined>>();
+  readonly #written: Array<Place & { node: TreeNode; shown: string }> = [];
+  /** Folders (paths below the target) this restore created or found empty: nothing in them needs an lstat first. */
   readonly #fresh = new Set<string>();
+  #dirs: TargetDirs | undefined;
   #writers: RestoreWriters | undefined;
   #content: ContentWriter | undefined;
   /** An error that stops the whole restore (--existing fail); per-entry errors go to result.errors. */
@@ -101,7 +114,27 @@ class Restorer {
   }
 
   async run(snapshot: SnapshotRecord): Promise<void> {
-    const target = Buffer.from(this.#options.target);
+    this.#dirs = new TargetDirs(this.#openTarget());
+    this.#writers = new RestoreWriters(WRITER_JOBS, FILE_SLOTS / 4, this.#repo.keys.blobId);
+    this.#content = new ContentWriter(this.#repo, this.#writers);
+    try {
+      try {
+        await this.#restoreSelection(snapshot);
+        await this.#drain();
+      } finally {
+        await Promise.allSettled(this.#tasks);
+        await this.#writers.close();
+        this.result.warnings.push(...this.#content.warnings);
+      }
+      if (this.#options.verify) await this.#verify();
+    } finally {
+      this.#dirs.close();
+    }
+  }
+
+  /** The target folder, created if missing, held by descriptor. */
+  #openTarget(): number {
+    const target = this.#options.target;
     try {
       try {
         mkdirSync(target, { recursive: true });
@@ -111,35 +144,25 @@ class Restorer {
         throw err;
       }
       accessSync(target, constants.W_OK);
-      if (readdirSync(target).length === 0) this.#fresh.add(target.toString('latin1'));
+      if (readdirSync(target).length === 0) this.#fresh.add('');
+      return openSync(target, DIRECTORY_FLAGS & ~constants.O_NOFOLLOW); // the target itself may be a link
     } catch (err) {
-      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.target}": ${describeError(err)}`, {
+      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${target}": ${describeError(err)}`, {
         hint: 'Choose a target directory you can write to.',
         cause: err,
       });
     }
-    this.#writers = new RestoreWriters(WRITER_JOBS, FILE_SLOTS / 4);
-    this.#content = new ContentWriter(this.#repo, this.#writers);
-    try {
-      await this.#restoreSelection(snapshot, target);
-      await this.#drain();
-    } finally {
-      await Promise.allSettled(this.#tasks);
-      await this.#writers?.close();
-      this.result.warnings.push(...(this.#content?.warnings ?? []));
-    }
-    // Deepest directories first, so setting a parent's mtime is the last change inside it.
-    for (const { path, node } of this.#dirs.reverse()) this.#metadata(path, node);
-    if (this.#options.verify) await this.#verify();
   }
 
-  async #restoreSelection(snapshot: SnapshotRecord, target: Buffer): Promise<void> {
+  async #restoreSelection(snapshot: SnapshotRecord): Promise<void> {
     const sub = this.#options.subfolder?.replace(/\/+$/, '');
-    if (!sub) return await this.#restoreTree(snapshot.tree, target, '');
+    if (!sub) return await this.#restoreTree(snapshot.tree, '', '');
     const found = await findNode(this.#repo, snapshot.tree, sub);
     if (!found) throw new LifeboatError('SNAPSHOT_NOT_FOUND', `The snapshot ${snapshot.id.slice(0, 8)} has no "${sub}"`, { hint: `Run "lifeboat ls ${snapshot.id.slice(0, 8)}" to see what it holds.` });
-    if (found.type === 'dir') await this.#restoreTree(found.subtree!, target, sub);
-    else await this.#restoreEntry(found, target, sub.slice(0, sub.lastIndexOf('/')), []);
+    if (found.type === 'dir') return await this.#restoreTree(found.subtree!, '', sub);
+    const children: Array<Promise<void>> = [];
+    await this.#restoreEntry(found, '', sub.slice(0, sub.lastIndexOf('/')), children);
+    await Promise.all(children);
   }
 
   async #drain(): Promise<void> {
@@ -157,20 +180,22 @@ class Restorer {
    * reading their listings and small files overlaps (on remote storage, what restore waits for).
    * A directory holds one of OPEN_DIRS slots from reading its listing until all its files have
    * started, never while waiting for its subdirectories: that bounds memory without deadlock.
-   * `trees` holds this tree's read when it was planned together with its siblings'.
+   * `trees` holds this tree's read when it was planned together with its siblings'. Once
+   * everything below is done, the folder gets `node`'s metadata.
    */
-  async #restoreTree(treeId: string, dir: Buffer, snapshotPath: string, trees?: BlobBatch): Promise<void> {
+  async #restoreTree(treeId: string, rel: string, snapshotPath: string, trees?: BlobBatch, node?: TreeNode): Promise<void> {
     const children: Array<Promise<void>> = [];
     await this.#openDirs.acquire();
     try {
-      await this.#restoreTreeEntries(treeId, dir, snapshotPath, trees, children);
+      await this.#restoreTreeEntries(treeId, rel, snapshotPath, trees, children);
     } finally {
       this.#openDirs.release();
     }
     await Promise.all(children);
+    if (node) await this.#directoryMetadata(rel, node, snapshotPath);
   }
 
-  async #restoreTreeEntries(treeId: string, dir: Buffer, snapshotPath: string, trees: BlobBatch | undefined, children: Array<Promise<void>>): Promise<void> {
+  async #restoreTreeEntries(treeId: string, rel: string, snapshotPath: string, trees: BlobBatch | undefined, children: Array<Promise<void>>): Promise<void> {
     let tree;
     try {
       tree = await this.#repo.loadTree(treeId, trees);
@@ -178,6 +203,7 @@ class Restorer {
       this.result.errors.push(`${snapshotPath || '/'}: cannot read this directory's listing from the repository: ${describeError(err)}`);
       return;
     }
+    for (const d of tree.damaged) this.result.errors.push(`${snapshotPath}/${d.name}: refused: ${d.problem}`);
     // Subdirectory listings and the small files here are read a few requests at a time, not one
     // request each: what makes restoring from remote storage fast.
     const subtrees: Buffer[] = [];
@@ -191,26 +217,32 @@ class Restorer {
     const batches = { trees: new BlobBatch(this.#repo, subtrees), files: new BlobBatch(this.#repo, small) };
     batches.files.prefetch(PREFETCH_BYTES_PER_DIR);
     batches.trees.prefetch(PREFETCH_BYTES_PER_DIR);
-    for (const node of tree.nodes) await this.#restoreEntry(node, dir, snapshotPath, children, batches);
+    for (const node of tree.nodes) await this.#restoreEntry(node, rel, snapshotPath, children, batches);
   }
 
-  /** Directories below are not waited for: their restores are added to `children`. */
-  async #restoreEntry(node: TreeNode, dir: Buffer, parentPath: string, children: Array<Promise<void>>, batches?: Batches): Promise<void> {
+  /** Nothing is waited for: subdirectories' restores and files' tasks are added to `children`. */
+  async #restoreEntry(node: TreeNode, rel: string, parentPath: string, children: Array<Promise<void>>, batches?: Batches): Promise<void> {
     this.#options.signal?.throwIfAborted();
     const snapshotPath = `${parentPath}/${node.name}`;
     const isDir = node.type === 'dir';
     if (!this.#wanted(snapshotPath, isDir)) return;
-    const dest = joinPath(dir, nodeNameBytes(node));
+    const place = { rel, name: nodeNameBytes(node) };
     if (isDir) {
+      const below = childOf(rel, place.name);
       if (!this.#include.empty && !this.#include.matches(snapshotPath, true)) {
-        // Not included itself: descend only to find included entries below.
-        if (node.subtree) children.push(this.#descend(node.subtree, dest, snapshotPath, batches?.trees));
+        // Not included itself: descend only to find included entries below (created when one is).
+        if (node.subtree) children.push(this.#descend(node.subtree, below, snapshotPath, batches?.trees));
         return;
       }
-      if (!(await this.#prepare(dest, node, snapshotPath))) return;
+      try {
+        if (!(await this.#prepare(place, node, snapshotPath))) return;
+      } catch (err) {
+        if (err instanceof LifeboatError && err.code === 'TARGET_EXISTS') throw err;
+        this.result.errors.push(`${snapshotPath}: ${describeError(err)}`);
+        return;
+      }
       this.result.dirs++;
-      this.#dirs.push({ path: dest, node }); // before anything below it: metadata goes on deepest first
-      if (node.subtree) children.push(this.#descend(node.subtree, dest, snapshotPath, batches?.trees));
+      if (node.subtree) children.push(this.#descend(node.subtree, below, snapshotPath, batches?.trees, node));
       return;
     }
     const files = batches?.files ?? new BlobBatch(this.#repo, []);
@@ -218,7 +250,7 @@ class Restorer {
     const slots = isSmall(node) ? Math.max(1, Math.ceil(node.size / SMALL_FILE_BYTES_PER_SLOT)) : 1;
     await this.#files.acquire(slots);
     if (this.#fatal) throw this.#fatal;
-    const task: Promise<void> = this.#restoreLeaf(dest, node, snapshotPath, dir, files)
+    const task: Promise<void> = this.#restoreLeaf(place, node, snapshotPath, files)
       .catch((err) => {
         this.#fatal ??= err;
       })
@@ -227,37 +259,37 @@ class Restorer {
         this.#tasks.delete(task);
       });
     this.#tasks.add(task);
+    children.push(task);
   }
 
-  #descend(treeId: string, dir: Buffer, snapshotPath: string, trees?: BlobBatch): Promise<void> {
-    const child = this.#restoreTree(treeId, dir, snapshotPath, trees);
+  #descend(treeId: string, rel: string, snapshotPath: string, trees?: BlobBatch, node?: TreeNode): Promise<void> {
+    const child = this.#restoreTree(treeId, rel, snapshotPath, trees, node);
     child.catch(() => {}); // awaited with its siblings; this only keeps an early failure from counting as unhandled
     return child;
   }
 
-  async #restoreLeaf(dest: Buffer, node: TreeNode, snapshotPath: string, dir: Buffer, files: BlobBatch): Promise<void> {
+  async #restoreLeaf(place: Place, node: TreeNode, snapshotPath: string, files: BlobBatch): Promise<void> {
     const content: SmallFileContent = { batch: files, taken: false };
+    const dirs = this.#dirs!;
+    let fd: number | undefined;
     try {
-      if (!this.#created.has(dir.toString('latin1'))) {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        this.#created.add(dir.toString('latin1'));
-      }
+      fd = dirs.acquireCreating(place.rel);
       const linkKey = node.type !== 'dir' && node.links > 1 ? `${node.device}:${node.inode}` : undefined;
       const first = linkKey ? this.#hardLinks.get(linkKey) : undefined;
       if (first) {
         const existing = await first;
         if (existing) {
-          if (!(await this.#prepare(dest, node, snapshotPath))) return;
-          createHardLink(existing, dest);
+          if (!(await this.#prepare(place, node, snapshotPath))) return;
+          await dirs.with(existing.rel, (existingFd) => createHardLinkAt(existingFd, existing.name, fd!, place.name));
           this.result.files++;
           return;
         }
       }
-      let settle!: (p: Buffer | undefined) => void;
+      let settle!: (p: Place | undefined) => void;
       if (linkKey && !first) this.#hardLinks.set(linkKey, new Promise((resolve) => (settle = resolve)));
       try {
-        const done = await this.#createLeaf(dest, node, snapshotPath, content);
-        settle?.(done ? dest : undefined);
+        const done = await this.#createLeaf(fd, place, node, snapshotPath, content);
+        settle?.(done ? place : undefined);
       } catch (err) {
         settle?.(undefined);
         throw err;
@@ -266,84 +298,109 @@ class Restorer {
       if (err instanceof LifeboatError && err.code === 'TARGET_EXISTS') throw err;
       this.result.errors.push(`${snapshotPath}: ${describeError(err)}`);
     } finally {
+      if (fd !== undefined) dirs.release(place.rel);
       if (!content.taken && isSmall(node)) files.skip(contentIds(node)); // its runs need not wait for it
     }
   }
 
-  /** Creates a file, symlink or special file; false when it was skipped. */
-  async #createLeaf(dest: Buffer, node: TreeNode, snapshotPath: string, content: SmallFileContent): Promise<boolean> {
+  /** Creates a file, symlink or special file in the held folder `fd`; false when it was skipped. */
+  async #createLeaf(fd: number, place: Place, original: TreeNode, snapshotPath: string, content: SmallFileContent): Promise<boolean> {
+    const { node, heldBack } = ordinaryMetadata(original, this.#options.restorePrivileged === true);
+    if (heldBack.length) this.result.warnings.push(`${snapshotPath}: held back ${heldBack.join(', ')} (--restore-privileged restores them)`);
+    const dest = entryPath(fd, place.name);
     if (node.type === 'file') {
-      const st = this.#lstat(dest);
+      const st = this.#dirs!.lstat(fd, place.rel, place.name);
       if (st?.isFile() && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && st.size === node.size && (await verifyFile(this.#repo, dest, node)) === undefined) {
         this.result.skippedIdentical++;
-        this.#metadata(dest, node);
+        await this.#existingFileMetadata(dest, node, snapshotPath);
         return true;
       }
-      if (!(await this.#prepare(dest, node, snapshotPath, st))) return false;
-      await this.#content!.write(dest, node, content);
+      if (!(await this.#prepare(place, node, snapshotPath, st))) return false;
+      await this.#content!.write(dest, node, content, snapshotPath);
       this.result.bytes = this.#content!.bytes;
       this.result.files++;
-      this.#written.push({ path: dest, node });
+      if (this.#options.verify) this.#written.push({ ...place, node, shown: snapshotPath });
       this.#options.onProgress?.({ files: this.result.files, bytes: this.result.bytes });
       return true;
     }
-    if (!(await this.#prepare(dest, node, snapshotPath))) return false;
-    if (node.type === 'symlink') createSymlink(dest, node);
-    else if (createSpecial(dest, node) === 'skipped') {
+    if (heldBack.includes('device node')) return false;
+    if (!(await this.#prepare(place, node, snapshotPath))) return false;
+    if (node.type === 'symlink') createSymlinkAt(fd, place.name, node);
+    else if (createSpecialAt(fd, place.name, node) === 'skipped') {
       this.result.warnings.push(`${snapshotPath}: ${node.type} not restored (only root can create device nodes and sockets)`);
       return false;
     }
-    this.#metadata(dest, node);
+    this.#metadata(snapshotPath, () => applyMetadataAt(fd, place.name, node));
     this.result.other++;
     return true;
   }
 
-  /** What is at `dest` now; skips the system call inside a directory this restore created. */
-  #lstat(dest: Buffer): Stats | undefined {
-    if (this.#fresh.has(dest.subarray(0, dest.lastIndexOf(0x2f)).toString('latin1'))) return undefined;
-    return lstatSync(dest, { throwIfNoEntry: false });
-  }
-
   /**
-   * Makes room for `node` at `dest` according to the existing-file policy; false to skip it.
-   * `st` is what is at `dest` now, when the caller already looked (throwIfNoEntry: an exception
+   * Makes room for `node` at `place` according to the existing-file policy; false to skip it.
+   * `st` is what is there now, when the caller already looked (throwIfNoEntry: an exception
    * per new file would cost more than the rest of the restore).
    */
-  async #prepare(dest: Buffer, node: TreeNode, snapshotPath: string, st: Stats | undefined = this.#lstat(dest)): Promise<boolean> {
-    if (!st) {
+  async #prepare(place: Place, node: TreeNode, snapshotPath: string, st?: Stats): Promise<boolean> {
+    const dirs = this.#dirs!;
+    return await dirs.with(place.rel, async (fd) => {
+      const there = st ?? dirs.lstat(fd, place.rel, place.name);
+      const below = childOf(place.rel, place.name);
+      if (there && node.type === 'dir' && there.isDirectory()) return true;
+      if (there) {
+        if (this.#options.existing === 'fail') {
+          throw new LifeboatError('TARGET_EXISTS', `Cannot restore "${snapshotPath}": it already exists in the target`, {
+            hint: 'Restore into an empty directory, or use --existing skip-identical or --existing overwrite.',
+          });
+        }
+        removeEntryAt(fd, place.name); // never through a link: one in the way is removed itself
+      }
       if (node.type === 'dir') {
-        await createDirectory(dest);
-        this.#fresh.add(dest.toString('latin1'));
-        this.#created.add(dest.toString('latin1'));
+        await createDirectoryAt(fd, place.name);
+        dirs.markFresh(below);
       }
       return true;
-    }
-    if (node.type === 'dir' && st.isDirectory()) return true;
-    if (this.#options.existing === 'fail') {
-      throw new LifeboatError('TARGET_EXISTS', `Cannot restore "${snapshotPath}": "${dest}" already exists`, {
-        hint: 'Restore into an empty directory, or use --existing skip-identical or --existing overwrite.',
-      });
-    }
-    rmSync(dest, { recursive: true, force: true });
-    if (node.type === 'dir') await createDirectory(dest);
-    return true;
+    });
   }
 
-  #metadata(path: Buffer, node: TreeNode): void {
+  async #directoryMetadata(rel: string, original: TreeNode, snapshotPath: string): Promise<void> {
+    const { node, heldBack } = ordinaryMetadata(original, this.#options.restorePrivileged === true);
+    if (heldBack.length) this.result.warnings.push(`${snapshotPath}: held back ${heldBack.join(', ')} (--restore-privileged restores them)`);
     try {
-      for (const p of applyMetadata(path, node)) this.result.warnings.push(`${path}: ${p}`);
+      await this.#dirs!.with(rel, (fd) => this.#metadata(snapshotPath, () => applyDirectoryMetadata(fd, node)));
     } catch (err) {
-      this.result.errors.push(`${path}: cannot set metadata: ${describeError(err)}`);
+      this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
+    }
+  }
+
+  /** An identical file left in place still gets the snapshot's metadata, through its descriptor. */
+  async #existingFileMetadata(dest: Buffer, node: TreeNode, snapshotPath: string): Promise<void> {
+    try {
+      const fh = await open(dest, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        for (const p of await applyFileMetadata(fh, node)) this.result.warnings.push(`${snapshotPath}: ${p}`);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
+    }
+  }
+
+  #metadata(snapshotPath: string, apply: () => string[]): void {
+    try {
+      for (const p of apply()) this.result.warnings.push(`${snapshotPath}: ${p}`);
+    } catch (err) {
+      this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
     }
   }
 
   async #verify(): Promise<void> {
     const limiter = new Limiter(4);
     await Promise.all(
-      this.#written.map(({ path, node }) =>
+      this.#written.map(({ rel, name, node, shown }) =>
         limiter.run(async () => {
-          const problem = await verifyFile(this.#repo, path, node).catch((err) => describeError(err));
-          if (problem) this.result.errors.push(`${path}: verification failed: ${problem}`);
+          const problem = await this.#dirs!.with(rel, (fd) => verifyFile(this.#repo, entryPath(fd, name), node)).catch((err) => describeError(err));
+          if (problem) this.result.errors.push(`${shown}: verification failed: ${problem}`);
           else this.result.verified++;
         }),
       ),

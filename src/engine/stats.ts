@@ -1,5 +1,6 @@
 // Repository statistics (`lifeboat stats`): what it occupies on storage, what it would restore,
 // and how much deduplication and compression save between the two.
+import { LifeboatError } from '../errors.ts';
 import type { Repository } from '../repo/repository.ts';
 import { FILE_KINDS } from '../storage/open.ts';
 
@@ -26,11 +27,15 @@ export async function repositoryStats(repo: Repository, ids?: string[]): Promise
   // A tree's size is the same wherever it occurs: computed once (snapshots share most trees).
   const treeSize = new Map<string, { bytes: number; files: number }>();
   const seen = new Set<string>();
+  /** Trees being sized: one met again below itself is a cycle. */
+  const onPath = new Set<string>();
   let uniqueRaw = 0;
   let uniqueStored = 0;
   const sizeOf = async (treeHex: string): Promise<{ bytes: number; files: number }> => {
     const known = treeSize.get(treeHex);
     if (known) return known;
+    if (onPath.has(treeHex)) throw new LifeboatError('REPO_CORRUPT', `Tree ${treeHex.slice(0, 16)} lists itself among its subfolders (a cycle)`, { hint: 'Run "lifeboat check".' });
+    onPath.add(treeHex);
     const total = { bytes: 0, files: 0 };
     for (const node of (await repo.loadTree(treeHex)).nodes) {
       if (node.subtree) {
@@ -49,6 +54,7 @@ export async function repositoryStats(repo: Repository, ids?: string[]): Promise
         uniqueStored += loc?.storedLength ?? 0;
       }
     }
+    onPath.delete(treeHex);
     treeSize.set(treeHex, total);
     return total;
   };

@@ -1,4 +1,8 @@
 // Walking a snapshot's trees by path: find the node at "/a/b/c", or visit every node below a tree.
+// Trees come from a repository that may be hostile: walks keep their own stack (a deep tree cannot
+// overflow the call stack), refuse a tree that lists one of its own ancestors (a cycle), and
+// report entries that the tree decoder refused instead of acting on them.
+import type { OperationContext } from '../model/events.ts';
 import type { TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 
@@ -21,12 +25,38 @@ export interface VisitedNode {
   node: TreeNode;
 }
 
-/** Every node below `treeId`, depth first, in tree order; `prefix` is the tree's own path. */
-export async function* walkTree(repo: Repository, treeId: string, prefix = ''): AsyncGenerator<VisitedNode> {
-  const tree = await repo.loadTree(treeId);
-  for (const node of tree.nodes) {
-    const path = `${prefix}/${node.name}`;
+/**
+ * Every node below `treeId`, depth first, in tree order; `prefix` is the tree's own path. A
+ * refused entry, an unreadable listing and a cycle are reported to `events.problem` and skipped.
+ */
+export async function* walkTree(repo: Repository, treeId: string, prefix = '', context: OperationContext = {}): AsyncGenerator<VisitedNode> {
+  interface Frame { id: string; nodes: TreeNode[]; next: number; prefix: string }
+  const report = (path: string, message: string): void => context.events?.problem?.({ path: path || '/', code: 'REPO_CORRUPT', message });
+  const stack: Frame[] = [];
+  /** The trees of the frames on the stack: a tree found among them again is a cycle. */
+  const onPath = new Set<string>();
+  const enter = async (id: string, path: string): Promise<void> => {
+    if (onPath.has(id)) return report(path, `the folder lists one of the folders it is in (tree ${id.slice(0, 16)}): not followed`);
+    try {
+      const tree = await repo.loadTree(id);
+      for (const d of tree.damaged) report(`${path}/${d.name}`, `refused: ${d.problem}`);
+      stack.push({ id, nodes: tree.nodes, next: 0, prefix: path });
+      onPath.add(id);
+    } catch (err) {
+      report(path, `cannot read this folder's listing: ${(err as Error).message}`);
+    }
+  };
+  await enter(treeId, prefix);
+  while (stack.length) {
+    context.signal?.throwIfAborted();
+    const frame = stack.at(-1)!;
+    const node = frame.nodes[frame.next++];
+    if (!node) {
+      onPath.delete(stack.pop()!.id);
+      continue;
+    }
+    const path = `${frame.prefix}/${node.name}`;
     yield { path, node };
-    if (node.type === 'dir' && node.subtree) yield* walkTree(repo, node.subtree, path);
+    if (node.type === 'dir' && node.subtree) await enter(node.subtree, path);
   }
 }

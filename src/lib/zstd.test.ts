@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { constants as zc, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { nativeAddon } from './native-addon.ts';
-import { compressBlob, compressBound, decompressBlob, frameContentSize } from './zstd.ts';
+import { compressBlob, compressBound, decompressBlob, frameContentSize, DecompressionError } from './zstd.ts';
 
 function sample(bytes: number): Buffer {
   const text = Buffer.from('a blob of some repeating text, '.repeat(Math.ceil(bytes / 62)));
@@ -24,16 +24,26 @@ test('the native zstd is there, and its frames are plain zstd both ways', () => 
   }
 });
 
-test('a frame of another size comes back at its own size, and a damaged one throws', () => {
+test('a frame of another size than promised is refused, and a damaged one throws', () => {
   const data = sample(10_000);
   const packed = compressBlob(data);
-  assert.equal(decompressBlob(packed, 9_999).length, 10_000, 'the caller sees the length and reports the mismatch');
-  assert.equal(decompressBlob(packed, 10_001).length, 10_000);
+  assert.throws(() => decompressBlob(packed, 9_999), DecompressionError);
+  assert.throws(() => decompressBlob(packed, 10_001), DecompressionError);
   const damaged = Buffer.from(packed);
   damaged[damaged.length >> 1] ^= 0xff;
   damaged[4] ^= 0xff;
   assert.throws(() => decompressBlob(damaged, 10_000));
   assert.throws(() => decompressBlob(Buffer.from('not zstd at all'), 15));
+});
+
+test('a decompression bomb is refused without decoding past the promised length', () => {
+  // 64 MiB of zeros in a few KB; a hostile index can promise 1,000 bytes for it. The decoder writes
+  // into a buffer of the promised size and stops there.
+  const bomb = zstdCompressSync(Buffer.alloc(64 << 20), { params: { [zc.ZSTD_c_compressionLevel]: 1 } });
+  assert.ok(bomb.length < 64 * 1024);
+  assert.throws(() => decompressBlob(bomb, 1000), DecompressionError);
+  assert.throws(() => decompressBlob(bomb, (64 << 20) - 1), DecompressionError);
+  assert.equal(decompressBlob(bomb, 64 << 20).length, 64 << 20);
 });
 
 test('worker threads keep contexts of their own', async () => {

@@ -50,12 +50,28 @@ export function compressBound(length: number): number {
   return length + (length >>> 8) + (length < 128 * 1024 ? (128 * 1024 - length) >>> 11 : 0);
 }
 
+/** A zstd frame that is not one whole frame of exactly the length promised for it. */
+export class DecompressionError extends Error {}
+
 /**
- * A blob's raw bytes from its zstd frame. Callers check the length: a frame of another size comes
- * back as node:zlib decodes it, and a damaged one throws node:zlib's error.
+ * A blob's raw bytes from its zstd frame, which must hold exactly rawLength bytes: the frame comes
+ * from a repository that may be hostile, so nothing decodes past the length its index promised (a
+ * frame of 66 KB can hold gigabytes) and a frame the addon refuses is damage, not a reason to try
+ * node:zlib. node:zlib decodes only where the addon is missing, with the same bound.
  */
 export function decompressBlob(data: Uint8Array, rawLength: number): Buffer {
-  return addon()?.zstdDecompress(data, rawLength) ?? zstdDecompressSync(data, decompressOptions(rawLength));
+  const decoder = addon();
+  let raw: Buffer | undefined;
+  if (decoder) raw = decoder.zstdDecompress(data, rawLength);
+  else {
+    try {
+      raw = zstdDecompressSync(data, { ...decompressOptions(rawLength), maxOutputLength: Math.max(1, rawLength) });
+    } catch (err) {
+      throw new DecompressionError(`the zstd frame cannot be decoded (${(err as Error).message})`);
+    }
+  }
+  if (raw?.byteLength !== rawLength) throw new DecompressionError(`the zstd frame does not hold the ${rawLength} bytes its index promises`);
+  return raw;
 }
 
 /**

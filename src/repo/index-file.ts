@@ -5,7 +5,7 @@
 //   id 32 | type u8 | compression u8 | offset u32 | stored length u32 | raw length u32)
 //   u32 count of superseded index files, then their ids (32 each)  -- used by prune
 import type { RepositoryKeys } from './crypto.ts';
-import { BLOB_TYPES, ENTRY_BYTES, readEntry, writeEntry, type PackEntry } from './pack.ts';
+import { entryProblem, ENTRY_BYTES, readEntry, writeEntry, type PackEntry } from './pack.ts';
 import { openSealedFile, sealFile, FileFormatError } from './sealed-file.ts';
 
 export const INDEX_MAGIC = 'LBIX';
@@ -72,7 +72,8 @@ export function readIndex(keys: RepositoryKeys, name: string, bytes: Buffer, vis
     at += 68;
     need(count * ENTRY_BYTES);
     for (let i = 0; i < count; i++, at += ENTRY_BYTES) {
-      if (buf[at + 32] >= BLOB_TYPES.length) throw new FileFormatError(`index has unknown blob type ${buf[at + 32]}`);
+      const problem = entryProblem(buf, at);
+      if (problem) throw new FileFormatError(`index lists ${problem}`);
     }
   }
   need(4);

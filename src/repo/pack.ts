@@ -48,9 +48,29 @@ export function writeEntry(buf: Buffer, at: number, e: PackEntry): void {
   buf.writeUInt32LE(e.rawLength, at + 42);
 }
 
+/**
+ * The most a blob may decode to. Data blobs are at most the chunker's maximum (a few MiB); a tree
+ * of a folder with a million entries is a few hundred. Readers allocate what an entry promises
+ * before they decode, so a hostile entry must not be able to promise gigabytes.
+ */
+export const MAX_BLOB_BYTES = 512 * 1024 * 1024;
+
+/** What is wrong with the entry at `at` (type, compression, lengths), or undefined. */
+export function entryProblem(buf: Buffer, at: number): string | undefined {
+  if (BLOB_TYPES[buf[at + 32]] === undefined) return `unknown blob type ${buf[at + 32]}`;
+  const compression = buf[at + 33];
+  const stored = buf.readUInt32LE(at + 38);
+  const raw = buf.readUInt32LE(at + 42);
+  if (compression !== COMPRESSION_NONE && compression !== COMPRESSION_ZSTD) return `unknown compression ${compression}`;
+  if (raw > MAX_BLOB_BYTES) return `a blob of ${raw} bytes, more than any blob may hold`;
+  if (compression === COMPRESSION_NONE ? stored !== raw + TAG_BYTES : stored < TAG_BYTES || stored > raw + TAG_BYTES) return 'a blob whose stored and raw lengths disagree';
+  return undefined;
+}
+
 export function readEntry(buf: Buffer, at: number): PackEntry {
+  const problem = entryProblem(buf, at);
+  if (problem) throw new FileFormatError(`pack header lists ${problem}`);
   const type = BLOB_TYPES[buf[at + 32]];
-  if (type === undefined) throw new FileFormatError(`pack header has unknown blob type ${buf[at + 32]}`);
   return {
     id: Buffer.from(buf.subarray(at, at + 32)),
     type,

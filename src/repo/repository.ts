@@ -21,6 +21,7 @@ import { RepositoryLock } from './locks.ts';
 import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
+import { decodeTree, type LoadedTree } from './tree-codec.ts';
 
 export type { BlobType, PackEntry } from './pack.ts';
 export type { IndexedPack } from './index-file.ts';
@@ -39,6 +40,7 @@ export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from '
 export { listLocks, type LockFile } from './locks.ts';
 export { verifyPackBytes, verifyPackFile, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
+export { badNameReason, type DamagedEntry, type LoadedTree } from './tree-codec.ts';
 
 const decompress = promisify(zstdDecompress);
 /** A rewritten index has bigger files (it is written in one go, not as a backup goes), within both limits. */
@@ -198,10 +200,26 @@ export class Repository {
 
   /** Decrypts and decompresses a blob from its sealed bytes (read alone or as part of a run). */
   async decodeBlob(id: Buffer, loc: BlobLocation, sealed: Buffer): Promise<Buffer> {
-    const plain = this.openStoredBlob(id, loc, sealed);
-    if (loc.compression !== COMPRESSION_ZSTD) return plain;
-    // The thread pool pays off for big blobs; for small ones its overhead exceeds the work.
-    return plain.byteLength > 256 * 1024 ? await decompress(plain, decompressOptions(loc.rawLength)) : decompressBlob(plain, loc.rawLength);
+    const stored = this.openStoredBlob(id, loc, sealed);
+    let plain = stored;
+    try {
+      // The thread pool pays off for big blobs; for small ones its overhead exceeds the work.
+      if (loc.compression === COMPRESSION_ZSTD) {
+        plain = stored.byteLength > 256 * 1024 ? await decompress(stored, { ...decompressOptions(loc.rawLength), maxOutputLength: loc.rawLength }) : decompressBlob(stored, loc.rawLength);
+      }
+    } catch (err) {
+      throw this.#damaged(id, loc, `it cannot be decompressed (${(err as Error).message})`);
+    }
+    if (plain.byteLength !== loc.rawLength) throw this.#damaged(id, loc, `it holds ${plain.byteLength} bytes, not the ${loc.rawLength} its index promises`);
+    // Another machine holding the key can seal any bytes under any id: the id must be their MAC.
+    if (!this.blobId(plain).equals(id)) throw this.#damaged(id, loc, 'its content does not match its id');
+    return plain;
+  }
+
+  #damaged(id: Buffer, loc: BlobLocation, why: string): LifeboatError {
+    return new LifeboatError('REPO_CORRUPT', `Blob ${id.toString('hex').slice(0, 16)} in pack ${loc.pack.id.toString('hex')} is damaged: ${why}`, {
+      hint: 'Run "lifeboat check --read-data" to see which snapshots and files this touches.',
+    });
   }
 
   /** Decrypts a blob's sealed bytes to its stored form (compressed as it was): what repacking moves. */
@@ -258,13 +276,13 @@ export class Repository {
   }
 
   /** A tree, from `batch` when its read was planned with its neighbours'. */
-  async loadTree(idHex: string, batch?: BlobBatch): Promise<Tree> {
+  async loadTree(idHex: string, batch?: BlobBatch): Promise<LoadedTree> {
     const id = Buffer.from(idHex, 'hex');
     const bytes = batch ? await batch.get(id) : await this.loadBlob(id);
     try {
-      return JSON.parse(bytes.toString('utf8')) as Tree;
+      return decodeTree(bytes);
     } catch (err) {
-      throw new LifeboatError('REPO_CORRUPT', `Tree ${idHex.slice(0, 16)} is not valid JSON`, { cause: err });
+      throw new LifeboatError('REPO_CORRUPT', `Tree ${idHex.slice(0, 16)} is not a valid folder listing: ${(err as Error).message}`, { cause: err });
     }
   }
 

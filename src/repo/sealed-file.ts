@@ -7,7 +7,8 @@ import { decompressBlob, frameContentSize } from '../lib/zstd.ts';
 import { AuthenticationError, fileKey, fileKeyBytes, newSalt, nonce, seal, unsealWithKeyBytes, NONCE_FILE, SALT_BYTES, type RepositoryKeys } from './crypto.ts';
 
 const HEADER_BYTES = 4 + 1 + SALT_BYTES;
-const MAX_SIZED_PAYLOAD = 1 << 30;
+/** The most a sealed file (an index, a snapshot) may decompress to. */
+const MAX_PAYLOAD = 1 << 30;
 export const SEALED_FILE_VERSION = 1;
 
 export class FileFormatError extends Error {
@@ -47,7 +48,13 @@ export function openSealedFile(keys: RepositoryKeys, magic: string, name: string
   // In one buffer of the size the frame declares, with the addon's context: loading an index of
   // 10,000,000 blobs made a gigabyte of 16 KiB pieces and joined copies, and V8 collects garbage
   // for every 64 MiB of such memory. Damage past authentication is not expected (it would take
-  // the key); a size over the limit, or a frame of another size, is decoded the plain way.
+  // the key, which another machine sharing the repository has); a frame that declares no size is
+  // decoded the plain way. Neither way decodes past MAX_PAYLOAD: a small frame can hold gigabytes.
   const size = frameContentSize(compressed);
-  return size !== undefined && size <= MAX_SIZED_PAYLOAD ? decompressBlob(compressed, size) : zstdDecompressSync(compressed);
+  try {
+    if (size !== undefined && size > MAX_PAYLOAD) throw new Error(`it declares ${size} bytes, more than a ${magic} file may hold`);
+    return size !== undefined ? decompressBlob(compressed, size) : zstdDecompressSync(compressed, { maxOutputLength: MAX_PAYLOAD });
+  } catch (err) {
+    throw new FileFormatError(`the content cannot be decompressed: ${(err as Error).message}`);
+  }
 }

@@ -19,16 +19,18 @@ export const diff: Command = {
     try {
       const left = (await resolveSnapshot(repo, a, args)).snapshot;
       const right = (await resolveSnapshot(repo, b, args)).snapshot;
-      const changes = await diffTrees(repo, left.tree, right.tree);
+      const events = ctx.entryEvents();
+      const changes = await diffTrees(repo, left.tree, right.tree, { events });
+      const code = events.problems ? 3 : 0;
       const counts = { added: 0, removed: 0, modified: 0, metadata: 0 };
       for (const c of changes) counts[c.kind]++;
       if (ctx.json) {
         ctx.emitJson({ from: left.id, to: right.id, changes, ...counts });
-        return 0;
+        return code;
       }
       for (const c of changes) ctx.out(`${MARK[c.kind]}  ${c.path}${c.type === 'dir' ? '/' : ''}`);
       ctx.out(`${counts.added} added, ${counts.removed} removed, ${counts.modified} modified, ${counts.metadata} with changed metadata`);
-      return 0;
+      return code;
     } finally {
       await repo.close();
     }

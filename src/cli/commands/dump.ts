@@ -20,10 +20,11 @@ export const dump: Command = {
       const node = await findNode(repo, snapshot.tree, path);
       if (!node) throw new LifeboatError('SNAPSHOT_NOT_FOUND', `The snapshot ${snapshot.id.slice(0, 8)} has no "${path}"`);
       const write = (data: Uint8Array): Promise<void> => ctx.raw(data);
+      const events = ctx.entryEvents();
       if (node.type === 'file') await dumpFile(repo, node, write);
-      else if (node.type === 'dir') await dumpTar(repo, node, Buffer.from(path.split('/').filter(Boolean).at(-1) ?? 'root'), write);
+      else if (node.type === 'dir') await dumpTar(repo, node, Buffer.from(path.split('/').filter(Boolean).at(-1) ?? 'root'), write, { events });
       else throw new LifeboatError('USAGE', `"${path}" is a ${node.type}; dump writes files and folders`);
-      return 0;
+      return events.problems ? 3 : 0;
     } finally {
       await repo.close();
     }

@@ -17,10 +17,12 @@ export const find: Command = {
     const repo = await ctx.openRepository();
     try {
       const { snapshots } = await repo.snapshots.list(filterOf(args));
-      const found = await findInSnapshots(repo, snapshots, args.positionals);
+      const events = ctx.entryEvents();
+      const found = await findInSnapshots(repo, snapshots, args.positionals, { events });
+      const code = events.problems ? 3 : 0;
       if (ctx.json) {
         for (const f of found) ctx.emitJson({ snapshot: f.snapshot.id, snapshotTime: f.snapshot.time, host: f.snapshot.host, ...nodeJson(f.node, f.path) });
-        return 0;
+        return code;
       }
       let last = '';
       for (const f of found) {
@@ -31,7 +33,7 @@ export const find: Command = {
         ctx.out(`  ${f.path}  ${f.node.type === 'file' ? formatBytes(f.node.size) + ', ' : ''}modified ${mtimeIso(f.node).slice(0, 19).replace('T', ' ')}`);
       }
       ctx.out(`${found.length} match${found.length === 1 ? '' : 'es'} in ${new Set(found.map((f) => f.snapshot.id)).size} of ${snapshots.length} snapshots`);
-      return 0;
+      return code;
     } finally {
       await repo.close();
     }

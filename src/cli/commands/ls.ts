@@ -24,9 +24,10 @@ export const ls: Command = {
         if (ctx.json) ctx.emitJson(nodeJson(n, p));
         else ctx.out(flag(args, 'long') ? longLine(n, p) : p);
       };
+      const events = ctx.entryEvents();
       if (start.type !== 'dir') show(base, start);
-      else for await (const { path: p, node } of walkTree(repo, start.subtree!, base)) show(p, node);
-      return 0;
+      else for await (const { path: p, node } of walkTree(repo, start.subtree!, base, { events })) show(p, node);
+      return events.problems ? 3 : 0;
     } finally {
       await repo.close();
     }

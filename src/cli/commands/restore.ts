@@ -23,6 +23,7 @@ export const restore: Command = {
     exclude: { type: 'string', multiple: true, short: 'e', arg: 'PATTERN', description: 'do not restore paths matching PATTERN' },
     existing: { type: 'string', arg: 'POLICY', description: 'when a file exists: skip-identical (default; differing files are replaced), overwrite, or fail' },
     verify: { type: 'boolean', description: 'read the restored files back and compare them with the repository' },
+    'restore-privileged': { type: 'boolean', description: 'also restore setuid/setgid bits, security.* and trusted.* attributes (file capabilities, SELinux labels) and device nodes' },
     ...FILTER_OPTIONS,
   },
   async run(ctx, args) {
@@ -38,7 +39,7 @@ export const restore: Command = {
       const { snapshot, subpath } = await resolveSnapshot(repo, ref, args);
       if (snapshot.summary) progress.setTotal(snapshot.summary.totalFiles, snapshot.summary.totalBytes);
       const result = await restoreSnapshot(repo, snapshot, {
-        target, subfolder: subpath, existing, verify: flag(args, 'verify'),
+        target, subfolder: subpath, existing, verify: flag(args, 'verify'), restorePrivileged: flag(args, 'restore-privileged'),
         include: listOption(args, 'include'), exclude: listOption(args, 'exclude'),
         onProgress: (p) => progress.update(p.files, p.bytes),
       });

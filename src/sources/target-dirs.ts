@@ -1,0 +1,116 @@
+// Descriptors of the folders a restore writes into, each opened relative to its parent without
+// following links (files-target.ts's openDirectoryAt), starting from the target itself. A folder
+// is named by its path below the target ("" is the target, "a/b" below it, raw bytes as latin1).
+// Open descriptors are bounded: those no one holds are kept for reuse up to IDLE_DESCRIPTORS and
+// then closed, and a folder asked for again is opened again, down from its nearest open ancestor.
+import { closeSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { errnoCode } from '../errors.ts';
+import { entryPath, openDirectoryAt } from './files-target.ts';
+
+/** Descriptors kept open while no one holds them (a restore of a million folders needs few at once). */
+const IDLE_DESCRIPTORS = 256;
+
+interface OpenDirectory {
+  fd: number;
+  holders: number;
+}
+
+export class TargetDirs {
+  readonly #open = new Map<string, OpenDirectory>();
+  /** Held by no one, oldest first: the first to close. */
+  readonly #idle = new Set<string>();
+  /** Folders created by this restore or found empty: nothing in them needs an lstat first. */
+  readonly #fresh = new Set<string>();
+
+  /** `rootFd` is the target, opened by the caller; it stays open until close(). */
+  constructor(rootFd: number) {
+    this.#open.set('', { fd: rootFd, holders: 1 });
+  }
+
+  /** The folder's descriptor, held until release(rel); throws the open's error (ELOOP: a link). */
+  acquire(rel: string): number {
+    const known = this.#open.get(rel);
+    if (known) {
+      if (known.holders++ === 0) this.#idle.delete(rel);
+      return known.fd;
+    }
+    const cut = rel.lastIndexOf('/');
+    const parent = cut < 0 ? '' : rel.slice(0, cut);
+    const parentFd = this.acquire(parent);
+    try {
+      const fd = openDirectoryAt(parentFd, Buffer.from(rel.slice(cut + 1), 'latin1'));
+      this.#open.set(rel, { fd, holders: 1 });
+      return fd;
+    } finally {
+      this.release(parent);
+    }
+  }
+
+  /**
+   * acquire(), creating the folder and any missing folder above it first (mode 0700: their own
+   * entries, if any, bring their metadata): for entries restored below a folder not restored itself.
+   */
+  acquireCreating(rel: string): number {
+    try {
+      return this.acquire(rel);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT' || rel === '') throw err;
+    }
+    const cut = rel.lastIndexOf('/');
+    const parent = cut < 0 ? '' : rel.slice(0, cut);
+    const parentFd = this.acquireCreating(parent);
+    try {
+      mkdirSync(entryPath(parentFd, Buffer.from(rel.slice(cut + 1), 'latin1')), { mode: 0o700 });
+      this.#fresh.add(rel);
+    } finally {
+      this.release(parent);
+    }
+    return this.acquire(rel);
+  }
+
+  /** Marks a folder as created by this restore (or found empty). */
+  markFresh(rel: string): void {
+    this.#fresh.add(rel);
+  }
+
+  /** What is at `name` in the held folder `rel` now; no system call inside a fresh folder. */
+  lstat(fd: number, rel: string, name: Buffer): Stats | undefined {
+    if (this.#fresh.has(rel)) return undefined;
+    return lstatSync(entryPath(fd, name), { throwIfNoEntry: false });
+  }
+
+  release(rel: string): void {
+    const dir = this.#open.get(rel);
+    if (!dir || --dir.holders > 0) return;
+    this.#idle.add(rel);
+    for (const oldest of this.#idle) {
+      if (this.#idle.size <= IDLE_DESCRIPTORS) break;
+      this.#idle.delete(oldest);
+      closeSync(this.#open.get(oldest)!.fd);
+      this.#open.delete(oldest);
+    }
+  }
+
+  /** Runs `use` with the folder's descriptor held until what it returns has settled. */
+  async with<T>(rel: string, use: (fd: number) => T | Promise<T>): Promise<T> {
+    const fd = this.acquire(rel);
+    try {
+      return await use(fd);
+    } finally {
+      this.release(rel);
+    }
+  }
+
+  /** Closes every descriptor, the target's too. */
+  close(): void {
+    for (const dir of this.#open.values()) closeSync(dir.fd);
+    this.#open.clear();
+    this.#idle.clear();
+  }
+}
+
+/** The path below the target of `name` inside folder `rel`. */
+export function childOf(rel: string, name: Buffer): string {
+  const own = name.toString('latin1');
+  return rel === '' ? own : `${rel}/${own}`;
+}
