@@ -39,9 +39,12 @@ export class Crafter {
     return entry(name, 'dir', { subtree: await this.tree(nodes), ...extra });
   }
 
-  /** Stores `stored` as a blob of `type` under `id`, whatever its content: what only a forger does. */
-  async forge(type: 'tree' | 'data', id: Buffer, stored: Buffer, compression: number, rawLength: number): Promise<void> {
-    await this.repo.saveStoredBlob(type, id, stored, compression, rawLength);
+  /**
+   * Stores `stored` as a blob of `type` under `id`, whatever its content: what only a forger does.
+   * `again`: also when the repository has a blob of that id already.
+   */
+  async forge(type: 'tree' | 'data', id: Buffer, stored: Buffer, compression: number, rawLength: number, again = false): Promise<void> {
+    await this.repo.saveStoredBlob(type, id, stored, compression, rawLength, again);
   }
 
   /** Flushes packs and index, then writes a snapshot of `tree`; returns the snapshot id. */

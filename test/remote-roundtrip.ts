@@ -22,7 +22,7 @@ export async function roundTrip(t: TestContext, repo: string, env: Record<string
   assert.ok(backup.transfer.uploadedBytes > backup.bytesAddedStored, `sent ${backup.transfer.uploadedBytes} B for ${backup.bytesAddedStored} B of data`);
   assert.ok(backup.transfer.requests > 0);
   const target = tempDir(t);
-  const restore = JSON.parse((await cliOk(['restore', '--repo', repo, 'latest', '--target', target, '--verify', '--json', ...extra], { env })).stdout);
+  const restore = JSON.parse((await cliOk(['restore', '--repo', repo, 'latest', '--target', target, '--verify', '--json', '--restore-privileged', ...extra], { env })).stdout);
   assert.ok(restore.transfer.downloadedBytes >= backup.bytesAddedStored, `received ${restore.transfer.downloadedBytes} B`);
   assert.ok(restore.transfer.uploadedBytes < 1000, `a restore sends only its lock (${restore.transfer.uploadedBytes} B)`);
   const after = describeTree(join(target, source));

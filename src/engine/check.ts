@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.ts';
 import { VerifyPool } from './verify-pool.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { listKeyFiles, listLocks, listedPackSize, type PackProblem } from '../repo/repository.ts';
+import { listKeyFiles, listLocks, listedPackSize, unconfirmedEntries, type PackProblem } from '../repo/repository.ts';
 
 export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
@@ -70,6 +70,7 @@ async function checkEverything(
     for (const i of byPack.of(packIndex)) damagedBlobs.set(repo.index.at(i)[0].toString('hex'), why);
   };
   const toRead: Array<{ packIndex: number; name: string; truncated: boolean }> = [];
+  const unread: number[] = [];
   for (const packIndex of packsWithBlobs) {
     const name = packNames[packIndex];
     const size = sizes.get(name);
@@ -88,8 +89,16 @@ async function checkEverything(
       }
     }
     if (selected.has(name)) toRead.push({ packIndex, name, truncated: size < expected });
+    else unread.push(packIndex);
   }
   for (const name of sizes.keys()) if (!repo.index.hasPack(name)) report.unreferencedPacks.push(name);
+  // An index file is only as honest as whoever wrote it: each pack's own authenticated header
+  // must list what the index places in it (read whole with --read-data; otherwise its header).
+  for (const m of await unconfirmedEntries(repo, unread, () => true, sizes)) {
+    problem('pack', m.pack, m.problem);
+    if (m.blob) damagedBlobs.set(m.blob, `no pack confirms where the index places blob ${m.blob.slice(0, 12)}`);
+    else markPack(packNames.indexOf(m.pack), `pack ${m.pack.slice(0, 12)} cannot be confirmed`);
+  }
   // The snapshots' trees are walked while the thread pool reads the data, on a main thread that would
   // otherwise wait for them. Blobs found damaged there change what the walk reports, so when
   // there are any, the trees are walked again; the first walk's findings are then dropped.

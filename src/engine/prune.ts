@@ -11,7 +11,7 @@
 import { LifeboatError } from '../errors.ts';
 import { monotonicMs, nowMs } from '../lib/clock.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { packSizeFor, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
+import { packSizeFor, readUnindexedPacks, unconfirmedEntries, PACK_HEADER_BYTES, type IndexedPack, type Repository } from '../repo/repository.ts';
 
 export interface PruneOptions {
   /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
@@ -75,8 +75,22 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   for await (const f of repo.backend.list('packs')) sizeOf.set(f.name, f.sizeBytes);
   const sizes = Float64Array.from(packHex, (name) => sizeOf.get(name) ?? 0);
   const known = new Set(packHex);
-  const leftovers = [...sizeOf.keys()].filter((name) => !known.has(name));
-  report.packsUnindexed = leftovers.length;
+  const unindexed = [...sizeOf.keys()].filter((name) => !known.has(name));
+  report.packsUnindexed = unindexed.length;
+  // Nothing is deleted on an index file's word alone (another machine holding the key may have
+  // written it): every pack that keeps a used blob must list it in its own header, and before a
+  // pack no index lists is deleted, each used blob it holds must be intact where the index says.
+  options.onPhase?.('reading the headers of the packs snapshots use');
+  const holdingUsed = [...usedBytes.keys()].filter((p) => usedBytes[p] > 0);
+  const doubt = (what: string, more: number): LifeboatError =>
+    new LifeboatError('REPO_CORRUPT', `${what}${more > 0 ? ` (and ${more} more)` : ''}; prune deletes nothing`, {
+      hint: 'Run "lifeboat check --read-data" to see what is damaged; "lifeboat repair index --read-all-packs" rebuilds the index from the packs themselves.',
+    });
+  const mismatches = await unconfirmedEntries(repo, holdingUsed, (i) => used[i] === 1, sizeOf);
+  if (mismatches.length) throw doubt(`Pack ${mismatches[0].pack.slice(0, 12)}: ${mismatches[0].problem}`, mismatches.length - 1);
+  const unverified = await usedCopiesInDoubt(repo, await readUnindexedPacks(repo, unindexed, sizeOf), used);
+  if (unverified.length) throw doubt(`Blob ${unverified[0]} is damaged where the index places it, and a pack no index lists holds another copy`, unverified.length - 1);
+  const leftovers = unindexed;
 
   // Decide: unused packs go; then the emptiest partly used ones are rewritten until what stays unused is within the limit.
   const fate = new Uint8Array(packCount); // 0 keep, 1 delete, 2 repack
@@ -173,6 +187,20 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   })));
   report.durationMs = Math.round(monotonicMs() - started);
   return report;
+}
+
+/**
+ * The used blobs that packs no index lists hold copies of, whose indexed copy does not load (each
+ * load checks the blob against its id): deleting those packs could lose the only good copy. Reads
+ * only such blobs, which after a killed backup are few.
+ */
+async function usedCopiesInDoubt(repo: Repository, unindexed: Array<{ pack?: IndexedPack }>, used: Uint8Array): Promise<string[]> {
+  const ids = new Map<string, Buffer>();
+  for (const u of unindexed) for (const e of u.pack?.entries ?? []) if (used[repo.index.position(e.id)] === 1) ids.set(e.id.toString('hex'), e.id);
+  const reads = new Limiter(REPACK_READS);
+  const bad: string[] = [];
+  await Promise.all([...ids].map(([hex, id]) => reads.run(() => repo.loadBlob(id).then(() => undefined, () => void bad.push(hex.slice(0, 16))))));
+  return bad;
 }
 
 /** One mark per indexed blob: set when some snapshot's tree reaches it. Fails on anything missing. */

@@ -1,13 +1,16 @@
 // repair index: builds a new index from the packs themselves, for when index files are damaged,
 // lost, or list packs that are gone. Runs under an exclusive lock.
-// A pack whose size matches what the current index says of it keeps that listing (no read);
-// any other pack is indexed from its own header (two small range reads). With readAllPacks every
+// Every pack is indexed from its own header (two small range reads), never from what an index
+// file says of it: an index file is written by whoever holds the key, and another machine sharing
+// the repository may be taken over. A pack whose header cannot be read keeps what the old index
+// listed of it, less the blobs some readable header lists (so a junk pack cannot shadow them).
+// With readAllPacks every
 // pack is read whole; a pack with damaged blobs has its intact ones written to new packs and is
 // then deleted, so a damaged blob counts as missing: check and `repair snapshots` see it, and the
 // next backup of the same data stores it again. The write order is prune's: new index files, the last superseding every
 // old one, then the old files are deleted; a kill at any point leaves a readable repository.
 import { Limiter } from '../lib/limiter.ts';
-import { listedPackSize, readPackEntries, salvagePack, type IndexedPack, type Repository } from '../repo/repository.ts';
+import { addPackToIndex, readPackEntries, salvagePack, BlobIndex, type IndexedPack, type Repository } from '../repo/repository.ts';
 
 export interface RepairIndexOptions {
   readAllPacks: boolean;
@@ -16,7 +19,7 @@ export interface RepairIndexOptions {
 
 export interface RepairIndexReport {
   packs: number;
-  /** Packs listed from the old index without reading them. */
+  /** Packs whose header could not be read, listed as the old index listed them. */
   packsFromIndex: number;
   /** Packs listed from their own headers (or read whole). */
   packsRead: number;
@@ -48,15 +51,13 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   const packIndexOf = new Map(index.packNames().map((name, p) => [name, p]));
   for (const name of packIndexOf.keys()) if (!onStorage.has(name)) report.missingPacks.push(name);
   const byPack = index.groupByPack();
-  /** The old listing describes the pack whole: every entry is ours and the sizes agree. */
-  const wholeListing = (p: number | undefined, size: number): p is number => {
-    if (p === undefined) return false;
-    const listed = byPack.of(p).length;
-    return listed > 0 && listed === index.packEntryCount(p) && listedPackSize(index, p) === size;
-  };
   const replacement = repo.indexReplacement(oldFiles);
+  /** Every blob a readable header lists: what an unreadable pack's old listing must not shadow. */
+  const confirmed = new BlobIndex();
+  const unreadableListings: IndexedPack[] = [];
   const add = (pack: IndexedPack): Promise<void> => {
     report.blobs += pack.entries.length;
+    addPackToIndex(confirmed, pack.id, pack.salt, pack.entries);
     return replacement.add(pack);
   };
 
@@ -76,33 +77,35 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   async function indexPack(name: string, size: number): Promise<void> {
     const id = Buffer.from(name, 'hex');
     const p = packIndexOf.get(name);
-    if (!options.readAllPacks && wholeListing(p, size)) {
-      await add({ id, salt: index.pack(p).salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
-      report.packsFromIndex++;
-    } else {
-      // Only a failure to read the pack makes it "unreadable"; a failure to write is the
-      // command's failure, before any old index file is deleted.
-      const salvaged = await (options.readAllPacks ? salvagePack(repo.backend, repo.keys, name) : readPackEntries(repo.backend, repo.keys, name, size).then((r) => ({ ...r, bytes: undefined, good: r.entries, bad: [] })))
-        .catch((err: Error) => void report.unreadablePacks.push({ pack: name, problem: err.message }));
-      if (!salvaged) {
-        // Unreadable now (damaged, or storage failing): what the old index knew of it is kept
-        // rather than dropped; each blob's own MAC still tells whether it is intact.
-        if (p !== undefined && byPack.of(p).length) await add({ id, salt: index.pack(p).salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
-        return;
-      }
-      report.packsRead++;
-      if (salvaged.bad.length === 0) await add({ id, salt: salvaged.salt, entries: salvaged.good });
-      else {
-        // Its intact blobs move to new packs; the damaged pack goes once nothing indexes it.
-        for (const b of salvaged.bad) report.damagedBlobs.push({ pack: name, ...b });
-        for (const e of salvaged.good) {
-          const loc = { pack: { id, salt: salvaged.salt }, packIndex: -1, position: -1, ...e }; // a pack no index lists
-          await repo.saveStoredBlob(e.type, e.id, repo.openStoredBlob(e.id, loc, salvaged.bytes!.subarray(e.offset, e.offset + e.storedLength)), e.compression, e.rawLength, true);
-        }
-        report.packsReplaced.push(name);
-        report.blobs += salvaged.good.length;
-      }
+    // Only a failure to read the pack makes it "unreadable"; a failure to write is the
+    // command's failure, before any old index file is deleted.
+    const salvaged = await (options.readAllPacks ? salvagePack(repo.backend, repo.keys, name) : readPackEntries(repo.backend, repo.keys, name, size).then((r) => ({ ...r, bytes: undefined, good: r.entries, bad: [] })))
+      .catch((err: Error) => void report.unreadablePacks.push({ pack: name, problem: err.message }));
+    if (!salvaged) {
+      // Unreadable now (damaged, or storage failing): what the old index knew of it is kept
+      // rather than dropped, once every readable header is in; each blob's own MAC still tells
+      // whether it is intact.
+      if (p !== undefined && byPack.of(p).length) unreadableListings.push({ id, salt: index.pack(p).salt, entries: [...byPack.of(p)].map((i) => index.entryAt(i)) });
+      return;
     }
+    report.packsRead++;
+    if (salvaged.bad.length === 0) await add({ id, salt: salvaged.salt, entries: salvaged.good });
+    else {
+      // Its intact blobs move to new packs; the damaged pack goes once nothing indexes it.
+      for (const b of salvaged.bad) report.damagedBlobs.push({ pack: name, ...b });
+      for (const e of salvaged.good) {
+        const loc = { pack: { id, salt: salvaged.salt }, packIndex: -1, position: -1, ...e }; // a pack no index lists
+        await repo.saveStoredBlob(e.type, e.id, repo.openStoredBlob(e.id, loc, salvaged.bytes!.subarray(e.offset, e.offset + e.storedLength)), e.compression, e.rawLength, true);
+      }
+      report.packsReplaced.push(name);
+      report.blobs += salvaged.good.length;
+    }
+  }
+  for (const pack of unreadableListings) {
+    const entries = pack.entries.filter((e) => !confirmed.has(e.id));
+    if (entries.length === 0) continue;
+    report.packsFromIndex++;
+    await add({ ...pack, entries });
   }
   await repo.flush(); // the salvaged blobs' new packs, with an index file of their own
   await replacement.finish();

@@ -5,8 +5,7 @@
 // mtime. An error on one entry is reported and the rest is restored. The snapshot may be hostile
 // and the target shared: entries are created relative to folders held by descriptor, never
 // through a link (sources/files-target.ts), and what grants privileges is held back unless asked.
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { LifeboatError, describeError } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
@@ -14,8 +13,8 @@ import type { SnapshotRecord } from '../model/snapshot.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import { BlobBatch, type Repository } from '../repo/repository.ts';
 import {
-  applyDirectoryMetadata, applyFileMetadata, applyMetadataAt, createDirectoryAt, createHardLinkAt, createSpecialAt, createSymlinkAt, entryPath,
-  ordinaryMetadata, removeEntryAt, DIRECTORY_FLAGS,
+  applyDirectoryMetadata, applyExistingFileMetadata, applyMetadataAt, createDirectoryAt, createHardLinkAt, createSpecialAt, createSymlinkAt, entryPath,
+  ordinaryMetadata, removeEntryAt,
 } from '../sources/files-target.ts';
 import { childOf, TargetDirs } from '../sources/target-dirs.ts';
 import { PathMatcher } from './excludes.ts';
@@ -98,8 +97,6 @@ class Restorer {
   readonly #tasks = new Set<Promise<void>>();
   readonly #hardLinks = new Map<string, Promise<Place | undefined>>();
   readonly #written: Array<Place & { node: TreeNode; shown: string }> = [];
-  /** Folders (paths below the target) this restore created or found empty: nothing in them needs an lstat first. */
-  readonly #fresh = new Set<string>();
   #dirs: TargetDirs | undefined;
   #writers: RestoreWriters | undefined;
   #content: ContentWriter | undefined;
@@ -114,7 +111,14 @@ class Restorer {
   }
 
   async run(snapshot: SnapshotRecord): Promise<void> {
-    this.#dirs = new TargetDirs(this.#openTarget());
+    try {
+      this.#dirs = TargetDirs.open(this.#options.target);
+    } catch (err) {
+      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.target}": ${describeError(err)}`, {
+        hint: 'Choose a target directory you can write to.',
+        cause: err,
+      });
+    }
     this.#writers = new RestoreWriters(WRITER_JOBS, FILE_SLOTS / 4, this.#repo.keys.blobId);
     this.#content = new ContentWriter(this.#repo, this.#writers);
     try {
@@ -129,28 +133,6 @@ class Restorer {
       if (this.#options.verify) await this.#verify();
     } finally {
       this.#dirs.close();
-    }
-  }
-
-  /** The target folder, created if missing, held by descriptor. */
-  #openTarget(): number {
-    const target = this.#options.target;
-    try {
-      try {
-        mkdirSync(target, { recursive: true });
-      } catch (err) {
-        // A recursive mkdir reports ENOENT on a read-only filesystem; a plain one gives the real reason.
-        mkdirSync(target);
-        throw err;
-      }
-      accessSync(target, constants.W_OK);
-      if (readdirSync(target).length === 0) this.#fresh.add('');
-      return openSync(target, DIRECTORY_FLAGS & ~constants.O_NOFOLLOW); // the target itself may be a link
-    } catch (err) {
-      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${target}": ${describeError(err)}`, {
-        hint: 'Choose a target directory you can write to.',
-        cause: err,
-      });
     }
   }
 
@@ -312,7 +294,8 @@ class Restorer {
       const st = this.#dirs!.lstat(fd, place.rel, place.name);
       if (st?.isFile() && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && st.size === node.size && (await verifyFile(this.#repo, dest, node)) === undefined) {
         this.result.skippedIdentical++;
-        await this.#existingFileMetadata(dest, node, snapshotPath);
+        // An identical file left in place still gets the snapshot's metadata.
+        for (const p of await applyExistingFileMetadata(dest, node).catch((err: unknown) => [`cannot set metadata: ${describeError(err)}`])) this.result.warnings.push(`${snapshotPath}: ${p}`);
         return true;
       }
       if (!(await this.#prepare(place, node, snapshotPath, st))) return false;
@@ -367,20 +350,6 @@ class Restorer {
     if (heldBack.length) this.result.warnings.push(`${snapshotPath}: held back ${heldBack.join(', ')} (--restore-privileged restores them)`);
     try {
       await this.#dirs!.with(rel, (fd) => this.#metadata(snapshotPath, () => applyDirectoryMetadata(fd, node)));
-    } catch (err) {
-      this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
-    }
-  }
-
-  /** An identical file left in place still gets the snapshot's metadata, through its descriptor. */
-  async #existingFileMetadata(dest: Buffer, node: TreeNode, snapshotPath: string): Promise<void> {
-    try {
-      const fh = await open(dest, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        for (const p of await applyFileMetadata(fh, node)) this.result.warnings.push(`${snapshotPath}: ${p}`);
-      } finally {
-        await fh.close();
-      }
     } catch (err) {
       this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
     }

@@ -25,7 +25,8 @@ import { decodeTree, type LoadedTree } from './tree-codec.ts';
 
 export type { BlobType, PackEntry } from './pack.ts';
 export type { IndexedPack } from './index-file.ts';
-export { readPackEntries } from './index-loader.ts';
+export { addPackToIndex, readPackEntries } from './index-loader.ts';
+export { BlobIndex } from './blob-index.ts';
 export type { RepositoryConfig } from './config.ts';
 export type { RepositoryKeys } from './crypto.ts';
 export type { BlobLocation } from './blob-index.ts';
@@ -40,6 +41,7 @@ export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from '
 export { listLocks, type LockFile } from './locks.ts';
 export { verifyPackBytes, verifyPackFile, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
+export { unconfirmedEntries, readUnindexedPacks, type HeaderMismatch } from './pack-headers.ts';
 export { badNameReason, type DamagedEntry, type LoadedTree } from './tree-codec.ts';
 
 const decompress = promisify(zstdDecompress);

@@ -75,7 +75,9 @@ export function decodeTree(bytes: Uint8Array): LoadedTree {
       damaged.push({ name: shown, problem: `invalid entry (${v.getDotPath(issue) ?? 'entry'}: ${issue.message})` });
       continue;
     }
-    const node = result.output as TreeNode;
+    // The entry as stored, not the parser's copy: its fields keep their order, so a folder
+    // saved again from it encodes (and is named) exactly as before.
+    const node = raw as TreeNode;
     const problem = badNameReason(nodeNameBytes(node)) ?? shapeProblem(node);
     if (problem) {
       damaged.push({ name: node.name, problem });

@@ -10,7 +10,7 @@
 // set through a descriptor. Such paths are short whatever the depth, so paths longer than
 // PATH_MAX restore too.
 import { chmodSync, closeSync, fchmodSync, fchownSync, fstatSync, lchownSync, linkSync, lstatSync, openSync, readdirSync, rmdirSync, symlinkSync, unlinkSync, constants } from 'node:fs';
-import { mkdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import type { TreeNode, Xattr } from '../model/tree.ts';
 import { gidOf, uidOf } from './ids.ts';
 import { nativeFs } from './native.ts';
@@ -128,6 +128,16 @@ export async function applyFileMetadata(fh: FileHandle, node: TreeNode): Promise
   const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
   nativeFs.futimens(fh.fd, sec, nsec, sec, nsec);
   return problems;
+}
+
+/** A file's metadata where it already is (restore found it identical), through its descriptor. */
+export async function applyExistingFileMetadata(path: Buffer, node: TreeNode): Promise<string[]> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await applyFileMetadata(fh, node);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

@@ -3,9 +3,9 @@
 // is named by its path below the target ("" is the target, "a/b" below it, raw bytes as latin1).
 // Open descriptors are bounded: those no one holds are kept for reuse up to IDLE_DESCRIPTORS and
 // then closed, and a folder asked for again is opened again, down from its nearest open ancestor.
-import { closeSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats } from 'node:fs';
 import { errnoCode } from '../errors.ts';
-import { entryPath, openDirectoryAt } from './files-target.ts';
+import { entryPath, openDirectoryAt, DIRECTORY_FLAGS } from './files-target.ts';
 
 /** Descriptors kept open while no one holds them (a restore of a million folders needs few at once). */
 const IDLE_DESCRIPTORS = 256;
@@ -25,6 +25,21 @@ export class TargetDirs {
   /** `rootFd` is the target, opened by the caller; it stays open until close(). */
   constructor(rootFd: number) {
     this.#open.set('', { fd: rootFd, holders: 1 });
+  }
+
+  /** The target folder, created if missing and checked writable, held by descriptor. */
+  static open(target: string): TargetDirs {
+    try {
+      mkdirSync(target, { recursive: true });
+    } catch (err) {
+      // A recursive mkdir reports ENOENT on a read-only filesystem; a plain one gives the real reason.
+      mkdirSync(target);
+      throw err;
+    }
+    accessSync(target, constants.W_OK);
+    const dirs = new TargetDirs(openSync(target, DIRECTORY_FLAGS & ~constants.O_NOFOLLOW)); // the target itself may be a link
+    if (readdirSync(target).length === 0) dirs.markFresh('');
+    return dirs;
   }
 
   /** The folder's descriptor, held until release(rel); throws the open's error (ELOOP: a link). */
