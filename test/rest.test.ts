@@ -9,23 +9,12 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cli, cliOk, MAIN, tempDir } from './helpers.ts';
 import { roundTrip, serverDiesMidBackup } from './remote-roundtrip.ts';
-import { freePort, have, portOpen, startDaemon, waitFor, type Daemon } from './services/daemon.ts';
+import { freePort, have, portOpen, startDaemon, waitFor } from './services/daemon.ts';
+import { addUser, serve } from './services/serve.ts';
 
 const hasRestic = have('restic');
 const hasRclone = have('rclone');
 const ENV = { LIFEBOAT_KDF_MEMORY_KIB: '1024' };
-
-async function serve(t: TestContext, root: string, flags: string[] = [], port?: number): Promise<{ port: number; daemon: Daemon }> {
-  const p = port ?? (await freePort());
-  const daemon = startDaemon(process.execPath, [MAIN, 'serve', '--path', root, '--listen', `127.0.0.1:${p}`, ...flags], { env: { ...process.env, ...ENV } });
-  t.after(() => daemon.stop());
-  await waitFor('lifeboat serve', () => portOpen(p), 20_000, daemon.output);
-  return { port: p, daemon };
-}
-
-async function addUser(root: string, name: string, password: string): Promise<void> {
-  await cliOk(['serve', 'user', 'add', name, '--path', root], { env: { ...ENV, LIFEBOAT_SERVE_PASSWORD: password } });
-}
 
 function sourceTree(t: TestContext): string {
   const dir = join(tempDir(t), 'src');
@@ -96,9 +85,10 @@ test('serve --append-only: backups work, deleting is refused and the repository 
   assert.match(removed.stderr, /append-only/);
   assert.equal(JSON.parse((await cliOk(['key', 'list', '--repo', repo, '--json'])).stdout).length, 2);
   await cliOk(['check', '--read-data', '--repo', repo]);
-  // An overwrite is refused too: files are write-once.
-  const head = await fetch(`http://127.0.0.1:${port}/alice/pc/keys/${other.id}`, { method: 'POST', body: 'x', headers: { Authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}` } });
-  assert.equal(head.status, 409);
+  // An overwrite is refused too: files are write-once, and a file's content must hash to its name.
+  const post = (body: Buffer | string) => fetch(`http://127.0.0.1:${port}/alice/pc/keys/${other.id}`, { method: 'POST', body, headers: { Authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}` } });
+  assert.equal((await post(readFileSync(join(root, 'alice', 'pc', 'keys', other.id)))).status, 409);
+  assert.equal((await post('x')).status, 400);
 });
 
 test('REST backend against rclone serve restic, and rclone: with a local remote', { skip: !hasRclone && 'rclone not installed' }, async (t) => {
@@ -120,7 +110,7 @@ test('the server is killed in the middle of a backup: a clear error, the reposit
     packLanded: () => execFileSync('find', [root, '-path', '*/r/data/*', '-type', 'f']).toString().trim() !== '',
     kill: () => daemon.stop('SIGKILL'),
     restart: async () => {
-      ({ port, daemon } = await serve(t, root, ['--no-auth'], port));
+      ({ port, daemon } = await serve(t, root, ['--no-auth'], { port }));
     },
   });
 });
