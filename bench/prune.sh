@@ -7,7 +7,7 @@
 set -euo pipefail
 corpus=$1
 work=${2:-/var/tmp/lifeboat-prune-bench}
-lb="$(dirname "$0")/../bin/lifeboat.mjs"
+lb="$(dirname "$0")/../bin/lifeboat"
 export LIFEBOAT_PASSWORD=bench LIFEBOAT_KDF_MEMORY_KIB=1024 RESTIC_PASSWORD=bench
 restic=$(command -v restic || true)
 [ -n "$restic" ] || echo "restic not found: only Lifeboat is measured"

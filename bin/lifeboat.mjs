@@ -1,74 +1,64 @@
-#!/usr/bin/env node
-// The lifeboat command. Plain JavaScript that any Node.js runs (20 included): it re-launches the
-// CLI on the Node.js 24 pinned by the npm package "node", which runs the TypeScript directly.
-// Started by that Node.js already, it runs the CLI in its own process instead.
-import { spawn } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+// The CLI's entry on the pinned Node.js 24 (bin/lifeboat starts it; so can `node bin/lifeboat.mjs`).
+// Plain JavaScript, so that an older Node.js gets a clear message rather than a syntax error. It
+// turns on Node's compile cache, where that is safe, before the TypeScript is loaded.
+import { lstatSync, mkdirSync } from 'node:fs';
 import module from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = join(dirname(realpathSync(fileURLToPath(import.meta.url))), '..');
-const main = join(root, 'src', 'cli', 'main.ts');
-const pinned = [join(root, 'node_modules', 'node', 'bin', 'node'), join(root, 'node_modules', '.bin', 'node')].find((p) => existsSync(p));
-const major = Number(process.versions.node.split('.')[0]);
-
-if (!pinned && major < 24) {
-  process.stderr.write(`lifeboat: Node.js 24 is needed (this is ${process.version}); run "npm ci" in ${root} to install it\n`);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  process.stderr.write(`lifeboat: Node.js 24 is needed (this is ${process.version}); run ${join(root, 'bin', 'lifeboat')}, or "npm ci" in ${root}\n`);
   process.exit(1);
 }
-const node = pinned ?? process.execPath;
-// File creation and metadata calls are slow on some disks but parallelise well: a larger libuv
-// thread pool lets restore create many files at once.
-const env = { UV_THREADPOOL_SIZE: '8', ...compileCache(), ...process.env };
+process.env.UV_THREADPOOL_SIZE ??= '8'; // nothing has used libuv's thread pool yet
+
 /**
- * Node.js strips the TypeScript types of every module at each start (a WebAssembly transformer);
- * its compile cache keeps the result, which halves start-up (0.39 -> 0.17 s for --version) and
- * saves 30 MiB. The cache lives in the user's own cache folder, never in a shared /tmp, so that
- * nobody else can plant code in it. NODE_COMPILE_CACHE (or an empty one) overrides it.
+ * Node.js strips the TypeScript types of every module at each start; its compile cache keeps the
+ * result, which halves start-up (0.39 -> 0.17 s for --version) and saves 30 MiB. The cache holds
+ * the code that runs, in clear, so it is used only in a folder that nobody else can write to:
+ * every folder on its path a real folder (no link), owned by this user or root, writable by no
+ * one else. Otherwise (a HOME or XDG_CACHE_HOME that another user owns, as with sudo -E, su -m
+ * or a unit with HOME=) there is no cache, only a slower start. NODE_COMPILE_CACHE overrides the
+ * place; an empty one turns the cache off.
  */
-function compileCache() {
+function compileCacheDir() {
+  if (process.env.NODE_COMPILE_CACHE !== undefined) return process.env.NODE_COMPILE_CACHE || undefined;
   let home = process.env.HOME;
   try {
     home ||= homedir();
   } catch {
-    // no home folder at all (a user without a passwd entry): no cache, just a slower start
+    return undefined; // no home folder at all (a user without a passwd entry)
   }
   const base = process.env.XDG_CACHE_HOME || (home && join(home, '.cache'));
-  return base ? { NODE_COMPILE_CACHE: join(base, 'lifeboat', 'node-compile-cache') } : {};
+  return base && trustedFolder(join(base, 'lifeboat', 'node-compile-cache')) ? join(base, 'lifeboat', 'node-compile-cache') : undefined;
 }
 
-if (realpathSync(node) === realpathSync(process.execPath)) {
-  // Already on the right Node.js: a second process would cost 60 ms of every command. Nothing has
-  // used libuv's thread pool yet, so its size can still be set here.
-  process.env.UV_THREADPOOL_SIZE = env.UV_THREADPOOL_SIZE;
-  if (env.NODE_COMPILE_CACHE) {
-    module.enableCompileCache(env.NODE_COMPILE_CACHE);
-    // For the worker threads too: each starts with a copy of process.env, and without the cache
-    // strips the types of every module it loads again (a verify worker was ready after 0.2 s
-    // instead of 0.1 s).
-    process.env.NODE_COMPILE_CACHE = env.NODE_COMPILE_CACHE;
+/** Whether `path` is, or can be made (mode 0700), a folder only this user (or root) can change. */
+function trustedFolder(path) {
+  const uid = process.geteuid?.() ?? 0;
+  let at = '/';
+  for (const part of path.split('/').filter(Boolean)) {
+    at = join(at, part);
+    let st = lstatSync(at, { throwIfNoEntry: false });
+    if (!st) {
+      try {
+        mkdirSync(at, { mode: 0o700 });
+      } catch {
+        return false;
+      }
+      st = lstatSync(at);
+    }
+    if (!st.isDirectory() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) return false;
   }
-  await import(pathToFileURL(main).href);
-} else {
-  relaunch();
+  return true;
 }
 
-function relaunch() {
-  // One thread for V8's background work (concurrent marking, compiling) instead of four: on a
-  // small machine they took cores from the threads doing the backup. Interleaved pairs on the
-  // bench corpus: a small-change re-backup 1.52 -> 1.41 s, a restore 4.77 -> 4.44 s, full backup,
-  // no-change re-backup and check unchanged. A V8 option can only be given at start, so a CLI
-  // started directly by the pinned Node.js (the branch above) runs without it.
-  const child = spawn(node, ['--disable-warning=ExperimentalWarning', '--v8-pool-size=1', main, ...process.argv.slice(2)], { stdio: 'inherit', env });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => {
-    if (signal) process.kill(process.pid, signal);
-    else process.exit(code ?? 1);
-  });
-  child.on('error', (err) => {
-    process.stderr.write(`lifeboat: cannot start ${node}: ${err.message}\n`);
-    process.exit(1);
-  });
-}
+const cache = compileCacheDir();
+if (cache) {
+  module.enableCompileCache(cache);
+  // For the worker threads too: each starts with a copy of process.env.
+  process.env.NODE_COMPILE_CACHE = cache;
+} else process.env.NODE_COMPILE_CACHE = ''; // and not a planted one for the workers either
+await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cli, cliOk, MAIN, newRepo, ROOT, tempDir } from './helpers.ts';
@@ -143,23 +144,30 @@ test('with nothing configured, backup creates the default repository and a 0600 
   assert.match((await cliOk(['snapshots'], { env })).stdout, /2 snapshots/);
 });
 
-test('the bin shim runs on the machine\'s older Node.js by re-launching on the pinned Node 24', async (t) => {
-  const systemNode = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => {
-    try {
-      return Number(execFileSync(p, ['-p', 'process.versions.node.split(".")[0]']).toString()) < 24;
-    } catch {
-      return false;
-    }
-  });
-  if (!systemNode) {
-    t.skip('no Node.js older than 24 on this machine to run the shim with');
-    return;
-  }
-  const out = execFileSync(systemNode, [join(ROOT, 'bin', 'lifeboat.mjs'), '--version']).toString();
-  assert.match(out, /Node\.js 24\./);
-  const code = await new Promise<number>((resolve) => spawn(systemNode, [join(ROOT, 'bin', 'lifeboat.mjs'), 'snapshots', '--repo', '/nonexistent/repo'], { stdio: 'ignore' }).on('close', (c) => resolve(c ?? -1)));
-  assert.equal(code, 10, 'exit codes pass through the shim');
-  assert.ok(MAIN.endsWith('main.ts'));
+async function waitUntil(ready: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ready(); i++) await sleep(20);
+  assert.ok(ready(), 'waited 10 s');
+}
+
+test('bin/lifeboat runs on the pinned Node 24 whatever node is on PATH, as one process: kill -9 of its pid stops the work', async (t) => {
+  const bin = join(ROOT, 'bin', 'lifeboat');
+  const oldNode = tempDir(t);
+  symlinkSync('/usr/bin/node', join(oldNode, 'node')); // Debian's Node.js 20 where installed; a dangling link otherwise
+  const env = { ...process.env, PATH: `${oldNode}:${process.env.PATH}`, LIFEBOAT_KDF_MEMORY_KIB: '1024', LIFEBOAT_PASSWORD: 'correct horse' };
+  assert.match(execFileSync(bin, ['--version'], { env }).toString(), /Node\.js 24\./);
+  const code = await new Promise<number>((resolve) => spawn(bin, ['snapshots', '--repo', '/nonexistent/repo'], { stdio: 'ignore', env }).on('close', (c) => resolve(c ?? -1)));
+  assert.equal(code, 10, 'exit codes are the CLI\'s own');
+  const repo = await newRepo(t);
+  const child = spawn(bin, ['backup', '--repo', repo, '--stdin', '--stdin-filename', 'never-ends.bin'], { stdio: ['pipe', 'ignore', 'ignore'], env });
+  child.stdin.on('error', () => {}); // EPIPE once it is killed with the rest of the write pending
+  child.stdin.write(Buffer.alloc(1 << 20));
+  await waitUntil(() => readdirSync(join(repo, 'locks')).some((n) => /^[0-9a-f]{64}$/.test(n)));
+  assert.match(readFileSync(`/proc/${child.pid}/cmdline`, 'latin1'), /node_modules\/node\/bin\/node\0/, 'the shell replaced itself with Node.js');
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('close', resolve));
+  const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(repo));
+  assert.deepEqual(left, [], 'nothing goes on after the kill');
+  assert.equal(readdirSync(join(repo, 'snapshots')).length, 0);
 });
 
 test('--progress shows progress on stderr even when it is not a terminal; without it a pipe stays quiet', async (t) => {

@@ -12,6 +12,6 @@ test('the README exit-code table is the one generated from src/errors.ts', () =>
 test('the README quick start has exactly two commands: install-and-back-up, and the test command', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const block = /## Quick start\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1].trim().split('\n');
-  assert.deepEqual(block, ['npm ci && ./bin/lifeboat.mjs backup ~/Documents', 'npm test']);
+  assert.deepEqual(block, ['npm ci && ./bin/lifeboat backup ~/Documents', 'npm test']);
   assert.equal(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.test.split(' && ')[0].startsWith('node --test'), true);
 });

@@ -86,8 +86,8 @@ test('serve --append-only: backups work, deleting is refused and the repository 
   assert.equal(JSON.parse((await cliOk(['key', 'list', '--repo', repo, '--json'])).stdout).length, 2);
   await cliOk(['check', '--read-data', '--repo', repo]);
   // An overwrite is refused too: files are write-once, and a file's content must hash to its name.
-  const post = (body: Buffer | string) => fetch(`http://127.0.0.1:${port}/alice/pc/keys/${other.id}`, { method: 'POST', body, headers: { Authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}` } });
-  assert.equal((await post(readFileSync(join(root, 'alice', 'pc', 'keys', other.id)))).status, 409);
+  const post = (body: Uint8Array<ArrayBuffer> | string) => fetch(`http://127.0.0.1:${port}/alice/pc/keys/${other.id}`, { method: 'POST', body, headers: { Authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}` } });
+  assert.equal((await post(new Uint8Array(readFileSync(join(root, 'alice', 'pc', 'keys', other.id))))).status, 409);
   assert.equal((await post('x')).status, 400);
 });
 
