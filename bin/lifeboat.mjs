@@ -1,7 +1,6 @@
 // The CLI's entry on the pinned Node.js 24 (bin/lifeboat starts it; so can `node bin/lifeboat.mjs`).
 // Plain JavaScript, so that an older Node.js gets a clear message rather than a syntax error. It
 // turns on Node's compile cache, where that is safe, before the TypeScript is loaded.
-import { lstatSync, mkdirSync } from 'node:fs';
 import module from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +12,7 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   process.exit(1);
 }
 process.env.UV_THREADPOOL_SIZE ??= '8'; // nothing has used libuv's thread pool yet
+const { untrustedFolder } = await import(pathToFileURL(join(root, 'src', 'lib', 'trusted-folder.ts')).href);
 
 /**
  * Node.js strips the TypeScript types of every module at each start; its compile cache keeps the
@@ -32,27 +32,8 @@ function compileCacheDir() {
     return undefined; // no home folder at all (a user without a passwd entry)
   }
   const base = process.env.XDG_CACHE_HOME || (home && join(home, '.cache'));
-  return base && trustedFolder(join(base, 'lifeboat', 'node-compile-cache')) ? join(base, 'lifeboat', 'node-compile-cache') : undefined;
-}
-
-/** Whether `path` is, or can be made (mode 0700), a folder only this user (or root) can change. */
-function trustedFolder(path) {
-  const uid = process.geteuid?.() ?? 0;
-  let at = '/';
-  for (const part of path.split('/').filter(Boolean)) {
-    at = join(at, part);
-    let st = lstatSync(at, { throwIfNoEntry: false });
-    if (!st) {
-      try {
-        mkdirSync(at, { mode: 0o700 });
-      } catch {
-        return false;
-      }
-      st = lstatSync(at);
-    }
-    if (!st.isDirectory() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) return false;
-  }
-  return true;
+  const dir = base && join(base, 'lifeboat', 'node-compile-cache');
+  return dir && untrustedFolder(dir) === undefined ? dir : undefined;
 }
 
 const cache = compileCacheDir();

@@ -11,7 +11,7 @@ import type { LockRequest, Repository } from '../repo/repository.ts';
 import { formatBytes } from '../lib/bytes.ts';
 import { newTransferMeter, openBackend, parseOptions, positiveNumber, type Backend } from '../storage/open.ts';
 import { flag, listOption, stringOption, GLOBAL_OPTIONS, type ParsedArgs } from './args.ts';
-import { defaultPasswordFile, defaultRepository } from './defaults.ts';
+import { checkedDefaultPasswordFile, defaultPasswordFile, defaultRepository } from './defaults.ts';
 import { passwordFromEnvironment, promptPassword, readPasswordFile } from './password.ts';
 
 /** A repository key being derived while the command's modules load: for that location only. */
@@ -54,7 +54,7 @@ function repositoryLocation(args: ParsedArgs): { location: string; isDefault: bo
 function passwordWithoutPrompt(args: ParsedArgs, isDefault: boolean): string | undefined {
   const fromEnv = passwordFromEnvironment(stringOption(args, 'password-file'));
   if (fromEnv !== undefined) return fromEnv;
-  if (isDefault && existsSync(defaultPasswordFile())) return readPasswordFile(defaultPasswordFile());
+  if (isDefault && existsSync(defaultPasswordFile())) return readPasswordFile(checkedDefaultPasswordFile());
   return undefined;
 }
 

@@ -10,8 +10,8 @@
 // prune or an index repair rewrites them, and then each folder is compared in full once). A folder
 // in which anything went wrong (an unreadable entry, a warning, a file changed while read) is not
 // recorded. The file holds keyed digests and tree ids only, no names.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError } from '../errors.ts';
 import { nowMs } from '../lib/clock.ts';
@@ -142,9 +142,15 @@ export class FolderCache {
       const names = Buffer.concat(indexFiles.map((n) => Buffer.from(n, 'hex')));
       const count = Buffer.alloc(4);
       count.writeUInt32LE(records.length);
-      mkdirSync(join(this.#file, '..'), { recursive: true, mode: 0o700 });
-      const temporary = `${this.#file}.${process.pid}.tmp`;
-      writeFileSync(temporary, Buffer.concat([header, names, count, ...records]), { mode: 0o600 });
+      // The folder is trusted (cli/defaults.ts); still, nothing here follows a link in it: the
+      // temporary file is created new (O_EXCL, O_NOFOLLOW) and renamed over the old name.
+      const temporary = `${this.#file}.${randomBytes(8).toString('hex')}.tmp`;
+      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        writeFileSync(fd, Buffer.concat([header, names, count, ...records]));
+      } finally {
+        closeSync(fd);
+      }
       renameSync(temporary, this.#file);
       removeUnused(join(this.#file, '..'));
       return undefined;
@@ -154,17 +160,20 @@ export class FolderCache {
   }
 }
 
+/** Removes cache files unused for UNUSED_DAYS: only regular files, judged without following links (unlink never follows). */
 function removeUnused(dir: string): void {
   const before = nowMs() - UNUSED_DAYS * 86_400_000;
   for (const name of readdirSync(dir)) {
     const file = join(dir, name);
-    if ((statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < before) rmSync(file, { force: true });
+    const st = lstatSync(file, { throwIfNoEntry: false });
+    if (st?.isFile() && st.mtimeMs < before) unlinkSync(file);
   }
 }
 
+/** A file's bytes, or none when it is missing, unreadable or a link. */
 function readOrEmpty(file: string): Buffer {
   try {
-    return readFileSync(file);
+    return readFileSync(file, { flag: constants.O_RDONLY | constants.O_NOFOLLOW });
   } catch {
     return Buffer.alloc(0);
   }

@@ -103,12 +103,14 @@ async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Prom
     const parentRef = stringOption(args, 'parent');
     const parent = flag(args, 'force') ? null : parentRef ? await repo.snapshots.resolve(parentRef) : undefined;
     if (ctx.showProgress) void scanTotals(paths, excludes).then((t) => progress.setTotal(t.files, t.bytes)).catch(() => {});
+    const cache = flag(args, 'no-cache') ? undefined : folderCacheDir();
+    if (cache?.refused) ctx.warn(`no folder cache (every folder is compared with the last snapshot): ${cache.refused}`);
     return await backupPaths(repo, {
       ...common, paths, parent, excludes, excludeLargerThanBytes,
       excludeIfPresent: listOption(args, 'exclude-if-present'),
       excludeCaches: flag(args, 'exclude-caches'),
       oneFileSystem: flag(args, 'one-file-system'),
-      folderCacheDir: flag(args, 'no-cache') ? undefined : folderCacheDir(),
+      folderCacheDir: cache?.refused ? undefined : cache?.dir,
       onProgress,
     });
   } finally {
