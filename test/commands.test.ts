@@ -196,3 +196,13 @@ test('Ctrl-C (SIGINT) stops a backup with exit 130 and leaves a repository that 
   await cliOk(['check', '--repo', repo, '--read-data']);
   assert.equal(JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout).length, 0);
 });
+
+test('a local repository is its owner\'s alone: files 0400, folders 0700', async (t) => {
+  const repo = await newRepo(t);
+  const source = join(tempDir(t), 'src');
+  mkdirSync(source);
+  writeFileSync(join(source, 'a.txt'), 'a');
+  await cliOk(['backup', '--repo', repo, source]);
+  const modes = new Set(execFileSync('find', [repo, '-printf', '%y %m\n']).toString().trim().split('\n'));
+  assert.deepEqual(modes, new Set(['d 700', 'f 400']));
+});

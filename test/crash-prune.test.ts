@@ -7,7 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cliOk, MAIN, newRepo, tempDir } from './helpers.ts';
+import { cli, cliOk, MAIN, newRepo, tempDir } from './helpers.ts';
 
 const KILLS = Number(process.env.LIFEBOAT_KILLS ?? 30);
 const ENV = { ...process.env, LIFEBOAT_KDF_MEMORY_KIB: '1024', LIFEBOAT_PASSWORD: 'correct horse' };
@@ -125,4 +125,28 @@ test(`kill -9 of backup and of prune, ${KILLS} kills each: check passes, finishe
   t.diagnostic(`backup killed in: ${JSON.stringify(backups.phases)}`);
   t.diagnostic(`prune killed in: ${JSON.stringify(prunes.phases)}`);
   assert.ok(outcomes.backup.killed >= KILLS && outcomes.prune.killed >= KILLS, `each command was killed ${KILLS} times: ${JSON.stringify(outcomes)}`);
+});
+
+test('check beside running backups never reports false damage', async (t) => {
+  const repo = await newRepo(t);
+  const src = join(tempDir(t), 'data');
+  mkdirSync(src);
+  const rounds = Math.max(4, Math.round(KILLS / 3));
+  let backing = true;
+  const backups = (async () => {
+    for (let i = 0; i < rounds; i++) {
+      writeFileSync(join(src, `f${i}.bin`), randomBytes(256 << 10));
+      await cliOk(['backup', '--repo', repo, src]);
+    }
+    backing = false;
+  })();
+  let checks = 0;
+  while (backing) {
+    const r = await cli(['check', '--repo', repo]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    checks++;
+  }
+  await backups;
+  t.diagnostic(`${checks} checks beside ${rounds} backups`);
+  assert.ok(checks > 0);
 });

@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { Repository } from '../repo/repository.ts';
 import { VerifyPool } from './verify-pool.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { listKeyFiles, listLocks, listedPackSize, unconfirmedEntries, type PackProblem } from '../repo/repository.ts';
+import { listKeyFiles, listLocks, listedPackSize, unconfirmedEntries, type PackProblem, type SnapshotList } from '../repo/repository.ts';
 
 export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
@@ -52,6 +52,11 @@ async function checkEverything(
   for (const l of await listLocks(repo.backend, repo.keys)) {
     if (l.damaged) problem('lock', l.name, `damaged lock file (${l.damaged}); it blocks other commands until "lifeboat unlock" removes it`);
   }
+  // Snapshots are listed before the index is loaded: a snapshot is written after its index, so
+  // every one listed has its index files in place, while one saved by a backup running meanwhile
+  // (backups and check both hold shared locks) would refer to blobs the index loaded before did
+  // not list yet, a false alarm.
+  const listed = await repo.snapshots.list();
   const load = await repo.reloadIndex();
   for (const d of load.damagedIndexFiles) problem('index', d.name, d.problem);
   for (const u of load.unreadablePacks) problem('pack', u.name, `header unreadable: ${u.problem}`);
@@ -102,11 +107,11 @@ async function checkEverything(
   // The snapshots' trees are walked while the thread pool reads the data, on a main thread that would
   // otherwise wait for them. Blobs found damaged there change what the walk reports, so when
   // there are any, the trees are walked again; the first walk's findings are then dropped.
-  const walk = checkSnapshots(repo, damagedBlobs);
+  const walk = checkSnapshots(repo, listed, damagedBlobs);
   walk.catch(() => {}); // awaited below
   const damagedBefore = damagedBlobs.size;
   if (toRead.length) await readPacks(repo, pool!, toRead, byPack, options, report, problem, markPack, damagedBlobs);
-  const walked = damagedBlobs.size > damagedBefore ? await checkSnapshots(repo, damagedBlobs) : await walk;
+  const walked = damagedBlobs.size > damagedBefore ? await checkSnapshots(repo, listed, damagedBlobs) : await walk;
   report.problems.push(...walked.problems);
   report.affected.push(...walked.affected);
   report.stats.snapshots = walked.snapshots;
@@ -155,8 +160,8 @@ interface SnapshotsWalk {
 }
 
 /** Walks every snapshot's trees; reports unreadable trees and files whose blobs are missing or damaged. */
-async function checkSnapshots(repo: Repository, damaged: Map<string, string>): Promise<SnapshotsWalk> {
-  const { snapshots, damaged: badSnapshots } = await repo.snapshots.list();
+async function checkSnapshots(repo: Repository, listed: SnapshotList, damaged: Map<string, string>): Promise<SnapshotsWalk> {
+  const { snapshots, damaged: badSnapshots } = listed;
   const walk: SnapshotsWalk = { problems: [], affected: [], snapshots: snapshots.length, trees: 0 };
   const problem = (kind: string, file: string, message: string): void => {
     walk.problems.push({ kind, file, message });

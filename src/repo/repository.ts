@@ -36,7 +36,7 @@ export { Chunker, chunkerMasks, gearTable, DEFAULT_CHUNKER, type ChunkerParams }
 export { blobIdOf } from './crypto.ts';
 export { addIdPrefix, idPrefix } from './id-prefixes.ts';
 export { listKeyFiles } from './open-repository.ts';
-export type { SnapshotFilter } from './snapshots.ts';
+export type { SnapshotFilter, SnapshotList } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
 export { listLocks, type LockFile } from './locks.ts';
 export { verifyPackBytes, verifyPackFile, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';

@@ -38,10 +38,10 @@ export class LocalBackend implements Backend {
   }
 
   async create(): Promise<void> {
-    await mkdir(this.#root, { recursive: true });
-    for (const kind of FILE_KINDS) if (kind !== 'config') await mkdir(join(this.#root, kindFolder(kind)), { recursive: true });
+    await mkdir(this.#root, { recursive: true, mode: 0o700 });
+    for (const kind of FILE_KINDS) if (kind !== 'config') await mkdir(join(this.#root, kindFolder(kind)), { recursive: true, mode: 0o700 });
     const hex = '0123456789abcdef';
-    for (const a of hex) for (const b of hex) await mkdir(this.#dir('packs', a + b), { recursive: true });
+    for (const a of hex) for (const b of hex) await mkdir(this.#dir('packs', a + b), { recursive: true, mode: 0o700 });
   }
 
   async *list(kind: FileKind): AsyncIterable<FileInfo> {
@@ -196,7 +196,10 @@ class LocalSpool implements SpoolFile {
     try {
       const file = await this.#file;
       try {
-        await file.chmod(0o444);
+        // Read-only, and for the owner alone (never wider than the umask made it: 0600 at most):
+        // a key file others could read could be guessed at offline, as restic's local backend
+        // knows (0400 files, 0700 folders).
+        await file.chmod(0o400);
         await file.sync();
       } finally {
         await this.#close();
