@@ -206,3 +206,11 @@ test('a local repository is its owner\'s alone: files 0400, folders 0700', async
   const modes = new Set(execFileSync('find', [repo, '-printf', '%y %m\n']).toString().trim().split('\n'));
   assert.deepEqual(modes, new Set(['d 700', 'f 400']));
 });
+
+test('lifeboat --help lists every command of the command table', async () => {
+  const table = [...readFileSync(MAIN, 'utf8').matchAll(/^ {2}([a-z]+): async \(\) => \(await import/gm)].map((m) => m[1]);
+  assert.ok(table.length >= 18);
+  const help = (await cliOk(['--help'])).stdout;
+  const listed = [...help.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]);
+  assert.deepEqual(listed, table);
+});

@@ -2,21 +2,8 @@
 import { EXIT_CODES } from '../errors.ts';
 import { GLOBAL_OPTIONS, type Command, type OptionSpec } from './command.ts';
 
-const SUMMARIES: Array<[string, string]> = [
-  ['init', 'create a repository'],
-  ['backup', 'back up files and folders, a stream, or a program\'s output'],
-  ['restore', 'restore a snapshot, a folder or a file'],
-  ['snapshots', 'list snapshots'],
-  ['ls', 'list the files in a snapshot'],
-  ['find', 'find files by name across all snapshots'],
-  ['diff', 'show what changed between two snapshots'],
-  ['dump', 'write a file (or a folder as tar) from a snapshot to stdout'],
-  ['cat', 'print a repository object (config, key, snapshot, index, tree, blob, pack header)'],
-  ['check', 'verify the repository\'s structure, and optionally its data'],
-  ['key', 'list, add, remove or change password slots'],
-];
-
-export function mainHelp(topic?: string): string {
+/** The main help: every command of `commands` (the command table's, in its order) with its summary. */
+export function mainHelp(topic: string | undefined, commands: readonly Command[]): string {
   const codes = EXIT_CODES.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`).join('\n');
   if (topic === 'exit-codes') return `Exit codes:\n${codes}\n`;
   return `Lifeboat: encrypted, deduplicated backups, and restores you can trust.
@@ -24,7 +11,7 @@ export function mainHelp(topic?: string): string {
 Usage: lifeboat COMMAND [FLAGS] [ARGS]
 
 Commands:
-${SUMMARIES.map(([n, s]) => `  ${n.padEnd(10)} ${s}`).join('\n')}
+${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
 
 Run "lifeboat help COMMAND" for a command's flags and examples, "lifeboat --version" for the version.
 

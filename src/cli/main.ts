@@ -64,7 +64,7 @@ async function run(argv: string[]): Promise<number> {
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const topic = args[0];
     if (topic && COMMANDS[topic]) process.stdout.write(commandHelp(await COMMANDS[topic]()));
-    else if (topic === 'exit-codes' || topic === undefined) process.stdout.write(mainHelp(topic));
+    else if (topic === 'exit-codes' || topic === undefined) process.stdout.write(mainHelp(topic, await Promise.all(Object.values(COMMANDS).map((load) => load()))));
     else throw new LifeboatError('USAGE', `No help for "${topic}": there is no such command`, { hint: 'Run "lifeboat help" for the list.' });
     return 0;
   }

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import http2 from 'node:http2';
 import { LifeboatError } from '../errors.ts';
-import { RestBackend, type Answer, type RestTransport } from './rest.ts';
+import { boundedBody, RestBackend, type Answer, type RestTransport } from './rest.ts';
 
 export class RcloneBackend {
   static async start(remote: string, options: Record<string, string>): Promise<RestBackend> {
@@ -45,19 +45,22 @@ function http2Transport(child: ChildProcess, stderr: () => string): RestTranspor
     session.destroy();
   });
   return {
-    request: (method, url, headers, body) =>
+    request: (method, url, headers, body, maxBytes) =>
       new Promise<Answer>((resolve, reject) => {
         if (failure) return reject(failure);
         const stream = session.request({ ':method': method, ':path': url.pathname + url.search, ...headers });
-        const chunks: Buffer[] = [];
+        const answer = boundedBody(maxBytes, (err) => {
+          reject(err);
+          stream.close();
+        });
         let status = 0;
         let answerHeaders: Answer['headers'] = {};
         stream.on('response', (h) => {
           status = Number(h[':status']);
           answerHeaders = h as Answer['headers'];
         });
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => resolve({ status, headers: answerHeaders, body: Buffer.concat(chunks) }));
+        stream.on('data', (c: Buffer) => answer.add(c));
+        stream.on('end', () => resolve({ status, headers: answerHeaders, body: answer.bytes() }));
         stream.on('error', (err) => reject(failure ?? err));
         stream.on('close', () => {
           if (status === 0) reject(failure ?? Object.assign(new Error('rclone closed the request'), { code: 'ECONNRESET' }));

@@ -63,7 +63,7 @@ export class RestBackend implements Backend {
 
   async *list(kind: FileKind): AsyncIterable<FileInfo> {
     if (kind === 'config') return yield* listConfig(this);
-    const res = await this.#request('GET', this.#url(kind), `list ${kind}`, { headers: { Accept: V2 } });
+    const res = await this.#request('GET', this.#url(kind), `list ${kind}`, { headers: { Accept: V2 }, maxBytes: LISTING_BYTES });
     if (res.status === 404) return;
     this.#ok(res, `list ${kind}`);
     const entries = JSON.parse(res.body.toString('utf8')) as Array<{ name: string; size: number } | string>;
@@ -77,7 +77,7 @@ export class RestBackend implements Backend {
   async read(kind: FileKind, name: string, range?: ReadRange): Promise<Buffer> {
     if (range?.length === 0) return Buffer.alloc(0);
     const headers: Record<string, string> = range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {};
-    const res = await this.#request('GET', this.#url(kind, name), `${kind}/${name}`, { headers });
+    const res = await this.#request('GET', this.#url(kind, name), `${kind}/${name}`, { headers, maxBytes: range ? range.length : WHOLE_FILE_BYTES });
     this.#ok(res, `${kind}/${name}`);
     if (range && res.body.byteLength !== range.length) {
       throw new StorageError('EIO', `short read of ${kind}/${name}: ${res.body.byteLength} of ${range.length} bytes at ${range.offset}`, { transient: true });
@@ -122,22 +122,54 @@ export class RestBackend implements Backend {
     throw new StorageError('EIO', `server error: ${detail}`, { transient: s >= 500 || s === 429 || s === 408 });
   }
 
-  async #request(method: string, url: URL, what: string, options: { headers?: Record<string, string>; body?: readonly Uint8Array[] } = {}): Promise<Answer> {
+  async #request(method: string, url: URL, what: string, options: { headers?: Record<string, string>; body?: readonly Uint8Array[]; maxBytes?: number } = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.#authorization) headers.Authorization = this.#authorization;
     if (options.body) headers['Content-Length'] = String(options.body.reduce((n, p) => n + p.byteLength, 0));
     try {
-      return await this.#transport.request(method, url, headers, options.body);
+      return await this.#transport.request(method, url, headers, options.body, options.maxBytes ?? OTHER_BYTES);
     } catch (err) {
       throw new StorageError('EUNREACHABLE', `${what}: cannot reach ${this.location}: ${(err as Error).message}`, { transient: isTransient(err), cause: err });
     }
   }
 }
 
-/** One HTTP exchange; the body of the answer is read whole (files are at most a pack). */
+/**
+ * One HTTP exchange; the body of the answer is read whole, up to `maxBytes`: a server may be
+ * hostile, and memory is bounded by what was asked for, not by what arrives.
+ */
 export interface RestTransport {
-  request(method: string, url: URL, headers: Record<string, string>, body?: readonly Uint8Array[]): Promise<Answer>;
+  request(method: string, url: URL, headers: Record<string, string>, body: readonly Uint8Array[] | undefined, maxBytes: number): Promise<Answer>;
   close(): Promise<void>;
+}
+
+/** The most a whole repository file (read without a range) may be: far above any the format writes. */
+const WHOLE_FILE_BYTES = 1 << 30;
+/** The most a listing may be: a million packs take about 90 MiB of v2 JSON. */
+const LISTING_BYTES = 256 << 20;
+/** The most any other answer (errors, empty successes) may carry. */
+const OTHER_BYTES = 64 << 10;
+
+/**
+ * Collects a body in chunks up to `maxBytes`; past that `refuse` is called once (the caller ends
+ * the exchange) and nothing more is kept.
+ */
+export function boundedBody(maxBytes: number, refuse: (err: Error) => void): { add(chunk: Buffer): void; bytes(): Buffer } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  return {
+    add(chunk) {
+      if (refused) return;
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        refused = true;
+        chunks.length = 0;
+        refuse(Object.assign(new Error(`the server sent more than the ${maxBytes} bytes asked for`), { code: 'EPROTO' }));
+      } else chunks.push(chunk);
+    },
+    bytes: () => Buffer.concat(chunks),
+  };
 }
 
 export interface Answer {
@@ -148,13 +180,17 @@ export interface Answer {
 
 function http1Transport(agent: http.Agent): RestTransport {
   return {
-    request: (method, url, headers, body) =>
+    request: (method, url, headers, body, maxBytes) =>
       new Promise<Answer>((resolve, reject) => {
         const send = url.protocol === 'https:' ? https.request : http.request;
         const req = send(url, { method, headers, agent }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          const limit = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? maxBytes : Math.min(maxBytes, OTHER_BYTES);
+          const body = boundedBody(limit, (err) => {
+            reject(err);
+            req.destroy();
+          });
+          res.on('data', (c: Buffer) => body.add(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body.bytes() }));
           res.on('error', reject);
         });
         req.on('error', reject);
