@@ -214,3 +214,14 @@ test('lifeboat --help lists every command of the command table', async () => {
   const listed = [...help.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]);
   assert.deepEqual(listed, table);
 });
+
+test('a password in a rest: location does not show in the process list', async (t) => {
+  const bin = join(ROOT, 'bin', 'lifeboat');
+  const child = spawn(bin, ['snapshots', '--repo', 'rest:http://alice:s3cret-pw@127.0.0.1:9/repo', '-o', 'retries=50', '-o', 'timeout=30'], { stdio: 'ignore', env: { ...process.env, LIFEBOAT_PASSWORD: 'x' } });
+  t.after(() => child.kill('SIGKILL'));
+  // It shows for the moment Node.js takes to load the CLI, then never again.
+  await waitUntil(() => readFileSync(`/proc/${child.pid}/cmdline`, 'latin1').includes('***'));
+  const shown = readFileSync(`/proc/${child.pid}/cmdline`, 'latin1');
+  assert.ok(!shown.includes('s3cret-pw'), shown);
+  assert.match(shown, /alice:\*\*\*@/);
+});

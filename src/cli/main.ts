@@ -39,6 +39,11 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
 /** Commands that open the repository with its password: their key is derived while they load. */
 const OPENS_REPOSITORY = new Set(['backup', 'restore', 'snapshots', 'ls', 'find', 'diff', 'dump', 'cat', 'check', 'key', 'copy', 'forget', 'prune', 'unlock', 'repair', 'stats']);
 
+/** `scheme://user:password@host` with the password replaced by "***". */
+export function maskUrlPassword(text: string): string {
+  return text.replace(/(\w+:\/\/[^/:@\s]+:)[^@/\s]+@/g, '$1***@');
+}
+
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -108,6 +113,10 @@ process.on('SIGINT', () => {
 });
 
 const argv = process.argv.slice(2);
+// A password in a location (rest:https://user:secret@host/) would show in ps to every local user:
+// the process title (what /proc/PID/cmdline shows) is rewritten without it.
+const masked = argv.map(maskUrlPassword);
+if (masked.some((a, i) => a !== argv[i])) process.title = ['lifeboat', ...masked].join(' ');
 try {
   process.exitCode = await run(argv);
 } catch (err) {
