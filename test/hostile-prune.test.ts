@@ -104,7 +104,7 @@ test('the same with a junk pack whose header is valid: prune deletes nothing, ch
 
   const prune = await cli(['prune', '--repo', repo]);
   assert.equal(prune.code, 15, prune.stdout + prune.stderr);
-  assert.match(prune.stderr, /is damaged where the index places it, and a pack no index lists holds another copy \(and 6 more\); prune deletes nothing/);
+  assert.match(prune.stderr, /is damaged where the index places it, and a pack no index lists holds another copy \(and \d+ more\); prune deletes nothing/);
   for (const p of realPacks) assert.ok(existsSync(p), `${p} is still there`);
   const check = await cli(['check', '--repo', repo, '--read-data']);
   assert.equal(check.code, 21);

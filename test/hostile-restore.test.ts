@@ -125,7 +125,7 @@ test('one bad entry does not stop a restore: the rest is restored, with every fo
   const c = await Crafter.open(repo);
   const mtimeNs = '1600000000123456789';
   const root = await c.tree([
-    await c.dir('one', [await c.file('x'.repeat(300), 'a name too long for any file system'), await c.file('ok.txt', 'ok')], { mode: 0o751, mtimeNs }),
+    await c.dir('one', [await c.dir('x'.repeat(300), [await c.file('f', 'in a folder whose name is too long for any file system')]), await c.file('ok.txt', 'ok')], { mode: 0o751, mtimeNs }),
     await c.dir('two', [await c.dir('three', [await c.file('deep.txt', 'deep')], { mode: 0o705, mtimeNs })], { mode: 0o750, mtimeNs }),
   ]);
   const id = await c.snapshot(root);

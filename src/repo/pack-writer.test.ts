@@ -68,7 +68,7 @@ test('a spooled pack is written as it fills, then appears under its SHA-256, wit
   assert.equal(name, createHash('sha256').update(bytes).digest('hex'));
   assertPackHolds(bytes, stored);
   assert.deepEqual(temporaryFiles(root), []);
-  assert.equal(statSync(path).mode & 0o777, 0o444, 'read-only once placed (it is writable while it fills, for its O_DIRECT descriptor)');
+  assert.equal(statSync(path).mode & 0o777, 0o400, 'read-only, for its owner alone, once placed (it is writable while it fills, for its O_DIRECT descriptor)');
 });
 
 test('placing a spool under a name that exists fails with EEXIST and removes the temporary file', async (t) => {
