@@ -2,7 +2,7 @@
 // key, a changed host key and a key the server does not accept; the server dying mid-backup.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, cliOk, tempDir } from './helpers.ts';
@@ -41,6 +41,14 @@ test('SFTP: an unknown or changed host key is refused (exit 26); accept-new-host
   const changed = await cli(['init', '--repo', repo, ...opts(other)]);
   assert.equal(changed.code, 26, changed.stderr);
   assert.match(changed.stderr, /CHANGED/);
+  // A revoked key is refused even beside a line that trusts it, and accept-new never adds it back.
+  const known = readFileSync(sshd.knownHosts, 'utf8').trim().split('\n')[0].split(/\s+/);
+  const revoked = join(dir, 'known_hosts_revoked');
+  writeFileSync(revoked, `@revoked * ${known[1]} ${known[2]}\n${known.join(' ')}\n`);
+  const refused = await cli(['init', '--repo', repo, ...opts(revoked), '-o', 'sftp.accept-new-host-key=true']);
+  assert.equal(refused.code, 26, refused.stderr);
+  assert.match(refused.stderr, /REVOKED/);
+  assert.equal(readFileSync(revoked, 'utf8').split('\n').filter(Boolean).length, 2, 'nothing written back');
   await cliOk(['init', '--repo', repo, ...opts(empty), '-o', 'sftp.accept-new-host-key=true']);
   await cliOk(['snapshots', '--repo', repo, ...opts(empty)]);
 });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LifeboatError, asLifeboatError } from '../errors.ts';
+import { maskUrlPassword } from '../lib/redact.ts';
 import { capYoungGeneration } from '../lib/young-generation.ts';
 import { GLOBAL_OPTIONS, type Command, type ParsedArgs } from './command.ts';
 import { Context, deriveKeyAhead } from './context.ts';
@@ -38,11 +39,6 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
 
 /** Commands that open the repository with its password: their key is derived while they load. */
 const OPENS_REPOSITORY = new Set(['backup', 'restore', 'snapshots', 'ls', 'find', 'diff', 'dump', 'cat', 'check', 'key', 'copy', 'forget', 'prune', 'unlock', 'repair', 'stats']);
-
-/** `scheme://user:password@host` with the password replaced by "***". */
-export function maskUrlPassword(text: string): string {
-  return text.replace(/(\w+:\/\/[^/:@\s]+:)[^@/\s]+@/g, '$1***@');
-}
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -10,8 +10,8 @@ test('a config that is sealed correctly but malformed is a format error; a good 
   const config: RepositoryConfig = {
     version: FORMAT_VERSION,
     id: 'abc',
-    chunker: { minBytes: 1, avgBytes: 2, maxBytes: 3 },
-    packTargetBytes: 4,
+    chunker: { minBytes: 256 << 10, avgBytes: 512 << 10, maxBytes: 4 << 20 },
+    packTargetBytes: 16 << 20,
     created: 'now',
     objectLock: { days: 7, mode: 'governance' },
   };
@@ -21,6 +21,12 @@ test('a config that is sealed correctly but malformed is a format error; a good 
     { ...config, chunker: { minBytes: 1, avgBytes: 2 } },
     { ...config, objectLock: { days: 0, mode: 'governance' } },
     { ...config, objectLock: { days: 7, mode: 'loose' } },
+    // Out of range: the chunker and pack writer cannot work with these (backup crashed on them).
+    { ...config, chunker: { minBytes: 0, avgBytes: 2, maxBytes: 3 } },
+    { ...config, chunker: { minBytes: 1 << 20, avgBytes: 512 << 10, maxBytes: 4 << 20 } },
+    { ...config, chunker: { minBytes: 256 << 10, avgBytes: 512 << 10, maxBytes: 1 << 30 } },
+    { ...config, packTargetBytes: 4 },
   ];
   for (const c of bad) assert.throws(() => decodeConfig(keys, encodeConfig(keys, c as RepositoryConfig)), FileFormatError, JSON.stringify(c));
+  assert.throws(() => decodeConfig(keys, encodeConfig(keys, bad[5] as RepositoryConfig)), /malformed \(chunker: chunk sizes must be min <= avg <= max\)/);
 });

@@ -12,11 +12,17 @@ export const FORMAT_VERSION = 1;
 const MAGIC = 'LBCF';
 
 const integer = v.pipe(v.number(), v.integer());
+const between = (min: number, max: number) => v.pipe(integer, v.minValue(min), v.maxValue(max));
+// Range-checked: a config with chunk sizes the chunker cannot use crashed backup with a stack
+// trace. A chunk at most 64 MiB keeps far below the 512 MiB any blob may hold (pack.ts).
 const configSchema = v.object({
   version: integer,
   id: v.string(),
-  chunker: v.object({ minBytes: integer, avgBytes: integer, maxBytes: integer }),
-  packTargetBytes: integer,
+  chunker: v.pipe(
+    v.object({ minBytes: between(1024, 64 << 20), avgBytes: between(1024, 64 << 20), maxBytes: between(1024, 64 << 20) }),
+    v.check((c) => c.minBytes <= c.avgBytes && c.avgBytes <= c.maxBytes, 'chunk sizes must be min <= avg <= max'),
+  ),
+  packTargetBytes: between(64 << 10, 1 << 30),
   created: v.string(),
   /** Every file is written with this retention (S3 Object Lock); absent: no lock. */
   objectLock: v.optional(v.object({ days: v.pipe(integer, v.minValue(1)), mode: v.picklist(['compliance', 'governance']) })),
@@ -62,6 +68,9 @@ export function decodeConfig(keys: RepositoryKeys, bytes: Buffer): RepositoryCon
   const key = fileKey(keys, header.subarray(6));
   const plain = unseal(key, nonce(NONCE_FILE, 0), bytes.subarray(HEADER_BYTES, bytes.byteLength - 32), 'config', header);
   const parsed = v.safeParse(configSchema, JSON.parse(plain.toString('utf8')));
-  if (!parsed.success) throw new FileFormatError('the config file is malformed');
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    throw new FileFormatError(`the config file is malformed (${v.getDotPath(issue) ?? 'config'}: ${issue.message})`);
+  }
   return parsed.output;
 }

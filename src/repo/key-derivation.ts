@@ -14,16 +14,25 @@ export interface KdfParams {
   salt: string;
 }
 
-/** The bounds a key file's KDF parameters must keep (keys.ts checks them with the rest of the file). */
+/**
+ * The bounds a key file's KDF parameters must keep (keys.ts checks them with the rest of the file):
+ * the default cost (64 MiB, 3 passes, 2 lanes) times a small factor. A key file is tried against
+ * every password given, and another machine sharing the repository can plant one: at 4 GiB, 100
+ * passes and 64 lanes a planted slot cost 13 minutes and 4 GiB per try.
+ */
 export const KDF_LIMITS = {
-  memoryKiB: { min: 8, max: 4 * 1024 * 1024 },
-  passes: { min: 1, max: 100 },
-  parallelism: { min: 1, max: 64 },
+  memoryKiB: { min: 8, max: 1024 * 1024 },
+  passes: { min: 1, max: 12 },
+  parallelism: { min: 1, max: 16 },
 } as const;
 
 /** A new slot's KDF: argon2id at lib/argon2id.ts's default cost. */
 export function defaultKdf(): Omit<KdfParams, 'salt'> {
-  return { name: 'argon2id', ...defaultArgon2idCost() };
+  const cost = defaultArgon2idCost();
+  if (cost.memoryKiB < KDF_LIMITS.memoryKiB.min || cost.memoryKiB > KDF_LIMITS.memoryKiB.max) {
+    throw new RangeError(`LIFEBOAT_KDF_MEMORY_KIB must be between ${KDF_LIMITS.memoryKiB.min} and ${KDF_LIMITS.memoryKiB.max}: a slot outside that range would not be accepted`);
+  }
+  return { name: 'argon2id', ...cost };
 }
 
 export async function deriveWrappingKey(password: string, kdf: KdfParams): Promise<Buffer> {

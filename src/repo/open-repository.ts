@@ -102,6 +102,13 @@ export async function listKeyFiles(backend: Backend): Promise<Array<{ id: string
   return out;
 }
 
+/** Key slots tried with one password at most (a repository has a few: one per person or machine). */
+const MAX_SLOTS_TRIED = 20;
+
+function kdfCost(file: KeyFile): number {
+  return file.kdf.memoryKiB * file.kdf.passes;
+}
+
 /** `ahead`: a slot's wrapping key derived while the program loaded (key-derivation.ts deriveAhead). */
 export async function openWithPassword(backend: Backend, password: string, ahead?: Promise<DerivedSlotKey | undefined>): Promise<OpenedRepository> {
   const configBytes = await readConfigBytes(backend);
@@ -113,7 +120,10 @@ export async function openWithPassword(backend: Backend, password: string, ahead
   const slots = await listKeyFiles(backend);
   const damaged = slots.filter((s) => s.problem);
   const derived = await ahead;
-  for (const slot of slots) {
+  // The cheapest slots first, and only so many: a planted slot must not cost more than a few tries.
+  const tried = slots.filter((s) => s.file).sort((a, b) => kdfCost(a.file!) - kdfCost(b.file!));
+  if (tried.length > MAX_SLOTS_TRIED) damaged.push({ id: `(${tried.length - MAX_SLOTS_TRIED} more)`, problem: `only the ${MAX_SLOTS_TRIED} cheapest key slots are tried` });
+  for (const slot of tried.slice(0, MAX_SLOTS_TRIED)) {
     if (!slot.file) continue;
     // The key file's name is the hash of its content, so the same name means the same KDF parameters.
     const master = await unwrapMasterKey(slot.file, password, derived?.keyId === slot.id && derived.password === password ? derived.wrappingKey : undefined);

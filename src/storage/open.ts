@@ -49,7 +49,7 @@ export async function openBackend(location: string, settings: BackendSettings = 
     }
     case 'rest': {
       const { RestBackend } = await import('./rest.ts');
-      return new ResilientBackend(RestBackend.fromLocation(rest, options), transfer);
+      return new ResilientBackend(RestBackend.fromLocation(rest, options, settings.warn), transfer);
     }
     case 'rclone': {
       const { RcloneBackend } = await import('./rclone.ts');

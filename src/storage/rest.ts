@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { LifeboatError } from '../errors.ts';
+import { isLoopbackHost, maskUrlPassword } from '../lib/redact.ts';
 import { isTransient } from './resilient.ts';
 import { StorageError, kindFolder, listConfig, type Backend, type FileInfo, type FileKind, type ReadRange } from './backend.ts';
 
@@ -27,14 +28,14 @@ export class RestBackend implements Backend {
   }
 
   /** `http[s]://[USER:PASS@]HOST:PORT/[PATH]`; the password never appears in `location`. */
-  static fromLocation(rest: string, options: Record<string, string>): RestBackend {
+  static fromLocation(rest: string, options: Record<string, string>, warn?: (text: string) => void): RestBackend {
     let url: URL;
     try {
       url = new URL(rest);
     } catch {
-      throw new LifeboatError('USAGE', `"rest:${rest}" is not a valid REST location`, { hint: 'Write it as rest:http[s]://[USER:PASS@]HOST:PORT/[PATH].' });
+      throw new LifeboatError('USAGE', `"rest:${maskUrlPassword(rest)}" is not a valid REST location`, { hint: 'Write it as rest:http[s]://[USER:PASS@]HOST:PORT/[PATH].' });
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LifeboatError('USAGE', `"rest:${rest}" must start with http:// or https://`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LifeboatError('USAGE', `"rest:${maskUrlPassword(rest)}" must start with http:// or https://`);
     if (!url.password && process.env.LIFEBOAT_REST_PASSWORD) url.password = encodeURIComponent(process.env.LIFEBOAT_REST_PASSWORD);
     const tls = url.protocol === 'https:';
     // rest.ca: the certificate of a server with a self-signed one (lifeboat serve --tls-cert).
@@ -42,7 +43,10 @@ export class RestBackend implements Backend {
     const agent = tls ? new https.Agent({ keepAlive: true, ca }) : new http.Agent({ keepAlive: true });
     const shown = new URL(url.href);
     shown.password = '';
-    return new RestBackend(url, http1Transport(agent), `rest:${shown.href.replace(/:@/, '@')}`);
+    const backend = new RestBackend(url, http1Transport(agent), `rest:${shown.href.replace(/:@/, '@')}`);
+    // Passwords and repository files would cross the network readable by anyone on the way.
+    if (!tls && !isLoopbackHost(url.hostname)) warn?.(`${backend.location} is plain http to another machine: the password and the repository's (encrypted) files travel unprotected; use https://`);
+    return backend;
   }
 
   #url(kind: FileKind, name?: string): URL {

@@ -112,11 +112,17 @@ export class SftpBackend implements Backend {
     const fingerprint = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
     const names = this.#s.port === 22 ? [this.#s.host] : [`[${this.#s.host}]:${this.#s.port}`];
     const lines = existsSync(this.#s.knownHosts) ? readFileSync(this.#s.knownHosts, 'utf8').split('\n') : [];
+    // "@revoked" lines name keys never to trust, whatever other lines say, and are never written
+    // back as trusted; "@cert-authority" lines are for certificates, which are not used here.
+    const entries = lines.map((line) => line.trim().split(/\s+/)).map((f) => (f[0]?.startsWith('@') ? { marker: f[0], fields: f.slice(1) } : { marker: '', fields: f }));
+    const matching = entries.filter(({ fields: [hosts, , blob] }) => hosts && !hosts.startsWith('#') && blob && (hosts === '*' || hostMatches(hosts, names)));
+    if (matching.some(({ marker, fields }) => marker === '@revoked' && Buffer.from(fields[2], 'base64').equals(key))) {
+      return new StorageError('EHOSTKEY', `The host key of ${names[0]} (${fingerprint}) is REVOKED in ${this.#s.knownHosts}: it is never trusted`);
+    }
     let otherKey = false;
-    for (const line of lines) {
-      const [hosts, , blob] = line.trim().split(/\s+/);
-      if (!hosts || hosts.startsWith('#') || !blob || !hostMatches(hosts, names)) continue;
-      if (Buffer.from(blob, 'base64').equals(key)) return undefined;
+    for (const { marker, fields } of matching) {
+      if (marker) continue;
+      if (Buffer.from(fields[2], 'base64').equals(key)) return undefined;
       otherKey = true;
     }
     if (otherKey) {

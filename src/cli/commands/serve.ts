@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LifeboatError } from '../../errors.ts';
+import { isLoopbackHost } from '../../lib/redact.ts';
 import { createRestServer } from '../../server/rest-server.ts';
 import { Authenticator, checkUserName, hashPassword, readUsers, writeUsers } from '../../server/users.ts';
 import { flag, stringOption, type Command } from '../command.ts';
@@ -46,6 +47,7 @@ export const serve: Command = {
     const keyFile = stringOption(args, 'tls-key');
     if (Boolean(certFile) !== Boolean(keyFile)) throw new LifeboatError('USAGE', '--tls-cert and --tls-key go together');
     const [host, port] = parseListen(stringOption(args, 'listen') ?? '127.0.0.1:8000');
+    if (!certFile && !isLoopbackHost(host)) ctx.warn(`listening on ${host} without TLS: passwords and repository files cross the network unprotected; give --tls-cert and --tls-key`);
     const server = createRestServer({
       root,
       appendOnly: flag(args, 'append-only'),
