@@ -1,6 +1,7 @@
 // The CLI's entry on the pinned Node.js 24 (bin/lifeboat starts it; so can `node bin/lifeboat.mjs`).
 // Plain JavaScript, so that an older Node.js gets a clear message rather than a syntax error. It
 // turns on Node's compile cache, where that is safe, before the TypeScript is loaded.
+import { lstatSync, mkdirSync } from 'node:fs';
 import module from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,7 +13,6 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   process.exit(1);
 }
 process.env.UV_THREADPOOL_SIZE ??= '8'; // nothing has used libuv's thread pool yet
-const { untrustedFolder } = await import(pathToFileURL(join(root, 'src', 'lib', 'trusted-folder.ts')).href);
 
 /**
  * Node.js strips the TypeScript types of every module at each start; its compile cache keeps the
@@ -34,6 +34,30 @@ function compileCacheDir() {
   const base = process.env.XDG_CACHE_HOME || (home && join(home, '.cache'));
   const dir = base && join(base, 'lifeboat', 'node-compile-cache');
   return dir && untrustedFolder(dir) === undefined ? dir : undefined;
+}
+
+/**
+ * src/lib/trusted-folder.ts's rule, written again in JavaScript: loading any TypeScript before the
+ * cache is on starts Node's type stripper, which cost every command 16 MiB and 0.1 s.
+ */
+function untrustedFolder(path) {
+  const uid = process.geteuid?.() ?? 0;
+  let at = '/';
+  for (const part of path.split('/').filter(Boolean)) {
+    at = join(at, part);
+    let st = lstatSync(at, { throwIfNoEntry: false });
+    if (!st) {
+      try {
+        mkdirSync(at, { mode: 0o700 });
+      } catch {
+        return `${at} cannot be created`;
+      }
+      st = lstatSync(at);
+    }
+    if (!st.isDirectory() || (st.uid !== uid && st.uid !== 0)) return `${at} is not a folder of this user's`;
+    if ((st.mode & 0o022) !== 0 && !(st.uid === 0 && st.mode & 0o1000)) return `${at} is writable by others`;
+  }
+  return undefined;
 }
 
 const cache = compileCacheDir();

@@ -208,3 +208,16 @@ test('a decompression bomb is damage, not gigabytes of memory', async (t) => {
   assert.equal(dump.code, 15);
   assert.match(dump.stderr, /cannot be decompressed/);
 });
+
+test('copy does not launder damage: a refused entry or a blob that is not its id stops the copy of that snapshot', async (t) => {
+  const from = await newRepo(t);
+  const to = await newRepo(t);
+  const c = await Crafter.open(from);
+  const refused = await c.snapshot(await c.tree([await c.file('..', 'x'), await c.file('fine.txt', 'fine')]));
+  await c.close();
+  const env = { LIFEBOAT_FROM_PASSWORD: 'correct horse' };
+  const r = await cli(['copy', '--from-repo', from, '--repo', to, refused], { env });
+  assert.equal(r.code, 15, r.stderr);
+  assert.match(r.stderr, /has an entry that cannot be trusted \("\.\.": the name is "\.\."\); the snapshot is not copied/);
+  assert.match((await cliOk(['snapshots', '--repo', to])).stdout, /0 snapshots|no snapshots/i);
+});

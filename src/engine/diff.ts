@@ -3,6 +3,7 @@
 import type { OperationContext } from '../model/events.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
+import { listingOf } from './tree-path.ts';
 
 export type ChangeKind = 'added' | 'removed' | 'modified' | 'metadata';
 
@@ -23,22 +24,7 @@ export async function diffTrees(repo: Repository, a: string | undefined, b: stri
 async function diffBelow(repo: Repository, a: string | undefined, b: string | undefined, prefix: string, context: OperationContext, onPath: Set<string>): Promise<Change[]> {
   if (a === b) return [];
   context.signal?.throwIfAborted();
-  const load = async (id: string | undefined): Promise<TreeNode[]> => {
-    if (!id) return [];
-    const report = (message: string): void => context.events?.problem?.({ path: prefix || '/', code: 'REPO_CORRUPT', message });
-    if (onPath.has(id)) {
-      report(`the folder lists one of the folders it is in (tree ${id.slice(0, 16)}): not followed`);
-      return [];
-    }
-    try {
-      const tree = await repo.loadTree(id);
-      for (const d of tree.damaged) context.events?.problem?.({ path: `${prefix}/${d.name}`, code: 'REPO_CORRUPT', message: `refused: ${d.problem}` });
-      return tree.nodes;
-    } catch (err) {
-      report(`cannot read this folder's listing: ${(err as Error).message}`);
-      return [];
-    }
-  };
+  const load = async (id: string | undefined): Promise<TreeNode[]> => (id ? ((await listingOf(repo, id, prefix, onPath, context)) ?? []) : []);
   const left = await load(a);
   const right = await load(b);
   const below = (x: string | undefined, y: string | undefined, path: string): Promise<Change[]> => {

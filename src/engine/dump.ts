@@ -5,6 +5,7 @@ import type { OperationContext } from '../model/events.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 import { padding, tarHeader, TAR_END } from './tar.ts';
+import { listingOf } from './tree-path.ts';
 
 type Write = (data: Uint8Array) => Promise<void>;
 
@@ -20,7 +21,6 @@ export async function dumpFile(repo: Repository, node: TreeNode, write: Write): 
 export async function dumpTar(repo: Repository, root: TreeNode, rootName: Buffer, write: Write, context: OperationContext = {}): Promise<void> {
   const links = new Map<string, Buffer>();
   const onPath = new Set<string>();
-  const report = (path: Buffer, message: string): void => context.events?.problem?.({ path: path.toString(), code: 'REPO_CORRUPT', message });
   const emit = async (node: TreeNode, path: Buffer): Promise<void> => {
     context.signal?.throwIfAborted();
     if (node.type === 'socket') return; // tar cannot carry sockets
@@ -45,16 +45,10 @@ export async function dumpTar(repo: Repository, root: TreeNode, rootName: Buffer
     }
     if (node.type === 'dir' && node.subtree) {
       const id = node.subtree;
-      if (onPath.has(id)) return report(path, `the folder lists one of the folders it is in (tree ${id.slice(0, 16)}): not followed`);
-      let tree;
-      try {
-        tree = await repo.loadTree(id);
-      } catch (err) {
-        return report(path, `cannot read this folder's listing: ${(err as Error).message}`);
-      }
-      for (const d of tree.damaged) report(Buffer.concat([path, Buffer.from(`/${d.name}`)]), `refused: ${d.problem}`);
+      const children = await listingOf(repo, id, path.toString(), onPath, context);
+      if (!children) return;
       onPath.add(id);
-      for (const child of tree.nodes) await emit(child, Buffer.concat([path, Buffer.from('/'), nodeNameBytes(child)]));
+      for (const child of children) await emit(child, Buffer.concat([path, Buffer.from('/'), nodeNameBytes(child)]));
       onPath.delete(id);
     }
   };

@@ -5,6 +5,7 @@ import type { SnapshotRecord } from '../model/snapshot.ts';
 import type { TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
 import { PathMatcher } from './excludes.ts';
+import { listingOf } from './tree-path.ts';
 
 export interface FoundEntry {
   snapshot: SnapshotRecord;
@@ -18,26 +19,15 @@ export async function findInSnapshots(repo: Repository, snapshots: SnapshotRecor
   const memo = new Map<string, Array<{ relative: string; node: TreeNode }>>();
   /** Trees being searched: one met again below itself is a cycle, reported and not followed. */
   const onPath = new Set<string>();
-  const report = (path: string, message: string): void => context.events?.problem?.({ path: path || '/', code: 'REPO_CORRUPT', message });
   const search = async (treeId: string, path: string): Promise<Array<{ relative: string; node: TreeNode }>> => {
     const cached = memo.get(treeId);
     if (cached) return cached;
-    if (onPath.has(treeId)) {
-      report(path, `the folder lists one of the folders it is in (tree ${treeId.slice(0, 16)}): not followed`);
-      return [];
-    }
     context.signal?.throwIfAborted();
     const found: Array<{ relative: string; node: TreeNode }> = [];
-    let tree;
-    try {
-      tree = await repo.loadTree(treeId);
-    } catch (err) {
-      report(path, `cannot read this folder's listing: ${(err as Error).message}`);
-      return found;
-    }
-    for (const d of tree.damaged) report(`${path}/${d.name}`, `refused: ${d.problem}`);
+    const nodes = await listingOf(repo, treeId, path, onPath, context);
+    if (!nodes) return found;
     onPath.add(treeId);
-    for (const node of tree.nodes) {
+    for (const node of nodes) {
       found.push({ relative: `/${node.name}`, node });
       if (node.type === 'dir' && node.subtree) {
         for (const below of await search(node.subtree, `${path}/${node.name}`)) found.push({ relative: `/${node.name}${below.relative}`, node: below.node });

@@ -20,6 +20,23 @@ export async function findNode(repo: Repository, rootTree: string, path: string)
   return node;
 }
 
+/**
+ * A folder's entries for a walk over a snapshot, or undefined when it cannot be followed. Refused
+ * entries, an unreadable listing and a cycle (`id` among `onPath`, the trees being walked above
+ * it) are reported to `events.problem` with `path`, the folder's path in the snapshot.
+ */
+export async function listingOf(repo: Repository, id: string, path: string, onPath: ReadonlySet<string>, context: OperationContext): Promise<TreeNode[] | undefined> {
+  const report = (at: string, message: string): void => context.events?.problem?.({ path: at || '/', code: 'REPO_CORRUPT', message });
+  if (onPath.has(id)) return void report(path, `the folder lists one of the folders it is in (tree ${id.slice(0, 16)}): not followed`);
+  try {
+    const tree = await repo.loadTree(id);
+    for (const d of tree.damaged) report(`${path}/${d.name}`, `refused: ${d.problem}`);
+    return tree.nodes;
+  } catch (err) {
+    return void report(path, `cannot read this folder's listing: ${(err as Error).message}`);
+  }
+}
+
 export interface VisitedNode {
   path: string;
   node: TreeNode;
@@ -31,20 +48,14 @@ export interface VisitedNode {
  */
 export async function* walkTree(repo: Repository, treeId: string, prefix = '', context: OperationContext = {}): AsyncGenerator<VisitedNode> {
   interface Frame { id: string; nodes: TreeNode[]; next: number; prefix: string }
-  const report = (path: string, message: string): void => context.events?.problem?.({ path: path || '/', code: 'REPO_CORRUPT', message });
   const stack: Frame[] = [];
   /** The trees of the frames on the stack: a tree found among them again is a cycle. */
   const onPath = new Set<string>();
   const enter = async (id: string, path: string): Promise<void> => {
-    if (onPath.has(id)) return report(path, `the folder lists one of the folders it is in (tree ${id.slice(0, 16)}): not followed`);
-    try {
-      const tree = await repo.loadTree(id);
-      for (const d of tree.damaged) report(`${path}/${d.name}`, `refused: ${d.problem}`);
-      stack.push({ id, nodes: tree.nodes, next: 0, prefix: path });
-      onPath.add(id);
-    } catch (err) {
-      report(path, `cannot read this folder's listing: ${(err as Error).message}`);
-    }
+    const nodes = await listingOf(repo, id, path, onPath, context);
+    if (!nodes) return;
+    stack.push({ id, nodes, next: 0, prefix: path });
+    onPath.add(id);
   };
   await enter(treeId, prefix);
   while (stack.length) {
