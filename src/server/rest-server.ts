@@ -88,6 +88,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ServeOptions
       const entry = state.failedLogins.get(client) ?? { count: 0, since: now };
       entry.count++;
       state.failedLogins.set(client, entry);
+      // Bounded however many addresses guess: windows that have ended are dropped.
+      if (state.failedLogins.size > 10_000) for (const [a, f] of state.failedLogins) if (now - f.since > FAILED_LOGIN_WINDOW_MS) state.failedLogins.delete(a);
       res.setHeader('WWW-Authenticate', 'Basic realm="lifeboat"');
       return send(res, 401, 'authentication required');
     }
