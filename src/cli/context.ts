@@ -67,6 +67,8 @@ export class Context {
   readonly transfer = newTransferMeter();
 
   readonly #keyAhead: KeyAhead | undefined;
+  readonly #interrupt = new AbortController();
+  #signalHandedOut = false;
 
   constructor(args: ParsedArgs, keyAhead?: KeyAhead) {
     this.args = args;
@@ -74,6 +76,19 @@ export class Context {
     this.json = flag(args, 'json');
     this.quiet = flag(args, 'quiet');
     this.showProgress = !flag(args, 'no-progress') && !this.quiet && (flag(args, 'progress') || process.stderr.isTTY === true);
+  }
+
+  /** Ctrl-C, for an operation that stops cleanly when asked (it unwinds and releases its lock). */
+  get signal(): AbortSignal {
+    this.#signalHandedOut = true;
+    return this.#interrupt.signal;
+  }
+
+  /** Asks the running operation to stop; false when it took no signal (or was asked already). */
+  interrupt(): boolean {
+    if (!this.#signalHandedOut || this.#interrupt.signal.aborted) return false;
+    this.#interrupt.abort(new LifeboatError('INTERRUPTED', 'Interrupted; the repository is as a crash at this moment would leave it, which is safe'));
+    return true;
   }
 
   /** The repository location, and whether it is the embedded default. */

@@ -83,8 +83,12 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(command));
     return 0;
   }
-  return await command.run(new Context(parsed, keyAhead), parsed);
+  current = new Context(parsed, keyAhead);
+  return await command.run(current, parsed);
 }
+
+/** The running command's context: Ctrl-C asks its operation to stop. */
+let current: Context | undefined;
 
 function report(err: LifeboatError, debug: boolean, json: boolean): void {
   if (json) {
@@ -103,7 +107,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 process.on('SIGINT', () => {
-  // The repository is crash-safe by write ordering: stopping here leaves at most unreferenced packs.
+  // An operation that took the signal stops cleanly (its lock released); a second Ctrl-C, or a
+  // command that took none, stops at once: the repository is crash-safe by write ordering.
+  if (current?.interrupt()) return void process.stderr.write('\nlifeboat: stopping (Ctrl-C again to quit at once)\n');
   process.stderr.write('\nlifeboat: interrupted\n');
   process.exit(130);
 });

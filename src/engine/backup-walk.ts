@@ -22,6 +22,8 @@ export interface WalkOptions {
   oneFileSystem?: boolean;
   excludeLargerThanBytes?: number;
   dryRun?: boolean;
+  /** Stops the backup: nothing more is read, no snapshot is saved, and it rejects with the signal's reason. */
+  signal?: AbortSignal;
   onProgress?: (p: { files: number; bytes: number; currentPath?: string }) => void;
 }
 
@@ -108,6 +110,7 @@ export class TreeWalker {
    * what the walk of the parent folder started for this one.
    */
   async #walkDirectory(path: Buffer, previous: PreviousTree | undefined, ahead: FolderAhead = {}): Promise<Later<string>> {
+    this.#stopIfAborted();
     let listing: FolderListing;
     try {
       listing = await (ahead.scan ?? scanFolder(path));
@@ -325,6 +328,7 @@ export class TreeWalker {
       const result = await this.#pool.chunkFile(path, node.size, async (chunk) => {
         content[chunk.index] = chunk.id.toString('hex');
         this.#summary.bytesRead += chunk.rawLength;
+        this.#stopIfAborted();
         if (this.#fatal) throw this.#fatal;
         try {
           await this.#storeChunk(chunk);
@@ -372,7 +376,16 @@ export class TreeWalker {
     this.#options.onProgress?.({ ...this.#progress, currentPath: path?.toString('utf8') });
   }
 
+  /** A cancelled backup stops like a failed one: the reason is fatal, not one entry's problem. */
+  #stopIfAborted(): void {
+    const signal = this.#options.signal;
+    if (!signal?.aborted) return;
+    this.#fatal ??= signal.reason;
+    throw signal.reason;
+  }
+
   #error(path: Buffer, err: unknown): void {
+    if (this.#fatal) throw this.#fatal;
     this.#folders?.problemAt(path);
     const reason = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
     this.errors.push(`${path.toString('utf8')}: ${reason}`);

@@ -27,7 +27,6 @@ export interface BackupOptions extends WalkOptions {
    * next backup of the same paths skips unchanged folders' trees. None: every folder is compared.
    */
   folderCacheDir?: string;
-  signal?: AbortSignal;
   onProgress?: (p: BackupProgress) => void;
 }
 
@@ -121,6 +120,7 @@ export async function backupPaths(repo: Repository, options: BackupOptions): Pro
   try {
     const parentRoot = parent ? await walker.loadTreeOrEmpty(parent.tree) : undefined;
     rootTree = await saveSelection(walker, selectionOf(paths), '', parentRoot);
+    options.signal?.throwIfAborted();
     if (!options.dryRun) await repo.flush();
   } finally {
     await pool.close();
@@ -143,6 +143,7 @@ export async function backupPaths(repo: Repository, options: BackupOptions): Pro
     snapshot.incomplete = true;
     snapshot.errors = walker.errors.slice(0, 1000);
   }
+  options.signal?.throwIfAborted(); // the last moment at which a cancel leaves no snapshot
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
   const cacheProblem = snapshotId && (await folders?.save(snapshotId));
   if (cacheProblem) walker.warnings.push(cacheProblem);

@@ -19,6 +19,11 @@ export interface PruneOptions {
   /** Also rewrite packs below 80% of the target pack size. */
   repackSmall: boolean;
   dryRun: boolean;
+  /**
+   * Stops the prune where it is, with the signal's reason: like a kill at that moment, which the
+   * write order makes safe (the next prune finishes the job).
+   */
+  signal?: AbortSignal;
   onPhase?: (phase: string) => void;
   /** Packs done of the current phase's total (repacking, deleting). */
   onProgress?: (done: number, total: number) => void;
@@ -45,15 +50,19 @@ const REPACK_READS = 2;
 
 export async function prunePacks(repo: Repository, options: PruneOptions): Promise<PruneReport> {
   const started = monotonicMs();
+  const phase = (name: string): void => {
+    options.signal?.throwIfAborted();
+    options.onPhase?.(name);
+  };
   const index = repo.index;
   const load = repo.indexLoad!;
   if (load.damagedIndexFiles.length) {
     throw new LifeboatError('REPO_CORRUPT', `${load.damagedIndexFiles.length} index file(s) are damaged; prune deletes nothing until the index is whole`, { hint: 'Run "lifeboat check" to see which index files are damaged.' });
   }
-  options.onPhase?.('finding the data snapshots use');
-  const used = await markUsed(repo);
+  phase('finding the data snapshots use');
+  const used = await markUsed(repo, options.signal);
 
-  options.onPhase?.('weighing packs');
+  phase('weighing packs');
   const packCount = index.packCount;
   const packHex = index.packNames();
   const report: PruneReport = { blobsUsed: 0, blobsUnused: 0, bytesUsed: 0, bytesUnused: 0, packs: packCount, packsDeleted: 0, packsRepacked: 0, packsUnindexed: 0, bytesRepacked: 0, bytesFreed: 0, retained: [], durationMs: 0 };
@@ -80,7 +89,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   // Nothing is deleted on an index file's word alone (another machine holding the key may have
   // written it): every pack that keeps a used blob must list it in its own header, and before a
   // pack no index lists is deleted, each used blob it holds must be intact where the index says.
-  options.onPhase?.('reading the headers of the packs snapshots use');
+  phase('reading the headers of the packs snapshots use');
   const holdingUsed = [...usedBytes.keys()].filter((p) => usedBytes[p] > 0);
   const doubt = (what: string, more: number): LifeboatError =>
     new LifeboatError('REPO_CORRUPT', `${what}${more > 0 ? ` (and ${more} more)` : ''}; prune deletes nothing`, {
@@ -139,6 +148,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   }
 
   // 1. Repack.
+  options.signal?.throwIfAborted();
   if (report.packsRepacked) options.onPhase?.(`repacking ${report.packsRepacked} pack(s)`);
   const byPack = index.groupByPack();
   const reads = new Limiter(REPACK_READS);
@@ -147,6 +157,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   await Promise.all(
     toRepack.map((p) =>
       reads.run(async () => {
+        options.signal?.throwIfAborted();
         const sealed = await repo.backend.read('packs', packHex[p]);
         for (const i of byPack.of(p)) {
           if (!used[i]) continue;
@@ -162,7 +173,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
 
   // 2. The new index: every pack that stays, in slices (built as they are written, so memory
   // holds one slice); the last file supersedes the old ones.
-  options.onPhase?.('writing the new index');
+  phase('writing the new index');
   const old = load.indexFiles.concat(load.supersededIndexFiles);
   function* kept() {
     for (let p = 0; p < packCount; p++) {
@@ -172,7 +183,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   await repo.replaceIndex(kept(), old);
 
   // 3. Delete the old index files, then the packs nothing indexes now.
-  options.onPhase?.('deleting');
+  phase('deleting');
   // A superseded index file under Object Lock stays until its retention ends; readers skip it.
   for (const name of old) await repo.backend.delete('index', name).catch((err) => (err.code === 'ERETAINED' ? undefined : ignoreMissing(err)));
   const doomed = packHex.filter((_, p) => fate[p] !== 0).concat(leftovers);
@@ -182,6 +193,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   const deletes = new Limiter(8);
   let deleted = 0;
   await Promise.all(doomed.map((name) => deletes.run(async () => {
+    options.signal?.throwIfAborted();
     await deletePack(repo, name, report);
     options.onProgress?.(++deleted, doomed.length);
   })));
@@ -204,7 +216,7 @@ async function usedCopiesInDoubt(repo: Repository, unindexed: Array<{ pack?: Ind
 }
 
 /** One mark per indexed blob: set when some snapshot's tree reaches it. Fails on anything missing. */
-async function markUsed(repo: Repository): Promise<Uint8Array> {
+async function markUsed(repo: Repository, signal: AbortSignal | undefined): Promise<Uint8Array> {
   const used = new Uint8Array(repo.index.size);
   const { snapshots, damaged } = await repo.snapshots.list();
   if (damaged.length) {
@@ -219,6 +231,7 @@ async function markUsed(repo: Repository): Promise<Uint8Array> {
   };
   const visit = async (treeHex: string): Promise<void> => {
     if (!mark(treeHex)) return; // a tree seen before: everything below it is marked already
+    signal?.throwIfAborted();
     const tree = await repo.loadTree(treeHex);
     if (tree.damaged.length) {
       throw new LifeboatError('REPO_CORRUPT', `Tree ${treeHex.slice(0, 16)} has entries that cannot be trusted (${tree.damaged[0].problem}); prune deletes nothing while it cannot tell what they use`, {

@@ -106,7 +106,7 @@ async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Prom
     const cache = flag(args, 'no-cache') ? undefined : folderCacheDir();
     if (cache?.refused) ctx.warn(`no folder cache (every folder is compared with the last snapshot): ${cache.refused}`);
     return await backupPaths(repo, {
-      ...common, paths, parent, excludes, excludeLargerThanBytes,
+      ...common, paths, parent, excludes, excludeLargerThanBytes, signal: ctx.signal,
       excludeIfPresent: listOption(args, 'exclude-if-present'),
       excludeCaches: flag(args, 'exclude-caches'),
       oneFileSystem: flag(args, 'one-file-system'),

@@ -34,7 +34,7 @@ export async function runPrune(ctx: Context, args: ParsedArgs): Promise<number> 
   const progress = new ProgressLine(ctx, 'packs');
   try {
     const r = await prunePacks(repo, {
-      maxUnusedPercent, repackSmall: flag(args, 'repack-small'), dryRun,
+      maxUnusedPercent, repackSmall: flag(args, 'repack-small'), dryRun, signal: ctx.signal,
       onPhase: (p) => {
         progress.restart();
         if (ctx.showProgress) ctx.info(`${p}…`);

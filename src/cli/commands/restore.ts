@@ -39,7 +39,7 @@ export const restore: Command = {
       const { snapshot, subpath } = await resolveSnapshot(repo, ref, args);
       if (snapshot.summary) progress.setTotal(snapshot.summary.totalFiles, snapshot.summary.totalBytes);
       const result = await restoreSnapshot(repo, snapshot, {
-        target, subfolder: subpath, existing, verify: flag(args, 'verify'), restorePrivileged: flag(args, 'restore-privileged'),
+        target, subfolder: subpath, existing, verify: flag(args, 'verify'), restorePrivileged: flag(args, 'restore-privileged'), signal: ctx.signal,
         include: listOption(args, 'include'), exclude: listOption(args, 'exclude'),
         onProgress: (p) => progress.update(p.files, p.bytes),
       });
