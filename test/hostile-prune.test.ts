@@ -104,9 +104,43 @@ test('the same with a junk pack whose header is valid: prune deletes nothing, ch
 
   const prune = await cli(['prune', '--repo', repo]);
   assert.equal(prune.code, 15, prune.stdout + prune.stderr);
-  assert.match(prune.stderr, /is damaged where the index places it, and a pack no index lists holds another copy \(and \d+ more\); prune deletes nothing/);
+  assert.match(prune.stderr, /is damaged where the index places it, and a pack prune would delete holds another copy \(and \d+ more\); prune deletes nothing/);
   for (const p of realPacks) assert.ok(existsSync(p), `${p} is still there`);
   const check = await cli(['check', '--repo', repo, '--read-data']);
   assert.equal(check.code, 21);
   assert.match(check.stdout + check.stderr, /does not match its id|MAC/);
 });
+
+for (const junkFirst of [true, false]) {
+  test(`a junk pack and the real packs in one index, the junk ${junkFirst ? 'first' : 'last'}: whichever copy the index shows, prune loses nothing`, async (t) => {
+    const { repo, realPacks, source } = await victim(t);
+    const c = await Crafter.open(repo);
+    const { ids, raw } = dataBlobs(c);
+    const byPack = c.repo.index.groupByPack();
+    const listed = c.repo.index.packNames().map((_, p) => ({ id: c.repo.index.pack(p).id, salt: c.repo.index.pack(p).salt, entries: [...byPack.of(p)].map((i) => c.repo.index.entryAt(i)) }));
+    for (let i = 0; i < ids.length; i++) await c.forge('data', ids[i], randomBytes(raw[i]), 0, raw[i], true);
+    await c.repo.flush();
+    const forged = repoFiles(repo, 'packs').filter((p) => !realPacks.includes(p))[0];
+    const name = forged.split('/').pop()!;
+    const junk = { id: Buffer.from(name, 'hex'), ...(await readPackEntries(c.repo.backend, c.repo.keys, name, statSync(forged).size)) };
+    const supersedes: Buffer[] = [];
+    for await (const f of c.repo.backend.list('index')) supersedes.push(Buffer.from(f.name, 'hex'));
+    // One index file listing every used blob twice: in the junk pack and in its real one.
+    const file = encodeIndex(c.repo.keys, { packs: junkFirst ? [junk, ...listed] : [...listed, junk], supersedes });
+    await c.repo.backend.write('index', file.name, file.bytes);
+    await c.close();
+
+    // Either the index shows the real copies (and the junk pack goes as unused), or it shows the
+    // junk ones, whose real copies' packs prune would delete: then it refuses.
+    const prune = await cli(['prune', '--repo', repo, '--max-unused', '0%']);
+    if (prune.code !== 0) {
+      assert.equal(prune.code, 15, prune.stdout + prune.stderr);
+      assert.match(prune.stderr, /a pack prune would delete holds another copy/);
+    }
+    for (const p of realPacks) assert.ok(existsSync(p), `${p} is still there`);
+    await cliOk(['repair', 'index', '--repo', repo, '--read-all-packs']);
+    const target = tempDir(t);
+    await cliOk(['restore', '--repo', repo, 'latest', '--target', target]);
+    assert.deepEqual(readFileSync(join(target, source, 'a.bin')), readFileSync(join(source, 'a.bin')));
+  });
+}

@@ -1,7 +1,6 @@
 // The backup walk: depth-first over directories, submitting changed files to the chunk pool.
 // The walk waits for a free file slot before submitting, so the number of files (and bytes) in
 // flight is bounded; a directory's tree is saved as soon as all of its entries are done.
-import { readFile } from 'node:fs/promises';
 import { describeError, errnoCode } from '../errors.ts';
 import { later, now, type Later } from '../lib/later.ts';
 import { Limiter } from '../lib/limiter.ts';
@@ -13,7 +12,7 @@ import { describeEntry, joinPath, statEntry, unchangedSince } from '../sources/f
 import type { ChunkPool, PreparedChunk } from './chunk-pool.ts';
 import type { FolderCache, FolderRecord, SeenFolder } from './folder-cache.ts';
 import { FolderPrefetch } from './folder-prefetch.ts';
-import { PathMatcher } from './excludes.ts';
+import { isCacheDir, PathMatcher } from './excludes.ts';
 
 export interface WalkOptions {
   excludes?: string[];
@@ -27,7 +26,6 @@ export interface WalkOptions {
   onProgress?: (p: { files: number; bytes: number; currentPath?: string }) => void;
 }
 
-const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
 // Enough to keep every chunking lane's queue full of small files: four runs' worth (chunk-pool.ts).
 const FILES_IN_FLIGHT = 256;
 
@@ -133,7 +131,7 @@ export class TreeWalker {
     for (const n of previousTree?.nodes ?? []) byName.set(nodeNameKey(n), n);
     const markers = new Set(entries.map((e) => e.name.toString('utf8')));
     if ((this.#options.excludeIfPresent ?? []).some((m) => markers.has(m))) return now(await this.saveTree({ nodes: [] }));
-    if (this.#options.excludeCaches && markers.has('CACHEDIR.TAG') && (await this.#isCacheDir(path))) {
+    if (this.#options.excludeCaches && markers.has('CACHEDIR.TAG') && (await isCacheDir(path))) {
       entries = entries.filter((e) => e.name.toString('latin1') === 'CACHEDIR.TAG');
       seen = undefined; // its tree does not list its subfolders, which the folder cache's path would walk
     }
@@ -267,14 +265,6 @@ export class TreeWalker {
     return { scan, previousTree, key, record, previousId };
   }
 
-  async #isCacheDir(path: Buffer): Promise<boolean> {
-    try {
-      return (await readFile(joinPath(path, Buffer.from('CACHEDIR.TAG')))).toString('latin1').startsWith(CACHEDIR_SIGNATURE);
-    } catch {
-      return false;
-    }
-  }
-
   async #entry(
     path: Buffer,
     name: Buffer,
@@ -330,12 +320,9 @@ export class TreeWalker {
         this.#summary.bytesRead += chunk.rawLength;
         this.#stopIfAborted();
         if (this.#fatal) throw this.#fatal;
-        try {
-          await this.#storeChunk(chunk);
-        } catch (err) {
-          this.#fatal ??= err;
-          throw err;
-        }
+        await this.#storeChunk(chunk).catch((err: unknown) => {
+          throw (this.#fatal ??= err);
+        });
       });
       node.content = content;
       node.size = result.bytesRead;
@@ -378,10 +365,7 @@ export class TreeWalker {
 
   /** A cancelled backup stops like a failed one: the reason is fatal, not one entry's problem. */
   #stopIfAborted(): void {
-    const signal = this.#options.signal;
-    if (!signal?.aborted) return;
-    this.#fatal ??= signal.reason;
-    throw signal.reason;
+    if (this.#options.signal?.aborted) throw (this.#fatal ??= this.#options.signal.reason);
   }
 
   #error(path: Buffer, err: unknown): void {

@@ -11,7 +11,7 @@
 import { LifeboatError } from '../errors.ts';
 import { monotonicMs, nowMs } from '../lib/clock.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { packSizeFor, readUnindexedPacks, unconfirmedEntries, PACK_HEADER_BYTES, type IndexedPack, type Repository } from '../repo/repository.ts';
+import { packSizeFor, readUnindexedPacks, unconfirmedEntries, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
 
 export interface PruneOptions {
   /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
@@ -97,9 +97,8 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
     });
   const mismatches = await unconfirmedEntries(repo, holdingUsed, (i) => used[i] === 1, sizeOf);
   if (mismatches.length) throw doubt(`Pack ${mismatches[0].pack.slice(0, 12)}: ${mismatches[0].problem}`, mismatches.length - 1);
-  const unverified = await usedCopiesInDoubt(repo, await readUnindexedPacks(repo, unindexed, sizeOf), used);
-  if (unverified.length) throw doubt(`Blob ${unverified[0]} is damaged where the index places it, and a pack no index lists holds another copy`, unverified.length - 1);
   const leftovers = unindexed;
+  const leftoverPacks = await readUnindexedPacks(repo, leftovers, sizeOf);
 
   // Decide: unused packs go; then the emptiest partly used ones are rewritten until what stays unused is within the limit.
   const fate = new Uint8Array(packCount); // 0 keep, 1 delete, 2 repack
@@ -142,6 +141,19 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
     if (fate[p] !== 0) report.bytesFreed += sizes[p] - (fate[p] === 2 ? usedBytes[p] : 0);
   }
   for (const name of leftovers) report.bytesFreed += sizeOf.get(name)!;
+  // Another copy of a used blob goes with a pack no index lists, or with a pack deleted or
+  // rewritten because the index shows the blob elsewhere: that elsewhere must hold the blob itself.
+  const byPack = index.groupByPack();
+  // (A pack the index lists with fewer entries than it counts has blobs listed first elsewhere:
+  // the pack's own header says which.)
+  const goingCopies = leftoverPacks.flatMap((u) => u.pack?.entries.map((e) => e.id) ?? []);
+  const shadowing = packHex.filter((_, p) => fate[p] !== 0 && index.packEntryCount(p) > byPack.of(p).length);
+  for (const u of await readUnindexedPacks(repo, shadowing, sizeOf)) {
+    if (!u.pack) throw doubt(`Pack ${u.name.slice(0, 12)} shares blobs with another pack, and its header cannot be read (${u.problem})`, 0);
+    goingCopies.push(...u.pack.entries.map((e) => e.id));
+  }
+  const unverified = await usedCopiesInDoubt(repo, goingCopies, used);
+  if (unverified.length) throw doubt(`Blob ${unverified[0]} is damaged where the index places it, and a pack prune would delete holds another copy`, unverified.length - 1);
   if (options.dryRun || (report.packsDeleted + report.packsRepacked + leftovers.length === 0 && load.supersededIndexFiles.length === 0)) {
     report.durationMs = Math.round(monotonicMs() - started);
     return report;
@@ -150,7 +162,6 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   // 1. Repack.
   options.signal?.throwIfAborted();
   if (report.packsRepacked) options.onPhase?.(`repacking ${report.packsRepacked} pack(s)`);
-  const byPack = index.groupByPack();
   const reads = new Limiter(REPACK_READS);
   let repacked = 0;
   const toRepack = [...fate.keys()].filter((p) => fate[p] === 2);
@@ -202,13 +213,13 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
 }
 
 /**
- * The used blobs that packs no index lists hold copies of, whose indexed copy does not load (each
- * load checks the blob against its id): deleting those packs could lose the only good copy. Reads
- * only such blobs, which after a killed backup are few.
+ * Of the used blobs whose `copies` are about to go, those whose indexed copy does not load (each
+ * load checks the blob against its id): deleting the other copy could lose the only good one.
+ * Reads only such blobs, which after a killed backup or prune are few.
  */
-async function usedCopiesInDoubt(repo: Repository, unindexed: Array<{ pack?: IndexedPack }>, used: Uint8Array): Promise<string[]> {
+async function usedCopiesInDoubt(repo: Repository, copies: Buffer[], used: Uint8Array): Promise<string[]> {
   const ids = new Map<string, Buffer>();
-  for (const u of unindexed) for (const e of u.pack?.entries ?? []) if (used[repo.index.position(e.id)] === 1) ids.set(e.id.toString('hex'), e.id);
+  for (const id of copies) if (used[repo.index.position(id)] === 1) ids.set(id.toString('hex'), id);
   const reads = new Limiter(REPACK_READS);
   const bad: string[] = [];
   await Promise.all([...ids].map(([hex, id]) => reads.run(() => repo.loadBlob(id).then(() => undefined, () => void bad.push(hex.slice(0, 16))))));
