@@ -133,6 +133,8 @@ export class RestBackend implements Backend {
     try {
       return await this.#transport.request(method, url, headers, options.body, options.maxBytes ?? OTHER_BYTES);
     } catch (err) {
+      // An answer larger than asked for is the server's fault, not the network's: no retry.
+      if ((err as NodeJS.ErrnoException).code === 'ERESPONSETOOLARGE') throw new StorageError('EIO', `${what} on ${this.location}: ${(err as Error).message}`, { cause: err });
       throw new StorageError('EUNREACHABLE', `${what}: cannot reach ${this.location}: ${(err as Error).message}`, { transient: isTransient(err), cause: err });
     }
   }
@@ -169,7 +171,7 @@ export function boundedBody(maxBytes: number, refuse: (err: Error) => void): { a
       if (size > maxBytes) {
         refused = true;
         chunks.length = 0;
-        refuse(Object.assign(new Error(`the server sent more than the ${maxBytes} bytes asked for`), { code: 'EPROTO' }));
+        refuse(Object.assign(new Error(`the server sent more than the ${maxBytes} bytes asked for`), { code: 'ERESPONSETOOLARGE' }));
       } else chunks.push(chunk);
     },
     bytes: () => Buffer.concat(chunks),
