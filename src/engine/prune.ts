@@ -11,7 +11,7 @@
 import { LifeboatError } from '../errors.ts';
 import { monotonicMs, nowMs } from '../lib/clock.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { packSizeFor, readUnindexedPacks, unconfirmedEntries, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
+import { packSizeFor, readPackHeaders, unconfirmedEntries, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
 
 export interface PruneOptions {
   /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
@@ -84,8 +84,8 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   for await (const f of repo.backend.list('packs')) sizeOf.set(f.name, f.sizeBytes);
   const sizes = Float64Array.from(packHex, (name) => sizeOf.get(name) ?? 0);
   const known = new Set(packHex);
-  const unindexed = [...sizeOf.keys()].filter((name) => !known.has(name));
-  report.packsUnindexed = unindexed.length;
+  const leftovers = [...sizeOf.keys()].filter((name) => !known.has(name));
+  report.packsUnindexed = leftovers.length;
   // Nothing is deleted on an index file's word alone (another machine holding the key may have
   // written it): every pack that keeps a used blob must list it in its own header, and before a
   // pack no index lists is deleted, each used blob it holds must be intact where the index says.
@@ -97,8 +97,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
     });
   const mismatches = await unconfirmedEntries(repo, holdingUsed, (i) => used[i] === 1, sizeOf);
   if (mismatches.length) throw doubt(`Pack ${mismatches[0].pack.slice(0, 12)}: ${mismatches[0].problem}`, mismatches.length - 1);
-  const leftovers = unindexed;
-  const leftoverPacks = await readUnindexedPacks(repo, leftovers, sizeOf);
+  const leftoverPacks = await readPackHeaders(repo, leftovers, sizeOf);
 
   // Decide: unused packs go; then the emptiest partly used ones are rewritten until what stays unused is within the limit.
   const fate = new Uint8Array(packCount); // 0 keep, 1 delete, 2 repack
@@ -148,7 +147,7 @@ export async function prunePacks(repo: Repository, options: PruneOptions): Promi
   // the pack's own header says which.)
   const goingCopies = leftoverPacks.flatMap((u) => u.pack?.entries.map((e) => e.id) ?? []);
   const shadowing = packHex.filter((_, p) => fate[p] !== 0 && index.packEntryCount(p) > byPack.of(p).length);
-  for (const u of await readUnindexedPacks(repo, shadowing, sizeOf)) {
+  for (const u of await readPackHeaders(repo, shadowing, sizeOf)) {
     if (!u.pack) throw doubt(`Pack ${u.name.slice(0, 12)} shares blobs with another pack, and its header cannot be read (${u.problem})`, 0);
     goingCopies.push(...u.pack.entries.map((e) => e.id));
   }

@@ -295,8 +295,7 @@ class Restorer {
       const st = this.#dirs!.lstat(fd, place.rel, place.name);
       if (st?.isFile() && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && st.size === node.size && (await verifyFile(this.#repo, dest, node)) === undefined) {
         this.result.skippedIdentical++;
-        // An identical file left in place still gets the snapshot's metadata.
-        for (const p of await applyExistingFileMetadata(dest, node).catch((err: unknown) => [`cannot set metadata: ${describeError(err)}`])) this.result.warnings.push(`${snapshotPath}: ${p}`);
+        await this.#metadata(snapshotPath, () => applyExistingFileMetadata(dest, node)); // an identical file left in place
         return true;
       }
       if (!(await this.#prepare(place, node, snapshotPath, st))) return false;
@@ -314,7 +313,7 @@ class Restorer {
       this.result.warnings.push(`${snapshotPath}: ${node.type} not restored (only root can create device nodes and sockets)`);
       return false;
     }
-    this.#metadata(snapshotPath, () => applyMetadataAt(fd, place.name, node));
+    await this.#metadata(snapshotPath, () => applyMetadataAt(fd, place.name, node));
     this.result.other++;
     return true;
   }
@@ -349,16 +348,13 @@ class Restorer {
   async #directoryMetadata(rel: string, original: TreeNode, snapshotPath: string): Promise<void> {
     const { node, heldBack } = ordinaryMetadata(original, this.#options.restorePrivileged === true);
     if (heldBack.length) this.result.warnings.push(`${snapshotPath}: held back ${heldBack.join(', ')} (--restore-privileged restores them)`);
-    try {
-      await this.#dirs!.with(rel, (fd) => this.#metadata(snapshotPath, () => applyDirectoryMetadata(fd, node)));
-    } catch (err) {
-      this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
-    }
+    await this.#metadata(snapshotPath, () => this.#dirs!.with(rel, (fd) => applyDirectoryMetadata(fd, node)));
   }
 
-  #metadata(snapshotPath: string, apply: () => string[]): void {
+  /** Problems that did not stop `apply` are warnings; its failure is the entry's error. */
+  async #metadata(snapshotPath: string, apply: () => string[] | Promise<string[]>): Promise<void> {
     try {
-      for (const p of apply()) this.result.warnings.push(`${snapshotPath}: ${p}`);
+      for (const p of await apply()) this.result.warnings.push(`${snapshotPath}: ${p}`);
     } catch (err) {
       this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
     }

@@ -124,9 +124,8 @@ export async function openWithPassword(backend: Backend, password: string, ahead
   const tried = slots.filter((s) => s.file).sort((a, b) => kdfCost(a.file!) - kdfCost(b.file!));
   if (tried.length > MAX_SLOTS_TRIED) damaged.push({ id: `(${tried.length - MAX_SLOTS_TRIED} more)`, problem: `only the ${MAX_SLOTS_TRIED} cheapest key slots are tried` });
   for (const slot of tried.slice(0, MAX_SLOTS_TRIED)) {
-    if (!slot.file) continue;
     // The key file's name is the hash of its content, so the same name means the same KDF parameters.
-    const master = await unwrapMasterKey(slot.file, password, derived?.keyId === slot.id && derived.password === password ? derived.wrappingKey : undefined);
+    const master = await unwrapMasterKey(slot.file!, password, derived?.keyId === slot.id && derived.password === password ? derived.wrappingKey : undefined);
     if (!master) continue;
     const keys = deriveRepositoryKeys(master);
     try {

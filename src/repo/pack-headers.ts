@@ -60,8 +60,8 @@ export async function unconfirmedEntries(repo: PackSource, packs: number[], want
   return out;
 }
 
-/** The packs named, read from their own headers; a header that cannot be read is left out. */
-export async function readUnindexedPacks(repo: PackSource, names: string[], sizes: Map<string, number>): Promise<Array<{ name: string; pack?: IndexedPack; problem?: string }>> {
+/** The packs named, read from their own headers; one whose header cannot be read comes with the reason. */
+export async function readPackHeaders(repo: PackSource, names: string[], sizes: Map<string, number>): Promise<Array<{ name: string; pack?: IndexedPack; problem?: string }>> {
   const reads = new Limiter(READS_IN_FLIGHT);
   return await Promise.all(names.map((name) => reads.run(async () => {
     try {

@@ -41,8 +41,8 @@ export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from '
 export { listLocks, type LockFile } from './locks.ts';
 export { verifyPackBytes, verifyPackFile, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
 export { PACK_HEADER_BYTES } from './pack.ts';
-export { unconfirmedEntries, readUnindexedPacks, type HeaderMismatch } from './pack-headers.ts';
-export { badNameReason, type DamagedEntry, type LoadedTree } from './tree-codec.ts';
+export { unconfirmedEntries, readPackHeaders, type HeaderMismatch } from './pack-headers.ts';
+export type { DamagedEntry, LoadedTree } from './tree-codec.ts';
 
 const decompress = promisify(zstdDecompress);
 /** A rewritten index has bigger files (it is written in one go, not as a backup goes), within both limits. */

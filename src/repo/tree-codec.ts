@@ -55,7 +55,7 @@ export interface LoadedTree extends Tree {
 }
 
 /** Why `raw` cannot be an entry's name on any file system, or undefined when it can. */
-export function badNameReason(raw: Buffer): string | undefined {
+function badNameReason(raw: Buffer): string | undefined {
   if (raw.byteLength === 0) return 'the name is empty';
   if (raw.byteLength <= 2 && (raw.toString('latin1') === '.' || raw.toString('latin1') === '..')) return `the name is "${raw.toString('latin1')}"`;
   if (raw.includes(0x2f)) return 'the name contains "/"';

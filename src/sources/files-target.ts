@@ -9,7 +9,7 @@
 // never followed (O_NOFOLLOW, lchown, lsetxattr, utimensat with AT_SYMLINK_NOFOLLOW), and modes are
 // set through a descriptor. Such paths are short whatever the depth, so paths longer than
 // PATH_MAX restore too.
-import { chmodSync, closeSync, fchmodSync, fchownSync, fstatSync, lchownSync, linkSync, lstatSync, openSync, readdirSync, rmdirSync, symlinkSync, unlinkSync, constants } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, lchownSync, linkSync, lstatSync, openSync, readdirSync, rmdirSync, symlinkSync, unlinkSync, constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import type { TreeNode, Xattr } from '../model/tree.ts';
 import { gidOf, uidOf } from './ids.ts';
@@ -131,43 +131,25 @@ export async function applyFileMetadata(fh: FileHandle, node: TreeNode): Promise
 }
 
 /** A file's metadata where it already is (restore found it identical), through its descriptor. */
-export async function applyExistingFileMetadata(path: Buffer, node: TreeNode): Promise<string[]> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    return await applyFileMetadata(fh, node);
-  } finally {
-    await fh.close();
-  }
+export function applyExistingFileMetadata(path: Buffer, node: TreeNode): Promise<string[]> {
+  return applyThrough(path, constants.O_RDONLY | constants.O_NOFOLLOW, node);
 }
 
 /**
  * A folder's metadata (applied once everything in it is restored), through a descriptor opened
  * from the one TargetDirs holds (fchmod and fchown refuse O_PATH descriptors).
  */
-export function applyDirectoryMetadata(pathFd: number, node: TreeNode): string[] {
-  const fd = openSync(`/proc/self/fd/${pathFd}`, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
-  try {
-    return applyToOpenDirectory(fd, node);
-  } finally {
-    closeSync(fd);
-  }
+export function applyDirectoryMetadata(pathFd: number, node: TreeNode): Promise<string[]> {
+  return applyThrough(`/proc/self/fd/${pathFd}`, constants.O_RDONLY | constants.O_DIRECTORY, node);
 }
 
-function applyToOpenDirectory(fd: number, node: TreeNode): string[] {
-  const problems: string[] = [];
-  if (IS_ROOT) {
-    const [uid, gid] = ownerOf(node);
-    try {
-      fchownSync(fd, uid, gid);
-    } catch (err) {
-      problems.push(`cannot set owner: ${(err as Error).message}`);
-    }
+async function applyThrough(path: Buffer | string, flags: number, node: TreeNode): Promise<string[]> {
+  const fh = await open(path, flags);
+  try {
+    return await applyFileMetadata(fh, node);
+  } finally {
+    await fh.close();
   }
-  fchmodSync(fd, node.mode);
-  problems.push(...setXattrs(node.xattrs, (name, value) => nativeFs.fsetxattr(fd, name, value)));
-  const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
-  nativeFs.futimens(fd, sec, nsec, sec, nsec);
-  return problems;
 }
 
 /**
