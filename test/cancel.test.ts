@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backupPaths } from '../src/engine/backup.ts';
-import { prunePacks } from '../src/engine/prune.ts';
+import { prunePacks } from '../src/repo/maintenance.ts';
 import { restoreSnapshot } from '../src/engine/restore.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/storage/local.ts';

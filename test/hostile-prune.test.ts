@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeIndex, type IndexedPack } from '../src/repo/index-file.ts';
-import { packSizeFor, readPackEntries, PACK_HEADER_BYTES } from '../src/repo/repository.ts';
+import { readPackEntries } from '../src/repo/index-loader.ts';
+import { packSizeFor } from '../src/repo/pack-check.ts';
+import { PACK_HEADER_BYTES } from '../src/repo/pack.ts';
 import { Crafter } from './hostile-repo.ts';
 import { cli, cliOk, newRepo, repoFiles, tempDir } from './helpers.ts';
 

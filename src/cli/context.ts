@@ -154,8 +154,8 @@ export class Context {
       await backend.close(); // a connection (SSH, rclone) must not keep the process alive
       throw err;
     }
-    const load = repo.indexLoad;
-    for (const d of load?.damagedIndexFiles ?? []) this.warn(`index file ${d.name.slice(0, 12)} is damaged (${d.problem}); using the headers of ${load!.recoveredPacks.length} pack(s) instead`);
+    const { damagedFiles, recoveredPacks } = repo.indexDamage;
+    for (const d of damagedFiles) this.warn(`index file ${d.name.slice(0, 12)} is damaged (${d.problem}); using the headers of ${recoveredPacks} pack(s) instead`);
     return repo;
   }
 

@@ -13,7 +13,7 @@ import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import { BLOB_LEVEL, compressBound, COMPRESS_FROM_BYTES, MUST_SAVE_BYTES } from '../lib/zstd.ts';
 import type { Repository } from '../repo/repository.ts';
-import { addIdPrefix, chunkerMasks, gearTable, idPrefix } from '../repo/repository.ts';
+import { addIdPrefix, chunkerMasks, idPrefix } from '../repo/repository.ts';
 
 export interface ChunkedFile {
   chunks: number;
@@ -174,13 +174,14 @@ export class ChunkPool {
   #addLane(): Lane {
     const repo = this.#repo;
     if (!this.#known) {
-      this.#known = repo.index.idPrefixes(KNOWN_ROOM);
-      this.#knownRoom = this.#known.length / 2 - repo.index.size;
+      const known = repo.knownIdPrefixes(KNOWN_ROOM);
+      this.#known = known.prefixes;
+      this.#knownRoom = known.free;
     }
     const { minBytes, avgBytes, maxBytes } = repo.config.chunker;
     const [strict, loose] = chunkerMasks(repo.config.chunker);
     const params = [minBytes, avgBytes, maxBytes, Math.max(2 * maxBytes, 4 << 20), BLOB_LEVEL, COMPRESS_FROM_BYTES, MUST_SAVE_BYTES, strict, loose];
-    const handle = this.#native.chunkLaneCreate(gearTable(repo.keys.chunker), new Float64Array(params), repo.keys.blobId, this.#known);
+    const handle = this.#native.chunkLaneCreate(repo.gearTable(), new Float64Array(params), repo.blobIdKey, this.#known);
     // Two arenas, each with room for the largest chunk in zstd's worst case (4 MiB with the
     // default chunker): one is filled while the main thread takes in the other's chunks.
     const arena = (): Arena => ({

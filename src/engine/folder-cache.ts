@@ -71,7 +71,7 @@ export class FolderCache {
     const digest = createHash('sha256').update(settings);
     for (const names of ['/etc/passwd', '/etc/group']) digest.update(readOrEmpty(names));
     const scopeDigest = digest.digest();
-    return new FolderCache(repo, file, scopeDigest, parentId ? usableRecords(readOrEmpty(file), parentId, scopeDigest, repo.indexLoad?.indexFiles ?? []) : Buffer.alloc(0));
+    return new FolderCache(repo, file, scopeDigest, parentId ? usableRecords(readOrEmpty(file), parentId, scopeDigest, repo.loadedIndexFiles) : Buffer.alloc(0));
   }
 
   /** The key a folder's records are found under: keyed by the repository, so it tells no path. */
@@ -131,8 +131,7 @@ export class FolderCache {
    */
   async save(snapshotId: string): Promise<string | undefined> {
     try {
-      const indexFiles: string[] = [];
-      for await (const f of this.#repo.backend.list('index')) if (/^[0-9a-f]{64}$/.test(f.name)) indexFiles.push(f.name);
+      const indexFiles = await this.#repo.listIndexFiles();
       const records = [...new Map(this.#new.map((r) => [r.toString('latin1', 0, KEY_BYTES), r])).values()].sort((a, b) => Buffer.compare(a.subarray(0, KEY_BYTES), b.subarray(0, KEY_BYTES)));
       const header = Buffer.alloc(HEADER_BYTES);
       MAGIC.copy(header);
@@ -180,7 +179,7 @@ function readOrEmpty(file: string): Buffer {
 }
 
 /** The records of a cache file, when it describes `parentId` in this scope and its index files all remain. */
-function usableRecords(file: Buffer, parentId: string, scope: Buffer, indexFiles: string[]): Buffer {
+function usableRecords(file: Buffer, parentId: string, scope: Buffer, indexFiles: readonly string[]): Buffer {
   const none = Buffer.alloc(0);
   if (file.length < HEADER_BYTES || !file.subarray(0, MAGIC.length).equals(MAGIC)) return none;
   if (file.toString('hex', MAGIC.length, MAGIC.length + ID_BYTES) !== parentId) return none;

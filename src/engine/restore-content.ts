@@ -90,11 +90,8 @@ export class ContentWriter {
    * which names the pack or blob at fault.
    */
   async #writeRun(fh: FileHandle, direct: FileHandle | undefined, node: TreeNode, run: BlobRun, offsets: Map<string, number[]>): Promise<void> {
-    const pack = run.pack.id.toString('hex');
-    const range = { offset: run.start, length: run.end - run.start };
-    const backend = this.#repo.backend;
     // A pack on this machine is read by the writer itself, into a buffer it keeps.
-    const sealed = backend.localPath ? { path: backend.localPath('packs', pack), ...range } : await backend.read('packs', pack, range).catch(() => undefined);
+    const sealed = await this.#repo.sealedRun(run);
     if (sealed) {
       const places = run.blobs.map(({ id, loc }) => ({
         blobId: id, at: loc.offset - run.start, offset: loc.offset, storedLength: loc.storedLength, compression: loc.compression, rawLength: loc.rawLength, positions: offsets.get(id.toString('hex'))!,
@@ -120,10 +117,10 @@ export class ContentWriter {
     let offset = 0;
     for (const hex of node.content ?? []) {
       const id = Buffer.from(hex, 'hex');
-      const loc = this.#repo.index.get(id);
-      if (!loc) throw new LifeboatError('REPO_CORRUPT', `blob ${hex.slice(0, 16)} of this file is missing from the repository`);
-      blobs.push({ id, offset, size: loc.rawLength });
-      offset += loc.rawLength;
+      const size = this.#repo.blobSize(id);
+      if (size === undefined) throw new LifeboatError('REPO_CORRUPT', `blob ${hex.slice(0, 16)} of this file is missing from the repository`);
+      blobs.push({ id, offset, size });
+      offset += size;
     }
     return blobs;
   }

@@ -11,14 +11,14 @@ export async function verifyFile(repo: Repository, path: Buffer, node: TreeNode)
   try {
     let offset = 0;
     for (const hex of node.content ?? []) {
-      const loc = repo.index.get(Buffer.from(hex, 'hex'));
-      if (!loc) return `blob ${hex.slice(0, 16)} is not in the repository index`;
-      const buf = Buffer.allocUnsafe(loc.rawLength);
-      const { bytesRead } = await fh.read(buf, 0, loc.rawLength, offset);
-      if (bytesRead !== loc.rawLength) return `file is shorter than expected (at byte ${offset + bytesRead})`;
+      const size = repo.blobSize(Buffer.from(hex, 'hex'));
+      if (size === undefined) return `blob ${hex.slice(0, 16)} is not in the repository index`;
+      const buf = Buffer.allocUnsafe(size);
+      const { bytesRead } = await fh.read(buf, 0, size, offset);
+      if (bytesRead !== size) return `file is shorter than expected (at byte ${offset + bytesRead})`;
       const id = repo.blobId(buf).toString('hex');
-      if (id !== hex) return `content differs in bytes ${offset}..${offset + loc.rawLength}`;
-      offset += loc.rawLength;
+      if (id !== hex) return `content differs in bytes ${offset}..${offset + size}`;
+      offset += size;
     }
     const size = (await fh.stat()).size;
     if (size !== offset) return `file has ${size} bytes, expected ${offset}`;

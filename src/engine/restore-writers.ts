@@ -60,7 +60,7 @@ class Batch {
   readonly meta: number[] = [];
   readonly content: Uint8Array[] = [];
   readonly names: Uint8Array[] = [];
-  readonly keys: Uint8Array[] = [];
+  readonly blobKeys: Uint8Array[] = [];
   bytes = 0;
   xattrs = 0;
 }
@@ -103,7 +103,7 @@ export class RestoreWriters {
       } else {
         batch.meta.push(p.sealed.byteLength, 1, p.blob.offset, p.blob.compression, p.blob.rawLength);
         batch.content.push(p.sealed);
-        batch.keys.push(p.blob.blobId, p.blob.packKey);
+        batch.blobKeys.push(p.blob.blobId, p.blob.packKey);
         batch.bytes += p.sealed.byteLength;
       }
     }
@@ -157,7 +157,7 @@ export class RestoreWriters {
     const results = new Int32Array(4 * batch.files.length);
     const xattrErrors = new Int32Array(batch.xattrs);
     const job = this.#queue(() =>
-      this.#native.restoreWriteFiles(Buffer.concat(batch.content), new Float64Array(batch.meta), Buffer.concat(batch.names), Buffer.concat(batch.keys), results, xattrErrors, this.#macKey),
+      this.#native.restoreWriteFiles(Buffer.concat(batch.content), new Float64Array(batch.meta), Buffer.concat(batch.names), Buffer.concat(batch.blobKeys), results, xattrErrors, this.#macKey),
     );
     job.then(
       () => settleFiles(batch.files, results, xattrErrors),

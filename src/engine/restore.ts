@@ -120,7 +120,7 @@ class Restorer {
         cause: err,
       });
     }
-    this.#writers = new RestoreWriters(WRITER_JOBS, FILE_SLOTS / 4, this.#repo.keys.blobId);
+    this.#writers = new RestoreWriters(WRITER_JOBS, FILE_SLOTS / 4, this.#repo.blobIdKey);
     this.#content = new ContentWriter(this.#repo, this.#writers);
     try {
       try {

@@ -90,7 +90,13 @@ export function configProblem(backend: Backend, err: unknown): LifeboatError {
   });
 }
 
-export async function listKeyFiles(backend: Backend): Promise<Array<{ id: string; file?: KeyFile; problem?: string }>> {
+export interface KeySlot {
+  id: string;
+  file?: KeyFile;
+  problem?: string;
+}
+
+export async function listKeyFiles(backend: Backend): Promise<KeySlot[]> {
   const out: Array<{ id: string; file?: KeyFile; problem?: string }> = [];
   for await (const info of backend.list('keys')) {
     try {

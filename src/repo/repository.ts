@@ -7,41 +7,28 @@ import { LifeboatError, errnoCode } from '../errors.ts';
 import { compressBlob, decompressBlob, decompressOptions, worthCompressing, worthStoringCompressed } from '../lib/zstd.ts';
 import type { Tree } from '../model/tree.ts';
 import type { Backend } from '../storage/open.ts';
-import type { BlobBatch } from './blob-batch.ts';
+import type { BlobBatch, BlobRun } from './blob-batch.ts';
 import { BlobIndex, type BlobLocation, type PackRef } from './blob-index.ts';
 import { Chunker, gearTable, type ChunkerParams } from './chunker.ts';
 import type { RepositoryConfig } from './config.ts';
 import { blobIdOf, fileKeyBytes, AuthenticationError, type RepositoryKeys } from './crypto.ts';
-import { decodeIndex, type IndexedPack } from './index-file.ts';
-import { indexUnlistedPacks, loadIndex, readPackEntries, type IndexLoadResult } from './index-loader.ts';
+import type { IndexedPack } from './index-file.ts';
+import { indexUnlistedPacks, loadIndex, type IndexLoadResult } from './index-loader.ts';
 import { createRepository, openWithPassword, type CreateOptions, type OpenedRepository } from './open-repository.ts';
 import type { DerivedSlotKey } from './key-derivation.ts';
-import { createKeyFile } from './keys.ts';
 import { RepositoryLock } from './locks.ts';
 import { openBlob, COMPRESSION_NONE, COMPRESSION_ZSTD, type BlobType } from './pack.ts';
 import { PackUploads } from './pack-uploads.ts';
 import { SnapshotStore } from './snapshots.ts';
 import { decodeTree, type LoadedTree } from './tree-codec.ts';
 
-export type { BlobType, PackEntry } from './pack.ts';
-export type { IndexedPack } from './index-file.ts';
-export { addPackToIndex, readPackEntries } from './index-loader.ts';
-export { BlobIndex } from './blob-index.ts';
+export type { BlobType } from './pack.ts';
 export type { RepositoryConfig } from './config.ts';
-export type { RepositoryKeys } from './crypto.ts';
 export type { BlobLocation } from './blob-index.ts';
-export type { IndexLoadResult } from './index-loader.ts';
-export { COMPRESSION_NONE, COMPRESSION_ZSTD } from './pack.ts';
-export { Chunker, chunkerMasks, gearTable, DEFAULT_CHUNKER, type ChunkerParams } from './chunker.ts';
-export { blobIdOf } from './crypto.ts';
+export { Chunker, chunkerMasks, gearTable, type ChunkerParams } from './chunker.ts';
 export { addIdPrefix, idPrefix } from './id-prefixes.ts';
-export { listKeyFiles } from './open-repository.ts';
-export type { SnapshotFilter, SnapshotList } from './snapshots.ts';
+export type { SnapshotFilter } from './snapshots.ts';
 export { BlobBatch, planRuns, forEachBlobInRun, runMemory, type BlobRun } from './blob-batch.ts';
-export { listLocks, type LockFile } from './locks.ts';
-export { verifyPackBytes, verifyPackFile, salvagePack, listedPackSize, packSizeFor, type BlobPlace, type PackProblem } from './pack-check.ts';
-export { PACK_HEADER_BYTES } from './pack.ts';
-export { unconfirmedEntries, readPackHeaders, type HeaderMismatch } from './pack-headers.ts';
 export type { DamagedEntry, LoadedTree } from './tree-codec.ts';
 
 const decompress = promisify(zstdDecompress);
@@ -72,6 +59,10 @@ export interface SaveResult {
   storedBytes: number;
 }
 
+/**
+ * `backend`, `keys`, `index` and `indexLoad` are the format's own: code outside src/repo uses the
+ * methods below (the architecture test holds it to that).
+ */
 export class Repository {
   readonly backend: Backend;
   readonly config: RepositoryConfig;
@@ -132,6 +123,59 @@ export class Repository {
 
   chunker(): Chunker {
     return new Chunker(gearTable(this.keys.chunker), this.config.chunker);
+  }
+
+  /** The chunker's table, for the addon's chunking lanes. */
+  gearTable(): Uint32Array {
+    return gearTable(this.keys.chunker);
+  }
+
+  /** The key that names blobs (their keyed MAC), for the addon's lanes and writers, which check ids. */
+  get blobIdKey(): Uint8Array {
+    return this.keys.blobId;
+  }
+
+  /** The indexed blobs' id prefixes (BlobIndex.idPrefixes), and how many more it may take at a load of a half. */
+  knownIdPrefixes(room: number): { prefixes: BigUint64Array; free: number } {
+    const prefixes = this.index.idPrefixes(room);
+    return { prefixes, free: prefixes.length / 2 - this.index.size };
+  }
+
+  /** Where a blob is stored, or undefined when no index lists it. */
+  locate(id: Uint8Array): BlobLocation | undefined {
+    return this.index.get(id);
+  }
+
+  /** A blob's size before compression, or undefined when no index lists it. */
+  blobSize(id: Uint8Array): number | undefined {
+    return this.index.get(id)?.rawLength;
+  }
+
+  /**
+   * A run's sealed bytes: on this machine, where they lie (for a writer thread to read itself),
+   * otherwise read; undefined when they cannot be read (the caller goes blob by blob, which names the fault).
+   */
+  async sealedRun(run: BlobRun): Promise<{ path: string; offset: number; length: number } | Buffer | undefined> {
+    const pack = run.pack.id.toString('hex');
+    const range = { offset: run.start, length: run.end - run.start };
+    if (this.backend.localPath) return { path: this.backend.localPath('packs', pack), ...range };
+    return await this.backend.read('packs', pack, range).catch(() => undefined);
+  }
+
+  /** The index files this session loaded (their names), and what went wrong loading them. */
+  get loadedIndexFiles(): readonly string[] {
+    return this.indexLoad?.indexFiles ?? [];
+  }
+
+  get indexDamage(): { damagedFiles: Array<{ name: string; problem: string }>; recoveredPacks: number } {
+    return { damagedFiles: this.indexLoad?.damagedIndexFiles ?? [], recoveredPacks: this.indexLoad?.recoveredPacks.length ?? 0 };
+  }
+
+  /** The index files in storage now (written by this or another session). */
+  async listIndexFiles(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const f of this.backend.list('index')) if (/^[0-9a-f]{64}$/.test(f.name)) names.push(f.name);
+    return names;
   }
 
   blobId(data: Uint8Array): Buffer {
@@ -315,53 +359,4 @@ export class Repository {
     await this.#lock?.release();
     await this.backend.close();
   }
-}
-
-/** Adds a password slot for the repository's master key; returns the new key file's id. */
-export async function addKeySlot(repo: Repository, password: string): Promise<string> {
-  const key = await createKeyFile(repo.masterKey, password);
-  await repo.backend.write('keys', key.name, key.bytes);
-  return key.name;
-}
-
-/** Decoded repository objects, for `lifeboat cat` (debugging): never the master key. */
-export async function describeObject(repo: Repository, kind: string, id: string): Promise<unknown> {
-  const find = async (fileKind: 'keys' | 'index' | 'packs' | 'snapshots'): Promise<string> => {
-    const names: string[] = [];
-    for await (const f of repo.backend.list(fileKind)) if (f.name.startsWith(id)) names.push(f.name);
-    if (names.length !== 1) throw new LifeboatError('USAGE', names.length ? `"${id}" matches ${names.length} ${fileKind} files` : `No ${fileKind} file starts with "${id}"`);
-    return names[0];
-  };
-  switch (kind) {
-    case 'config':
-      return repo.config;
-    case 'key': {
-      const name = await find('keys');
-      const file = JSON.parse((await repo.backend.read('keys', name)).toString('utf8'));
-      return { id: name, ...file, wrapped: '(encrypted master key)' };
-    }
-    case 'snapshot':
-      return await repo.snapshots.load(await find('snapshots'));
-    case 'index': {
-      const name = await find('index');
-      const content = decodeIndex(repo.keys, name, await repo.backend.read('index', name));
-      return { id: name, supersedes: content.supersedes.map((b) => b.toString('hex')), packs: content.packs.map(packJson) };
-    }
-    case 'pack': {
-      const name = await find('packs');
-      const size = (await repo.backend.stat('packs', name)).sizeBytes;
-      const { salt, entries } = await readPackEntries(repo.backend, repo.keys, name, size);
-      return packJson({ id: Buffer.from(name, 'hex'), salt, entries });
-    }
-    case 'tree':
-      return await repo.loadTree(id);
-    case 'blob':
-      return (await repo.loadBlob(Buffer.from(id, 'hex'))).toString('base64');
-    default:
-      throw new LifeboatError('USAGE', `cat knows config, key, snapshot, index, pack, tree and blob, not "${kind}"`);
-  }
-}
-
-function packJson(p: IndexedPack): unknown {
-  return { id: p.id.toString('hex'), blobs: p.entries.map((e) => ({ id: e.id.toString('hex'), type: e.type, compression: e.compression, offset: e.offset, storedLength: e.storedLength, rawLength: e.rawLength })) };
 }

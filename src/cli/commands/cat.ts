@@ -1,6 +1,6 @@
 // lifeboat cat: print one repository object, decrypted and decoded, as JSON (for debugging).
 import { LifeboatError } from '../../errors.ts';
-import { describeObject } from '../../repo/repository.ts';
+import { describeObject } from '../../repo/maintenance.ts';
 import type { Command } from '../command.ts';
 
 export const cat: Command = {

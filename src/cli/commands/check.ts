@@ -1,6 +1,6 @@
 // lifeboat check: is the repository intact, and if not, exactly what is damaged and what it touches.
 import { LifeboatError } from '../../errors.ts';
-import { checkRepository, type CheckOptions, type CheckReport } from '../../engine/check.ts';
+import { checkRepository, type CheckOptions, type CheckReport } from '../../repo/maintenance.ts';
 import { flag, stringOption, type Command } from '../command.ts';
 
 export const check: Command = {

@@ -1,7 +1,7 @@
 // lifeboat key: password slots. Every slot opens the same master key; removing the slot you
 // logged in with, or the last one, is refused.
 import { LifeboatError } from '../../errors.ts';
-import { addKeySlot, listKeyFiles } from '../../repo/repository.ts';
+import { addKeySlot, listKeySlots, removeKeySlot } from '../../repo/maintenance.ts';
 import { stringOption, type Command } from '../command.ts';
 import type { Context } from '../context.ts';
 import { promptPassword, readPasswordFile } from '../password.ts';
@@ -19,7 +19,7 @@ export const key: Command = {
     const repo = await ctx.openRepository({ loadIndex: false });
     try {
       if (action === 'list' || action === undefined) {
-        const slots = await listKeyFiles(repo.backend);
+        const slots = await listKeySlots(repo);
         if (ctx.json) {
           ctx.emitJson(slots.map((s) => ({ id: s.id, current: s.id === repo.keyId, created: s.file?.created, host: s.file?.host, user: s.file?.user, kdf: s.file?.kdf && { ...s.file.kdf, salt: undefined }, problem: s.problem })));
           return 0;
@@ -39,16 +39,16 @@ export const key: Command = {
       }
       if (action === 'passwd') {
         const newId = await addKeySlot(repo, await newPassword(ctx));
-        await repo.backend.delete('keys', repo.keyId);
+        await removeKeySlot(repo, repo.keyId);
         ctx.out(`Password changed: key ${repo.keyId.slice(0, 12)} was replaced by ${newId.slice(0, 12)}.`);
         return 0;
       }
       if (action === 'remove') {
         if (!id) throw new LifeboatError('USAGE', 'key remove needs a key id', { hint: 'Run "lifeboat key list" to see the ids.' });
-        const slots = (await listKeyFiles(repo.backend)).filter((s) => s.id.startsWith(id));
+        const slots = (await listKeySlots(repo)).filter((s) => s.id.startsWith(id));
         if (slots.length !== 1) throw new LifeboatError('USAGE', slots.length ? `"${id}" matches ${slots.length} keys; give more characters` : `No key has an id starting with "${id}"`);
         if (slots[0].id === repo.keyId) throw new LifeboatError('USAGE', 'Refusing to remove the key you opened the repository with', { hint: 'Open the repository with another password, or use "lifeboat key passwd".' });
-        await repo.backend.delete('keys', slots[0].id);
+        await removeKeySlot(repo, slots[0].id);
         ctx.out(`Removed key ${slots[0].id.slice(0, 12)}.`);
         return 0;
       }

@@ -1,7 +1,7 @@
-// lifeboat prune: frees the space of data no snapshot uses (see engine/prune.ts).
+// lifeboat prune: frees the space of data no snapshot uses (see repo/prune.ts).
 import { LifeboatError } from '../../errors.ts';
 import { formatBytes } from '../../lib/bytes.ts';
-import { prunePacks } from '../../engine/prune.ts';
+import { prunePacks } from '../../repo/maintenance.ts';
 import { flag, stringOption, type Command, type OptionSpec, type ParsedArgs } from '../command.ts';
 import type { Context } from '../context.ts';
 import { ProgressLine } from '../progress.ts';

@@ -1,8 +1,7 @@
 // lifeboat repair index | snapshots: after check found damage, make everything still readable
-// usable again (see engine/repair-index.ts and engine/repair-snapshots.ts). Exclusive lock.
+// usable again (see repo/repair-index.ts and repo/repair-snapshots.ts). Exclusive lock.
 import { LifeboatError } from '../../errors.ts';
-import { repairIndex } from '../../engine/repair-index.ts';
-import { repairSnapshots } from '../../engine/repair-snapshots.ts';
+import { repairIndex, repairSnapshots } from '../../repo/maintenance.ts';
 import { flag, type Command, type ParsedArgs } from '../command.ts';
 import type { Context } from '../context.ts';
 import { ProgressLine } from '../progress.ts';

@@ -1,6 +1,6 @@
 // lifeboat stats: storage used, restore sizes, deduplication and compression.
 import { formatBytes } from '../../lib/bytes.ts';
-import { repositoryStats } from '../../engine/stats.ts';
+import { repositoryStats } from '../../repo/maintenance.ts';
 import type { Command } from '../command.ts';
 
 export const stats: Command = {

@@ -8,7 +8,7 @@
 import { nowIso } from '../lib/clock.ts';
 import type { TreeNode } from '../model/tree.ts';
 import type { Snapshot, SnapshotRecord } from '../model/snapshot.ts';
-import type { LoadedTree, Repository } from '../repo/repository.ts';
+import type { LoadedTree, Repository } from './repository.ts';
 
 export interface RepairSnapshotsOptions {
   /** Only these snapshots (full ids); all when empty. */

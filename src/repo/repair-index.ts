@@ -10,7 +10,11 @@
 // next backup of the same data stores it again. The write order is prune's: new index files, the last superseding every
 // old one, then the old files are deleted; a kill at any point leaves a readable repository.
 import { Limiter } from '../lib/limiter.ts';
-import { addPackToIndex, readPackEntries, salvagePack, BlobIndex, type IndexedPack, type Repository } from '../repo/repository.ts';
+import { BlobIndex } from './blob-index.ts';
+import type { IndexedPack } from './index-file.ts';
+import { addPackToIndex, readPackEntries } from './index-loader.ts';
+import { salvagePack } from './pack-check.ts';
+import type { Repository } from './repository.ts';
 
 export interface RepairIndexOptions {
   readAllPacks: boolean;

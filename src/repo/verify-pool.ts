@@ -6,7 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { Limiter } from '../lib/limiter.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
-import { verifyPackBytes, verifyPackFile, type BlobPlace, type PackProblem, type RepositoryKeys } from '../repo/repository.ts';
+import type { RepositoryKeys } from './crypto.ts';
+import { verifyPackBytes, verifyPackFile, type BlobPlace, type PackProblem } from './pack-check.ts';
 
 interface NativeHash {
   /** The SHA-256 of `bytes`, into digest. */

@@ -4,10 +4,14 @@
 // With readData, packs are read whole: the file hash, the header, and every blob's MAC.
 // Damage is reported with the snapshots and paths it touches.
 import { randomInt } from 'node:crypto';
-import type { Repository } from '../repo/repository.ts';
+import type { Repository } from './repository.ts';
 import { VerifyPool } from './verify-pool.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { listKeyFiles, listLocks, listedPackSize, unconfirmedEntries, type PackProblem, type SnapshotList } from '../repo/repository.ts';
+import { listKeyFiles } from './open-repository.ts';
+import { listLocks } from './locks.ts';
+import { listedPackSize, type PackProblem } from './pack-check.ts';
+import { unconfirmedEntries } from './pack-headers.ts';
+import type { SnapshotList } from './snapshots.ts';
 
 export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */

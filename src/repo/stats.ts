@@ -1,7 +1,7 @@
 // Repository statistics (`lifeboat stats`): what it occupies on storage, what it would restore,
 // and how much deduplication and compression save between the two.
 import { LifeboatError } from '../errors.ts';
-import type { Repository } from '../repo/repository.ts';
+import type { Repository } from './repository.ts';
 import { FILE_KINDS } from '../storage/open.ts';
 
 export interface RepositoryStats {

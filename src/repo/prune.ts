@@ -11,7 +11,10 @@
 import { LifeboatError } from '../errors.ts';
 import { monotonicMs, nowMs } from '../lib/clock.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { packSizeFor, readPackHeaders, unconfirmedEntries, PACK_HEADER_BYTES, type Repository } from '../repo/repository.ts';
+import { packSizeFor } from './pack-check.ts';
+import { readPackHeaders, unconfirmedEntries } from './pack-headers.ts';
+import { PACK_HEADER_BYTES } from './pack.ts';
+import type { Repository } from './repository.ts';
 
 export interface PruneOptions {
   /** Unused bytes tolerated in kept packs, as a percentage of the used bytes' total. */
