@@ -4,7 +4,8 @@
 // Usage: npx node bench/chunk-sizes.ts CORPUS_DIR WORK_DIR
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { backupPaths } from '../src/engine/backup.ts';
+import { backupSource } from '../src/engine/backup.ts';
+import { filesSource } from '../src/sources/files-source.ts';
 import { monotonicMs } from '../src/lib/clock.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { openBackend } from '../src/storage/open.ts';
@@ -25,11 +26,11 @@ for (const chunker of sizes) {
   const repo = await Repository.init(await openBackend(dir), 'bench', { chunker });
   await repo.reloadIndex();
   const t0 = monotonicMs();
-  const all = await backupPaths(repo, { paths: [corpus], parent: null });
+  const all = await backupSource(repo, await filesSource([corpus]), { parent: null });
   const seconds = (monotonicMs() - t0) / 1000;
   const vmRepo = await Repository.init(await openBackend(`${dir}-vm`), 'bench', { chunker });
   await vmRepo.reloadIndex();
-  const vm = await backupPaths(vmRepo, { paths: [join(corpus, 'vm')], parent: null });
+  const vm = await backupSource(vmRepo, await filesSource([join(corpus, 'vm')]), { parent: null });
   rows.push(`| ${chunker.minBytes / KiB} / ${chunker.avgBytes / KiB} / ${chunker.maxBytes / KiB} | ${(all.summary.bytesRead / 1048576 / seconds).toFixed(0)} | ${all.summary.blobsAdded} | ${(all.summary.bytesAddedStored / 1048576).toFixed(0)} | ${(vm.summary.bytesAdded / 1048576).toFixed(0)} of ${(vm.summary.bytesRead / 1048576).toFixed(0)} |`);
   rmSync(dir, { recursive: true, force: true });
   rmSync(`${dir}-vm`, { recursive: true, force: true });

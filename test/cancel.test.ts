@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backupPaths } from '../src/engine/backup.ts';
+import { backupSource } from '../src/engine/backup.ts';
+import { filesSource } from '../src/sources/files-source.ts';
 import { prunePacks } from '../src/repo/maintenance.ts';
 import { restoreSnapshot } from '../src/engine/restore.ts';
 import { Repository } from '../src/repo/repository.ts';
@@ -39,7 +40,7 @@ test('a backup, a restore and a prune stop in the middle when their signal is ab
   };
   let r = await open(repo);
   const backup = cancelAfter(10);
-  await assert.rejects(backupPaths(r, { paths: [src], signal: backup.signal, onProgress: backup.tick }), stopped);
+  await assert.rejects(backupSource(r, await filesSource([src]), { signal: backup.signal, onProgress: backup.tick }), stopped);
   await r.close();
   assert.equal(JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout).length, 1, 'no snapshot from the cancelled backup');
   await cliOk(['check', '--repo', repo, '--read-data']);

@@ -191,7 +191,7 @@ test('Ctrl-C (SIGINT) stops a backup with exit 130 and leaves a repository that 
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 130);
-  assert.match(stderr, /interrupted/);
+  assert.match(stderr, /interrupted/i);
   assert.deepEqual(readdirSync(repo, { recursive: true, encoding: 'utf8' }).filter((p) => p.includes('.tmp-')), [], 'the packs being filled are removed');
   await cliOk(['check', '--repo', repo, '--read-data']);
   assert.equal(JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout).length, 0);

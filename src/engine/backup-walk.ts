@@ -1,18 +1,20 @@
-// The backup walk: depth-first over directories, submitting changed files to the chunk pool.
-// The walk waits for a free file slot before submitting, so the number of files (and bytes) in
-// flight is bounded; a directory's tree is saved as soon as all of its entries are done.
+// The backup walk: depth-first over a Source's folders, submitting changed files to the chunk pool
+// (or a stream to stream-chunks.ts). It waits for a free file slot before submitting, so the files
+// (and bytes) in flight are bounded; a folder's tree is saved as soon as all of its entries are done.
 import { describeError, errnoCode } from '../errors.ts';
 import { later, now, type Later } from '../lib/later.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { BackupSummary } from '../model/snapshot.ts';
 import { nameKey, nodeNameKey, sameNodes, type Tree, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
-import { scanFolder, type EntryStats, type FolderListing, type ScannedEntry } from '../sources/dir-scan.ts';
-import { describeEntry, joinPath, statEntry, unchangedSince } from '../sources/files.ts';
+import type { EntryStats, FolderListing, ScannedEntry } from '../sources/dir-scan.ts';
+import { joinPath } from '../sources/files.ts';
+import type { Source } from '../sources/source.ts';
 import type { ChunkPool, PreparedChunk } from './chunk-pool.ts';
 import type { FolderCache, FolderRecord, SeenFolder } from './folder-cache.ts';
 import { FolderPrefetch } from './folder-prefetch.ts';
-import { isCacheDir, PathMatcher } from './excludes.ts';
+import { PathMatcher } from './excludes.ts';
+import { chunkStream } from './stream-chunks.ts';
 
 export interface WalkOptions {
   excludes?: string[];
@@ -35,6 +37,7 @@ export class TreeWalker {
   /** Folders that kept their parent-snapshot tree by the folder cache, unread. */
   foldersFromCache = 0;
   readonly #repo: Repository;
+  readonly #source: Source;
   readonly #pool: ChunkPool;
   readonly #summary: BackupSummary;
   readonly #options: WalkOptions;
@@ -47,8 +50,9 @@ export class TreeWalker {
   /** Files handed to the chunk pool so far. */
   #filesToRead = 0;
 
-  constructor(repo: Repository, pool: ChunkPool, summary: BackupSummary, options: WalkOptions, folders?: FolderCache) {
+  constructor(repo: Repository, source: Source, pool: ChunkPool, summary: BackupSummary, options: WalkOptions, folders?: FolderCache) {
     this.#repo = repo;
+    this.#source = source;
     this.#folders = folders;
     this.#pool = pool;
     this.#summary = summary;
@@ -73,7 +77,7 @@ export class TreeWalker {
   /** An intermediate directory above a backed-up path: its metadata only. */
   async bareDirectory(path: Buffer, name: Buffer): Promise<TreeNode | undefined> {
     try {
-      const { node, problems } = await describeEntry(path, name, await statEntry(path));
+      const { node, problems } = await this.#source.describe(path, name, await this.#source.stat(path));
       for (const p of problems) this.#warn(path, p);
       return node;
     } catch (err) {
@@ -87,7 +91,7 @@ export class TreeWalker {
     const name = path.subarray(path.lastIndexOf(0x2f) + 1);
     let st: EntryStats;
     try {
-      st = await statEntry(path);
+      st = await this.#source.stat(path);
     } catch (err) {
       this.#error(path, err);
       return undefined;
@@ -99,7 +103,7 @@ export class TreeWalker {
 
   /** Walks a directory; returns once every entry is submitted, with a promise of its tree id. */
   async directoryTree(path: Buffer, previousTree: Tree | undefined): Promise<string> {
-    this.#rootDevice ??= (await statEntry(path)).dev;
+    this.#rootDevice ??= (await this.#source.stat(path)).dev;
     return await (await this.#walkDirectory(path, previousTree && { tree: previousTree })).later;
   }
 
@@ -111,7 +115,7 @@ export class TreeWalker {
     this.#stopIfAborted();
     let listing: FolderListing;
     try {
-      listing = await (ahead.scan ?? scanFolder(path));
+      listing = await (ahead.scan ?? this.#source.list(path));
     } catch (err) {
       this.#error(path, err);
       return now(await this.saveTree({ nodes: [] }));
@@ -131,7 +135,7 @@ export class TreeWalker {
     for (const n of previousTree?.nodes ?? []) byName.set(nodeNameKey(n), n);
     const markers = new Set(entries.map((e) => e.name.toString('utf8')));
     if ((this.#options.excludeIfPresent ?? []).some((m) => markers.has(m))) return now(await this.saveTree({ nodes: [] }));
-    if (this.#options.excludeCaches && markers.has('CACHEDIR.TAG') && (await isCacheDir(path))) {
+    if (this.#options.excludeCaches && markers.has('CACHEDIR.TAG') && (await this.#source.isCacheDir(path))) {
       entries = entries.filter((e) => e.name.toString('latin1') === 'CACHEDIR.TAG');
       seen = undefined; // its tree does not list its subfolders, which the folder cache's path would walk
     }
@@ -253,7 +257,7 @@ export class TreeWalker {
   #startFolder(parent: Buffer, folder: { name: Buffer; dev?: bigint }, previousIdOf: (cached: FolderRecord | undefined) => string | undefined): FolderAhead {
     const path = joinPath(parent, folder.name);
     if (!this.#descends(path, folder.dev)) return {};
-    const scan = scanFolder(path);
+    const scan = this.#source.list(path);
     scan.catch(() => {}); // observed by the walk of that folder
     const key = this.#folders?.keyOf(path);
     const record = key && this.#folders!.lookup(key);
@@ -274,7 +278,7 @@ export class TreeWalker {
   ): Promise<Later<TreeNode | undefined> | undefined> {
     let described;
     try {
-      described = await describeEntry(path, name, st, previous);
+      described = await this.#source.describe(path, name, st, previous);
     } catch (err) {
       this.#error(path, err);
       return undefined;
@@ -301,7 +305,7 @@ export class TreeWalker {
     if (this.#options.excludeLargerThanBytes !== undefined && node.size > this.#options.excludeLargerThanBytes) return undefined;
     this.#summary.totalFiles++;
     this.#summary.totalBytes += node.size;
-    if (unchangedSince(previous, node) && previous!.content!.every((id) => this.#repo.hasBlobHex(id))) {
+    if (this.#source.unchanged(previous, node) && previous!.content!.every((id) => this.#repo.hasBlobHex(id))) {
       node.content = previous!.content;
       this.#summary.filesUnchanged++;
       this.#tick(node.size);
@@ -314,16 +318,17 @@ export class TreeWalker {
 
   async #readFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
     const content: string[] = [];
+    const onChunk = async (chunk: PreparedChunk): Promise<void> => {
+      content[chunk.index] = chunk.id.toString('hex');
+      this.#summary.bytesRead += chunk.rawLength;
+      this.#stopIfAborted();
+      if (this.#fatal) throw this.#fatal;
+      await this.#storeChunk(chunk).catch((err: unknown) => Promise.reject((this.#fatal ??= err)));
+    };
+    const from = this.#source.content(path, node);
     try {
-      const result = await this.#pool.chunkFile(path, node.size, async (chunk) => {
-        content[chunk.index] = chunk.id.toString('hex');
-        this.#summary.bytesRead += chunk.rawLength;
-        this.#stopIfAborted();
-        if (this.#fatal) throw this.#fatal;
-        await this.#storeChunk(chunk).catch((err: unknown) => {
-          throw (this.#fatal ??= err);
-        });
-      });
+      const result = 'path' in from ? await this.#pool.chunkFile(from.path, node.size, onChunk) : await chunkStream(this.#repo, from.stream, onChunk, this.#options.signal);
+      if (!('path' in from)) this.#summary.totalBytes += result.bytesRead; // known only now
       node.content = content;
       node.size = result.bytesRead;
       if (result.changed) {
@@ -335,6 +340,7 @@ export class TreeWalker {
       return node;
     } catch (err) {
       if (this.#fatal) throw this.#fatal;
+      if (!('path' in from)) throw err; // a stream cannot be read again, and is the whole backup
       this.#error(path, err);
       return undefined;
     }

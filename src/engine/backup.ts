@@ -1,20 +1,19 @@
-// Backup of files and folders: walks the paths, reuses the parent snapshot's record of every
-// unchanged file (same size, mtime, ctime, inode: never read again), chunks changed files in
-// native lanes (chunk-pool.ts), stores new blobs, and writes trees bottom-up, then the snapshot.
+// The backup pipeline, one for every Source (sources/source.ts): walks the source's paths, reuses
+// the parent snapshot's record of every unchanged file (for files: same size, mtime, ctime, inode;
+// never read again), chunks changed files in native lanes (chunk-pool.ts) and streams on the main
+// thread, stores new blobs, and writes trees bottom-up, then the snapshot once the source vouches
+// for what it gave.
 import { hostname, userInfo } from 'node:os';
-import { resolve as resolvePath } from 'node:path';
-import { LifeboatError, errnoCode } from '../errors.ts';
 import { monotonicMs, nowLocalIso } from '../lib/clock.ts';
 import type { BackupSummary, Snapshot, SnapshotRecord } from '../model/snapshot.ts';
 import { compareNodes, type Tree, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
-import { statEntry } from '../sources/files.ts';
+import type { Source } from '../sources/source.ts';
 import { ChunkPool } from './chunk-pool.ts';
 import { TreeWalker, type WalkOptions } from './backup-walk.ts';
 import { FolderCache } from './folder-cache.ts';
 
 export interface BackupOptions extends WalkOptions {
-  paths: string[];
   host?: string;
   tags?: string[];
   /** The snapshot's time (RFC 3339), instead of now: for imports and tests. */
@@ -97,32 +96,25 @@ function selectionOf(paths: string[]): Selection {
   return root;
 }
 
-export async function backupPaths(repo: Repository, options: BackupOptions): Promise<BackupResult> {
+export async function backupSource(repo: Repository, source: Source, options: BackupOptions): Promise<BackupResult> {
   const started = monotonicMs();
-  const paths = [...new Set(options.paths.map((p) => resolvePath(p)))].sort();
-  for (const path of paths) {
-    try {
-      await statEntry(Buffer.from(path));
-    } catch (err) {
-      throw new LifeboatError('SOURCE_NOT_FOUND', `Cannot back up "${path}": ${errnoCode(err) === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, {
-        hint: 'Check the path; nothing was written to the repository.',
-        cause: err,
-      });
-    }
-  }
+  const paths = source.paths;
   const host = options.host ?? hostname();
   const parent = options.parent === null ? undefined : (options.parent ?? (await findParent(repo, host, paths)));
   const summary = emptySummary();
   const pool = new ChunkPool(repo);
-  const folders = options.folderCacheDir === undefined ? undefined : FolderCache.open(repo, options.folderCacheDir, cacheSettings(host, paths, options), parent?.id);
-  const walker = new TreeWalker(repo, pool, summary, options, folders);
+  const cached = options.folderCacheDir !== undefined && source.localFolders;
+  const folders = cached ? FolderCache.open(repo, options.folderCacheDir!, cacheSettings(host, paths, options), parent?.id) : undefined;
+  const walker = new TreeWalker(repo, source, pool, summary, options, folders);
   let rootTree: string;
   try {
     const parentRoot = parent ? await walker.loadTreeOrEmpty(parent.tree) : undefined;
     rootTree = await saveSelection(walker, selectionOf(paths), '', parentRoot);
     options.signal?.throwIfAborted();
+    await source.finished();
     if (!options.dryRun) await repo.flush();
   } finally {
+    source.close();
     await pool.close();
   }
   summary.durationMs = Math.round(monotonicMs() - started);

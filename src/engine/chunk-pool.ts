@@ -33,7 +33,7 @@ export interface ChunkedFile {
 export interface PreparedChunk {
   index: number;
   id: Buffer;
-  stored: Buffer;
+  stored: Uint8Array;
   compression: number;
   rawLength: number;
 }

@@ -2,9 +2,7 @@
 //   *.tmp          a name at any depth          /var/cache   anchored at the root
 //   build/         directories only             **/logs/*.gz  ** spans any number of directories
 //   !keep.tmp      re-includes what an earlier pattern excluded (the last matching pattern wins)
-// Also used for restore's --include/--exclude; and the CACHEDIR.TAG test of --exclude-caches.
-import { readFile } from 'node:fs/promises';
-import { joinPath } from '../sources/files.ts';
+// Also used for restore's --include/--exclude.
 
 interface Rule {
   regex: RegExp;
@@ -74,15 +72,4 @@ export class PathMatcher {
 function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);
-}
-
-const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
-
-/** Whether the folder holds a CACHEDIR.TAG with the standard signature (bford.info/cachedir). */
-export async function isCacheDir(path: Buffer): Promise<boolean> {
-  try {
-    return (await readFile(joinPath(path, Buffer.from('CACHEDIR.TAG')))).toString('latin1').startsWith(CACHEDIR_SIGNATURE);
-  } catch {
-    return false;
-  }
 }

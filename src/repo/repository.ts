@@ -193,18 +193,20 @@ export class Repository {
 
   /** Stores a blob unless the repository already has it. */
   async saveBlob(type: BlobType, data: Uint8Array): Promise<SaveResult> {
+    const blob = this.prepareBlob(data);
+    return await this.saveStoredBlob(type, blob.id, blob.stored, blob.compression, blob.rawLength);
+  }
+
+  /**
+   * Names a blob and compresses it when that pays, for saveStoredBlob; a blob the repository has
+   * already is left as it is, since it will not be stored.
+   */
+  prepareBlob(data: Uint8Array): { id: Buffer; stored: Uint8Array; compression: number; rawLength: number } {
     const id = this.blobId(data);
-    if (this.hasBlob(id)) return { id, added: false, storedBytes: 0 };
-    let stored: Uint8Array = data;
-    let compression = COMPRESSION_NONE;
-    if (worthCompressing(data.byteLength)) {
-      const packed = compressBlob(data);
-      if (worthStoringCompressed(data.byteLength, packed.byteLength)) {
-        stored = packed;
-        compression = COMPRESSION_ZSTD;
-      }
-    }
-    return await this.saveStoredBlob(type, id, stored, compression, data.byteLength);
+    const plain = { id, stored: data, compression: COMPRESSION_NONE, rawLength: data.byteLength };
+    if (this.hasBlob(id) || !worthCompressing(data.byteLength)) return plain;
+    const packed = compressBlob(data);
+    return worthStoringCompressed(data.byteLength, packed.byteLength) ? { ...plain, stored: packed, compression: COMPRESSION_ZSTD } : plain;
   }
 
   /**

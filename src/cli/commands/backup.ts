@@ -4,12 +4,12 @@ import { LifeboatError } from '../../errors.ts';
 import { formatBytes, parseSize } from '../../lib/bytes.ts';
 import { parseLocalTime } from '../../lib/clock.ts';
 import type { BackupResult } from '../../engine/backup.ts';
-import { backupPaths } from '../../engine/backup.ts';
-import { backupStream } from '../../engine/backup-stream.ts';
+import { backupSource } from '../../engine/backup.ts';
 import { scanTotals } from '../../engine/scan.ts';
 import type { Repository } from '../../repo/repository.ts';
 import { Repository as RepositoryClass } from '../../repo/repository.ts';
-import { commandSource, stdinSource } from '../../sources/stdin.ts';
+import { filesSource } from '../../sources/files-source.ts';
+import { commandSource, stdinSource } from '../../sources/stream-source.ts';
 import { flag, listOption, stringOption, type Command, type ParsedArgs } from '../command.ts';
 import type { Context } from '../context.ts';
 import { defaultPasswordFile, ensureDefaultPasswordFile, folderCacheDir } from '../defaults.ts';
@@ -79,13 +79,12 @@ async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Prom
   try {
     if (flag(args, 'stdin') || flag(args, 'stdin-from-command')) {
       const filename = stringOption(args, 'stdin-filename') ?? 'stdin';
-      let source = stdinSource();
-      if (flag(args, 'stdin-from-command')) {
-        const [command, ...commandArgs] = args.rest;
-        if (!command) throw new LifeboatError('USAGE', '--stdin-from-command needs a command after "--"', { hint: 'lifeboat backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb' });
-        source = commandSource(command, commandArgs);
+      const [command, ...commandArgs] = args.rest;
+      if (flag(args, 'stdin-from-command') && !command) {
+        throw new LifeboatError('USAGE', '--stdin-from-command needs a command after "--"', { hint: 'lifeboat backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb' });
       }
-      return await backupStream(repo, source, { ...common, filename, onProgress });
+      const source = flag(args, 'stdin-from-command') ? commandSource(filename, command, commandArgs) : stdinSource(filename);
+      return await backupSource(repo, source, { ...common, signal: ctx.signal, onProgress });
     }
     const paths = args.positionals;
     if (paths.length === 0) throw new LifeboatError('USAGE', 'Nothing to back up: give one or more paths', { hint: 'lifeboat backup ~/Documents' });
@@ -105,8 +104,8 @@ async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Prom
     if (ctx.showProgress) void scanTotals(paths, excludes).then((t) => progress.setTotal(t.files, t.bytes)).catch(() => {});
     const cache = flag(args, 'no-cache') ? undefined : folderCacheDir();
     if (cache?.refused) ctx.warn(`no folder cache (every folder is compared with the last snapshot): ${cache.refused}`);
-    return await backupPaths(repo, {
-      ...common, paths, parent, excludes, excludeLargerThanBytes, signal: ctx.signal,
+    return await backupSource(repo, await filesSource(paths), {
+      ...common, parent, excludes, excludeLargerThanBytes, signal: ctx.signal,
       excludeIfPresent: listOption(args, 'exclude-if-present'),
       excludeCaches: flag(args, 'exclude-caches'),
       oneFileSystem: flag(args, 'one-file-system'),

@@ -1,0 +1,45 @@
+// The files source: paths on this machine's file systems, read as they are.
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { LifeboatError, errnoCode } from '../errors.ts';
+import { scanFolder } from './dir-scan.ts';
+import { describeEntry, joinPath, statEntry, unchangedSince } from './files.ts';
+import type { Source } from './source.ts';
+
+const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
+
+/** The given paths, absolute, without repeats, each checked to exist: a typo fails before anything is written. */
+export async function filesSource(paths: string[]): Promise<Source> {
+  const absolute = [...new Set(paths.map((p) => resolvePath(p)))].sort();
+  for (const path of absolute) {
+    try {
+      await statEntry(Buffer.from(path));
+    } catch (err) {
+      throw new LifeboatError('SOURCE_NOT_FOUND', `Cannot back up "${path}": ${errnoCode(err) === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, {
+        hint: 'Check the path; nothing was written to the repository.',
+        cause: err,
+      });
+    }
+  }
+  return {
+    paths: absolute,
+    localFolders: true,
+    stat: statEntry,
+    list: scanFolder,
+    describe: describeEntry,
+    unchanged: unchangedSince,
+    content: (path) => ({ path }),
+    isCacheDir,
+    finished: async () => {},
+    close: () => {},
+  };
+}
+
+/** Whether the folder holds a CACHEDIR.TAG with the standard signature (bford.info/cachedir). */
+async function isCacheDir(path: Buffer): Promise<boolean> {
+  try {
+    return (await readFile(joinPath(path, Buffer.from('CACHEDIR.TAG')))).toString('latin1').startsWith(CACHEDIR_SIGNATURE);
+  } catch {
+    return false;
+  }
+}
