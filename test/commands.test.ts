@@ -225,3 +225,24 @@ test('a password in a rest: location does not show in the process list', async (
   assert.ok(!shown.includes('s3cret-pw'), shown);
   assert.match(shown, /alice:\*\*\*@/);
 });
+
+test('--compression: off stores blobs raw, a level or max compresses, and a bad value is a usage error', async (t) => {
+  const repo = await newRepo(t);
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'log.txt'), 'a line of a log that repeats\n'.repeat(200_000));
+  const added = async (args: string[]) => JSON.parse((await cliOk(['backup', '--repo', repo, '--json', '--force', ...args, dir])).stdout);
+  const off = await added(['--compression', 'off', '--dry-run']);
+  const max = await added(['--compression', 'max', '--dry-run']);
+  assert.equal(off.bytesAdded, 5_800_000);
+  const stored = await added(['--compression', 'off']);
+  assert.ok(stored.bytesAddedStored >= 5_800_000, `raw blobs are stored as they are (${stored.bytesAddedStored})`);
+  const dump = await cliOk(['dump', '--repo', repo, 'latest', `${dir}/log.txt`]);
+  assert.equal(dump.stdoutBytes.length, 5_800_000);
+  const repo2 = await newRepo(t);
+  const packed = JSON.parse((await cliOk(['backup', '--repo', repo2, '--json', '--compression', '9', dir])).stdout);
+  assert.ok(packed.bytesAddedStored < 100_000, `a repetitive log compresses (${packed.bytesAddedStored})`);
+  assert.equal(max.bytesAdded, off.bytesAdded);
+  const bad = await cli(['backup', '--repo', repo, '--compression', '25', dir]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--compression takes auto, off, max or a level from 1 to 19/);
+});

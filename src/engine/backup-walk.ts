@@ -22,6 +22,8 @@ export interface WalkOptions {
   excludeCaches?: boolean;
   oneFileSystem?: boolean;
   excludeLargerThanBytes?: number;
+  /** zstd's level for new blobs (0: stored raw; default lib/zstd.ts's BLOB_LEVEL). */
+  compressionLevel?: number;
   dryRun?: boolean;
   /** Stops the backup: nothing more is read, no snapshot is saved, and it rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -47,8 +49,7 @@ export class TreeWalker {
   #fatal: unknown;
   #rootDevice: bigint | undefined;
   #progress = { files: 0, bytes: 0 };
-  /** Files handed to the chunk pool so far. */
-  #filesToRead = 0;
+  #filesToRead = 0; // files handed to the chunk pool so far
 
   constructor(repo: Repository, source: Source, pool: ChunkPool, summary: BackupSummary, options: WalkOptions, folders?: FolderCache) {
     this.#repo = repo;
@@ -327,7 +328,7 @@ export class TreeWalker {
     };
     const from = this.#source.content(path, node);
     try {
-      const result = 'path' in from ? await this.#pool.chunkFile(from.path, node.size, onChunk) : await chunkStream(this.#repo, from.stream, onChunk, this.#options.signal);
+      const result = 'path' in from ? await this.#pool.chunkFile(from.path, node.size, onChunk) : await chunkStream(this.#repo, from.stream, onChunk, this.#options.signal, this.#options.compressionLevel);
       if (!('path' in from)) this.#summary.totalBytes += result.bytesRead; // known only now
       node.content = content;
       node.size = result.bytesRead;

@@ -102,7 +102,7 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
   const host = options.host ?? hostname();
   const parent = options.parent === null ? undefined : (options.parent ?? (await findParent(repo, host, paths)));
   const summary = emptySummary();
-  const pool = new ChunkPool(repo);
+  const pool = new ChunkPool(repo, undefined, options.compressionLevel);
   const cached = options.folderCacheDir !== undefined && source.localFolders;
   const folders = cached ? FolderCache.open(repo, options.folderCacheDir!, cacheSettings(host, paths, options), parent?.id) : undefined;
   const walker = new TreeWalker(repo, source, pool, summary, options, folders);

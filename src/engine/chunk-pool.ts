@@ -119,9 +119,13 @@ export class ChunkPool {
   #knownRoom = 0;
   #closed = false;
 
-  constructor(repo: Repository, lanes = Math.max(1, Math.min(4, availableParallelism()))) {
+  readonly #level: number;
+
+  /** `level`: zstd's compression level for the lanes' chunks; 0 stores them raw. */
+  constructor(repo: Repository, lanes = Math.max(1, Math.min(4, availableParallelism())), level = BLOB_LEVEL) {
     this.#repo = repo;
     this.#size = lanes;
+    this.#level = level;
   }
 
   /** `sizeBytes` (from lstat) lets the pool size its runs by bytes rather than by file count. */
@@ -180,7 +184,7 @@ export class ChunkPool {
     }
     const { minBytes, avgBytes, maxBytes } = repo.config.chunker;
     const [strict, loose] = chunkerMasks(repo.config.chunker);
-    const params = [minBytes, avgBytes, maxBytes, Math.max(2 * maxBytes, 4 << 20), BLOB_LEVEL, COMPRESS_FROM_BYTES, MUST_SAVE_BYTES, strict, loose];
+    const params = [minBytes, avgBytes, maxBytes, Math.max(2 * maxBytes, 4 << 20), this.#level || BLOB_LEVEL, this.#level ? COMPRESS_FROM_BYTES : 2 ** 52, MUST_SAVE_BYTES, strict, loose];
     const handle = this.#native.chunkLaneCreate(repo.gearTable(), new Float64Array(params), repo.blobIdKey, this.#known);
     // Two arenas, each with room for the largest chunk in zstd's worst case (4 MiB with the
     // default chunker): one is filled while the main thread takes in the other's chunks.

@@ -4,13 +4,15 @@
 import type { Repository } from '../repo/repository.ts';
 import type { ChunkedFile, PreparedChunk } from './chunk-pool.ts';
 
-/** `signal` stops the wait for a producer that has gone quiet, and closes the stream. */
-export async function chunkStream(repo: Repository, stream: AsyncIterable<Buffer>, onChunk: (c: PreparedChunk) => Promise<void>, signal?: AbortSignal): Promise<ChunkedFile> {
+/** `signal` stops the wait for a producer that has gone quiet, and closes the stream. `level`: as ChunkPool's. */
+export async function chunkStream(
+  repo: Repository, stream: AsyncIterable<Buffer>, onChunk: (c: PreparedChunk) => Promise<void>, signal?: AbortSignal, level?: number,
+): Promise<ChunkedFile> {
   const chunker = repo.chunker();
   let index = 0;
   let bytesRead = 0;
   const store = async (data: Buffer): Promise<void> => {
-    const blob = repo.prepareBlob(data);
+    const blob = repo.prepareBlob(data, level);
     await onChunk({ index: index++, ...blob });
   };
   let pending: Buffer = Buffer.alloc(0);

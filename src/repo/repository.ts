@@ -198,14 +198,14 @@ export class Repository {
   }
 
   /**
-   * Names a blob and compresses it when that pays, for saveStoredBlob; a blob the repository has
-   * already is left as it is, since it will not be stored.
+   * Names a blob and compresses it at zstd `level` (0: not at all) when that pays, for
+   * saveStoredBlob; a blob the repository has already is left as it is, since it will not be stored.
    */
-  prepareBlob(data: Uint8Array): { id: Buffer; stored: Uint8Array; compression: number; rawLength: number } {
+  prepareBlob(data: Uint8Array, level?: number): { id: Buffer; stored: Uint8Array; compression: number; rawLength: number } {
     const id = this.blobId(data);
     const plain = { id, stored: data, compression: COMPRESSION_NONE, rawLength: data.byteLength };
-    if (this.hasBlob(id) || !worthCompressing(data.byteLength)) return plain;
-    const packed = compressBlob(data);
+    if (this.hasBlob(id) || level === 0 || !worthCompressing(data.byteLength)) return plain;
+    const packed = compressBlob(data, level);
     return worthStoringCompressed(data.byteLength, packed.byteLength) ? { ...plain, stored: packed, compression: COMPRESSION_ZSTD } : plain;
   }
 

@@ -32,6 +32,7 @@ export const backup: Command = {
     'exclude-caches': { type: 'boolean', description: 'exclude directories marked with a valid CACHEDIR.TAG (the tag file itself is kept)' },
     'one-file-system': { type: 'boolean', short: 'x', description: 'do not cross filesystem boundaries' },
     'exclude-larger-than': { type: 'string', arg: 'SIZE', description: 'skip files larger than SIZE (e.g. 500M, 2G)' },
+    compression: { type: 'string', arg: 'LEVEL', description: 'auto (default), off, max, or a zstd level 1-19: smaller repository against more CPU' },
     tag: { type: 'string', multiple: true, arg: 'TAG', description: 'add TAG to the snapshot' },
     host: { type: 'string', arg: 'NAME', description: 'record NAME as the host (default: this machine\'s name)' },
     time: { type: 'string', arg: 'TIME', description: 'record TIME as the snapshot\'s time instead of now: "2026-01-31 23:00[:00]" (local time) or RFC 3339' },
@@ -74,7 +75,10 @@ async function openOrCreate(ctx: Context): Promise<Repository> {
 
 async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Promise<BackupResult> {
   const progress = new ProgressLine(ctx, 'backup');
-  const common = { host: stringOption(args, 'host'), tags: listOption(args, 'tag'), time: snapshotTime(args), dryRun: flag(args, 'dry-run') };
+  const common = {
+    host: stringOption(args, 'host'), tags: listOption(args, 'tag'), time: snapshotTime(args), dryRun: flag(args, 'dry-run'),
+    compressionLevel: compressionLevel(stringOption(args, 'compression')),
+  };
   const onProgress = (p: { files: number; bytes: number; currentPath?: string }): void => progress.update(p.files, p.bytes, p.currentPath);
   try {
     if (flag(args, 'stdin') || flag(args, 'stdin-from-command')) {
@@ -150,4 +154,16 @@ function snapshotTime(args: ParsedArgs): string | undefined {
   const time = parseLocalTime(given);
   if (!time) throw new LifeboatError('USAGE', `--time "${given}" is not a time`, { hint: 'Give "YYYY-MM-DD HH:MM:SS" (this machine\'s time zone) or RFC 3339 like 2026-01-31T23:00:00+01:00.' });
   return time;
+}
+
+/** --compression: auto is undefined (the engine's choice), off is 0, max is zstd's level 19. */
+function compressionLevel(text: string | undefined): number | undefined {
+  if (text === undefined || text === 'auto') return undefined;
+  if (text === 'off') return 0;
+  if (text === 'max') return 19;
+  const level = Number(text);
+  if (!Number.isInteger(level) || level < 1 || level > 19) {
+    throw new LifeboatError('USAGE', `--compression takes auto, off, max or a level from 1 to 19, not "${text}"`);
+  }
+  return level;
 }
