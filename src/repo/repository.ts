@@ -141,11 +141,6 @@ export class Repository {
     return { prefixes, free: prefixes.length / 2 - this.index.size };
   }
 
-  /** Where a blob is stored, or undefined when no index lists it. */
-  locate(id: Uint8Array): BlobLocation | undefined {
-    return this.index.get(id);
-  }
-
   /** A blob's size before compression, or undefined when no index lists it. */
   blobSize(id: Uint8Array): number | undefined {
     return this.index.get(id)?.rawLength;
@@ -162,11 +157,12 @@ export class Repository {
     return await this.backend.read('packs', pack, range).catch(() => undefined);
   }
 
-  /** The index files this session loaded (their names), and what went wrong loading them. */
+  /** The names of the index files this session loaded. */
   get loadedIndexFiles(): readonly string[] {
     return this.indexLoad?.indexFiles ?? [];
   }
 
+  /** Index files that could not be read, and how many packs were indexed from their headers instead. */
   get indexDamage(): { damagedFiles: Array<{ name: string; problem: string }>; recoveredPacks: number } {
     return { damagedFiles: this.indexLoad?.damagedIndexFiles ?? [], recoveredPacks: this.indexLoad?.recoveredPacks.length ?? 0 };
   }
