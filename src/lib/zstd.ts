@@ -16,8 +16,8 @@ interface NativeZstd {
 
 /**
  * Blobs are compressed at level 3: on a real tree of programs and libraries its repository is 9%
- * smaller than level 1's (and smaller than restic's) for 30% more CPU; on the generated corpus the
- * two take the same time (docs/performance.md). `backup --compression` chooses another.
+ * smaller than level 1's, and smaller than restic's, for about 30% more CPU in a full backup
+ * (docs/performance.md). `backup --compression` chooses another level.
  */
 export const BLOB_LEVEL = 3;
 /** Blobs smaller than this are stored raw. */
