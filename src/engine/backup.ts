@@ -103,8 +103,8 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
   const parent = options.parent === null ? undefined : (options.parent ?? (await findParent(repo, host, paths)));
   const summary = emptySummary();
   const pool = new ChunkPool(repo, undefined, options.compressionLevel);
-  const cached = options.folderCacheDir !== undefined && source.localFolders;
-  const folders = cached ? FolderCache.open(repo, options.folderCacheDir!, cacheSettings(host, paths, options), parent?.id) : undefined;
+  const folders =
+    options.folderCacheDir !== undefined && source.localFolders ? FolderCache.open(repo, options.folderCacheDir, cacheSettings(host, paths, options), parent?.id) : undefined;
   const walker = new TreeWalker(repo, source, pool, summary, options, folders);
   let rootTree: string;
   try {

@@ -27,12 +27,11 @@ async function diffBelow(repo: Repository, a: string | undefined, b: string | un
   const load = async (id: string | undefined): Promise<TreeNode[]> => (id ? ((await listingOf(repo, id, prefix, onPath, context)) ?? []) : []);
   const left = await load(a);
   const right = await load(b);
-  const below = (x: string | undefined, y: string | undefined, path: string): Promise<Change[]> => {
-    const inner = new Set(onPath);
-    if (a) inner.add(a);
-    if (b) inner.add(b);
-    return diffBelow(repo, x, y, path, context, inner);
-  };
+  // On the path while the comparison below them runs (one met again there is a cycle), as in find
+  // and dump; a tree already on it was refused by listingOf and stays its ancestor's.
+  const entered = [a, b].filter((id): id is string => id !== undefined && !onPath.has(id));
+  for (const id of entered) onPath.add(id);
+  const below = (x: string | undefined, y: string | undefined, path: string): Promise<Change[]> => diffBelow(repo, x, y, path, context, onPath);
   const byName = new Map(right.map((n) => [nodeNameBytes(n).toString('latin1'), n]));
   const changes: Change[] = [];
   for (const l of left) {
@@ -60,6 +59,7 @@ async function diffBelow(repo: Repository, a: string | undefined, b: string | un
     changes.push({ kind: 'added', path, type: r.type });
     if (r.type === 'dir') changes.push(...(await below(undefined, r.subtree, path)));
   }
+  for (const id of entered) onPath.delete(id);
   return changes;
 }
 

@@ -122,7 +122,7 @@ export class Repository {
   }
 
   chunker(): Chunker {
-    return new Chunker(gearTable(this.keys.chunker), this.config.chunker);
+    return new Chunker(this.gearTable(), this.config.chunker);
   }
 
   /** The chunker's table, for the addon's chunking lanes. */

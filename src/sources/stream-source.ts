@@ -20,12 +20,13 @@ export class CommandFailedError extends Error {
 
 /** Standard input as the file `filename`. */
 export function stdinSource(filename: string): Source {
+  checkFilename(filename);
   return streamSource(filename, process.stdin as Readable, Promise.resolve(), () => {});
 }
 
 /** The standard output of `command` as the file `filename`; the backup fails unless it exits 0. */
 export function commandSource(filename: string, command: string, args: string[]): Source {
-  checkFilename(filename);
+  checkFilename(filename); // before the program starts
   // Its own process group, so that an interrupted backup can stop the producer and everything it
   // started (a shell's children too); a signal sent to Lifeboat alone would not reach them.
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
@@ -54,7 +55,6 @@ function checkFilename(filename: string): void {
 }
 
 function streamSource(filename: string, stream: AsyncIterable<Buffer>, finished: Promise<void>, close: () => void): Source {
-  checkFilename(filename);
   const path = `/${filename}`;
   const now = BigInt(nowMs()) * 1_000_000n;
   const uid = process.getuid?.() ?? 0;
