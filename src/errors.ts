@@ -93,8 +93,14 @@ export function describeError(err: unknown): string {
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'no space left on device';
   if (code === 'EROFS') return 'read-only file system';
   if (code === 'ENOENT') return 'no such file or directory';
-  // Restore names entries as /proc/self/fd/N/NAME (sources/files-target.ts); the caller names the entry.
+  // Restore names entries as /proc/self/fd/N/NAME (sources/files-at.ts); the caller names the entry.
   return (err as Error).message.replace(/, (\w+) '\/proc\/self\/fd\/[^']*'( -> '[^']*')?$/, ' ($1)');
+}
+
+/** The code of one entry's failure: a LifeboatError's own, NO_SPACE, or IO for any other. */
+export function entryErrorCode(err: unknown): ErrorCode {
+  if (err instanceof LifeboatError) return err.code;
+  return isNoSpace(err) ? 'NO_SPACE' : 'IO';
 }
 
 /** Turns any thrown value into a LifeboatError, keeping the original as `cause`. */

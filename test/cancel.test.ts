@@ -12,6 +12,7 @@ import { backupSource } from '../src/engine/backup.ts';
 import { filesSource } from '../src/sources/files-source.ts';
 import { prunePacks } from '../src/repo/maintenance.ts';
 import { restoreSnapshot } from '../src/engine/restore.ts';
+import { FilesTarget } from '../src/sources/files-target.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/storage/local.ts';
 import { cliOk, MAIN, newRepo, tempDir } from './helpers.ts';
@@ -49,7 +50,7 @@ test('a backup, a restore and a prune stop in the middle when their signal is ab
   const restore = cancelAfter(10);
   const [snapshot] = (await r.snapshots.list()).snapshots;
   const target = tempDir(t);
-  await assert.rejects(restoreSnapshot(r, snapshot, { target, signal: restore.signal, onProgress: restore.tick }), stopped);
+  await assert.rejects(restoreSnapshot(r, snapshot, new FilesTarget({ folder: target }), { signal: restore.signal, events: { progress: restore.tick } }), stopped);
   await r.close();
   const restored = readdirSync(target, { recursive: true }).filter((p) => String(p).endsWith('.bin')).length;
   assert.ok(restored < 60, `it stopped before the end (${restored} of 60 files)`);

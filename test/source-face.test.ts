@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { backupSource } from '../src/engine/backup.ts';
 import { restoreSnapshot } from '../src/engine/restore.ts';
+import { FilesTarget } from '../src/sources/files-target.ts';
 import { nameFields, type TreeNode } from '../src/model/tree.ts';
 import { Repository } from '../src/repo/repository.ts';
 import type { EntryStats, FolderListing } from '../src/sources/dir-scan.ts';
@@ -95,8 +96,8 @@ test('a source that is neither files nor one stream backs up through the one pip
   assert.equal(second.summary.filesUnchanged, 3);
 
   const target = tempDir(t);
-  const restored = await restoreSnapshot(repo, await repo.snapshots.resolve(second.snapshotId!), { target });
-  assert.deepEqual(restored.errors, []);
+  const restored = await restoreSnapshot(repo, await repo.snapshots.resolve(second.snapshotId!), new FilesTarget({ folder: target }));
+  assert.equal(restored.problems, 0);
   for (const [folder, name, n] of [['INBOX', '1.eml', 1], ['INBOX', '2.eml', 2], ['Sent', '3.eml', 3], ['Sent', '4.eml', 4]] as const) {
     assert.deepEqual(readFileSync(join(target, 'mail', folder, name)), message(n));
   }

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LifeboatError } from '../errors.ts';
-import type { EntryProblem, OperationEvents } from '../model/events.ts';
+import type { EntryProblem, EntryWarning, OperationEvents } from '../model/events.ts';
 import { deriveAhead, type DerivedSlotKey } from '../repo/key-derivation.ts';
 // Types only: the repository's modules load while the key is derived.
 import type { LockRequest, Repository } from '../repo/repository.ts';
@@ -196,8 +196,15 @@ export class Context {
         events.problems++;
         this.error(`${p.path}: ${p.message}`);
       },
+      warning: (w: EntryWarning): void => this.warn(`${w.path}: ${w.message}`),
     };
     return events;
+  }
+
+  /** An operation's recorded warnings, then its problems, as lines on stderr. */
+  printEntryEvents(events: { problems: EntryProblem[]; warnings: EntryWarning[] }): void {
+    for (const w of events.warnings) this.warn(`${w.path}: ${w.message}`);
+    for (const p of events.problems) this.error(`${p.path}: ${p.message}`);
   }
 
   stderr(text: string): void {

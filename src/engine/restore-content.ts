@@ -8,8 +8,10 @@ import { directWritesSuit } from '../lib/direct-io.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { TreeNode } from '../model/tree.ts';
 import { forEachBlobInRun, planRuns, runMemory, type BlobBatch, type BlobRun, type Repository } from '../repo/repository.ts';
-import { applyFileMetadata } from '../sources/files-target.ts';
+import { applyFileMetadata } from '../sources/files-at.ts';
+import type { FileContent } from '../sources/target.ts';
 import { writeFullyAsync, writeSkippingZeros } from './file-writes.ts';
+import { verifyFile } from './restore-verify.ts';
 import type { RestoreWriters } from './restore-writers.ts';
 
 /** Files up to this size are written whole by the writers (restore-writers.ts), in batches. */
@@ -28,7 +30,6 @@ export interface SmallFileContent {
 export class ContentWriter {
   /** Content bytes written so far. */
   bytes = 0;
-  readonly warnings: string[] = [];
   readonly #repo: Repository;
   readonly #writers: RestoreWriters;
   readonly #runBytes = new Limiter(RUN_BYTES_IN_FLIGHT);
@@ -38,16 +39,32 @@ export class ContentWriter {
     this.#writers = writers;
   }
 
-  /**
-   * Writes the file's content (and a big file's metadata, through its descriptor). `dest` never
-   * leads through a link (restore.ts); a link at its last component is refused (O_NOFOLLOW).
-   * `shown` is the file's path in the snapshot, for warnings.
-   */
-  async write(dest: Buffer, node: TreeNode, content: SmallFileContent, shown: string): Promise<void> {
-    if (isSmall(node)) {
-      await this.#writeSmallFile(dest, node, content, shown);
-      return;
+  /** The file's content as a target asks for it (sources/target.ts). */
+  contentOf(node: TreeNode, small: SmallFileContent): FileContent {
+    return {
+      chunks: () => this.#chunks(node, small),
+      writeLocalFile: (dest, metadata) => this.#write(dest, node, metadata, small),
+      differsFrom: verifierOf(this.#repo, node),
+    };
+  }
+
+  /** One blob at a time, in order: a small file's from its folder's batch. */
+  async *#chunks(node: TreeNode, small: SmallFileContent): AsyncIterable<Uint8Array> {
+    if (isSmall(node)) small.taken = true;
+    for (const id of contentIds(node)) {
+      const data = isSmall(node) ? await small.batch.get(id) : await this.#repo.loadBlob(id);
+      this.bytes += data.byteLength;
+      yield data;
     }
+  }
+
+  /**
+   * Writes the file's content, then `metadata` (the node as restored), through its descriptor.
+   * `dest` never leads through a link (the target holds its folder); a link at its last component
+   * is refused (O_NOFOLLOW). Resolves with problems that did not stop it.
+   */
+  async #write(dest: Buffer, node: TreeNode, metadata: TreeNode, content: SmallFileContent): Promise<string[]> {
+    if (isSmall(node)) return await this.#writeSmallFile(dest, node, metadata, content);
     // Creating a file can cost half a millisecond of journal work; on the thread pool several
     // creations proceed at once instead of stalling the main thread one by one.
     const fh = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
@@ -74,8 +91,9 @@ export class ContentWriter {
       );
       if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));
       // Metadata through the open descriptor, times last: no more writes follow.
-      for (const p of await applyFileMetadata(fh, node)) this.warnings.push(`${shown}: ${p}`);
+      const problems = await applyFileMetadata(fh, metadata);
       complete = true;
+      return problems;
     } finally {
       await direct?.close();
       await fh.close();
@@ -131,7 +149,7 @@ export class ContentWriter {
    * small files, and the writers wait for it. A blob whose run could not be read is decoded here,
    * and a file with a blob the writer could not decode is done again here, whose errors name it.
    */
-  async #writeSmallFile(dest: Buffer, node: TreeNode, content: SmallFileContent, shown: string): Promise<void> {
+  async #writeSmallFile(dest: Buffer, node: TreeNode, metadata: TreeNode, content: SmallFileContent): Promise<string[]> {
     const blobs = this.#contentBlobs(node);
     content.taken = true;
     const parts = await Promise.all(
@@ -143,15 +161,21 @@ export class ContentWriter {
       }),
     );
     const warnings =
-      (await this.#writers.write(dest, parts, node)) ?? (await this.#writers.write(dest, await Promise.all(blobs.map(({ id }) => this.#repo.loadBlob(id))), node));
-    for (const w of warnings ?? []) this.warnings.push(`${shown}: ${w}`);
+      (await this.#writers.write(dest, parts, metadata)) ??
+      (await this.#writers.write(dest, await Promise.all(blobs.map(({ id }) => this.#repo.loadBlob(id))), metadata));
     this.bytes += blobs.reduce((n, b) => n + b.size, 0);
+    return warnings ?? [];
   }
 }
 
 /** Small files are written whole by a writer thread, their blobs read with their directory's. */
 export function isSmall(node: TreeNode): boolean {
   return node.type === 'file' && !node.sparse && node.size <= SMALL_FILE_BYTES;
+}
+
+/** Created apart from the content's other closures, so that a verifier kept for later holds only these two. */
+function verifierOf(repo: Repository, node: TreeNode): FileContent['differsFrom'] {
+  return (path) => verifyFile(repo, path, node);
 }
 
 export function contentIds(node: TreeNode): Buffer[] {

@@ -8,7 +8,7 @@ import { Limiter } from '../lib/limiter.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import type { TreeNode } from '../model/tree.ts';
-import { ownerOf, splitNs } from '../sources/files-target.ts';
+import { ownerOf, splitNs } from '../sources/files-at.ts';
 
 /** Where a blob lies in its pack and what it decodes to. */
 interface SealedBlobPlace {

@@ -1,54 +1,39 @@
-// Restore: rebuilds a snapshot (or one folder or file of it) under a target directory, exactly:
-// content (sparse where the original was), hard links as hard links, special files, owners,
-// modes, xattrs and nanosecond times. Files are written in parallel; a folder's metadata is
-// applied once everything in it is restored, so writing into it does not change its recorded
-// mtime. An error on one entry is reported and the rest is restored. The snapshot may be hostile
-// and the target shared: entries are created relative to folders held by descriptor, never
-// through a link (sources/files-target.ts), and what grants privileges is held back unless asked.
-import type { Stats } from 'node:fs';
+// Restore: hands a snapshot (or one folder or file of it) to a Target (sources/target.ts), which
+// puts each entry in place: a folder on this machine, a tar stream, later a database server. One
+// pipeline for every target: the walk with include and exclude patterns, tree and small-file
+// reads planned per folder, big files' blobs read in runs, hard links recognised, problems with
+// one entry reported and the rest restored. A target that takes entries in parallel gets folders
+// and files concurrently; an ordered one gets them one at a time, depth first.
 import { availableParallelism } from 'node:os';
-import { LifeboatError, describeError } from '../errors.ts';
+import { describeError, entryErrorCode, LifeboatError } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
+import type { OperationContext, OperationEvents } from '../model/events.ts';
 import type { SnapshotRecord } from '../model/snapshot.ts';
 import { nodeNameBytes, type TreeNode } from '../model/tree.ts';
 import { BlobBatch, type Repository } from '../repo/repository.ts';
-import {
-  applyDirectoryMetadata, applyExistingFileMetadata, applyMetadataAt, createDirectoryAt, createHardLinkAt, createSpecialAt, createSymlinkAt, entryPath,
-  ordinaryMetadata, removeEntryAt,
-} from '../sources/files-target.ts';
-import { childOf, TargetDirs } from '../sources/target-dirs.ts';
+import { childOf, TargetStopped, type Outcome, type Place, type Target } from '../sources/target.ts';
 import { PathMatcher } from './excludes.ts';
 import { ContentWriter, contentIds, isSmall, type SmallFileContent } from './restore-content.ts';
-import { findNode } from './tree-path.ts';
-import { verifyFile } from './restore-verify.ts';
 import { RestoreWriters } from './restore-writers.ts';
+import { findNode } from './tree-path.ts';
 
-export const EXISTING_POLICIES = ['skip-identical', 'overwrite', 'fail'] as const;
-export type ExistingPolicy = (typeof EXISTING_POLICIES)[number];
-
-export interface RestoreOptions {
-  target: string;
+export interface RestoreOptions extends OperationContext {
   /** A folder or file inside the snapshot, e.g. "/home/ann/docs". */
   subfolder?: string;
   include?: string[];
   exclude?: string[];
-  existing?: ExistingPolicy;
-  verify?: boolean;
-  /** Also setuid/setgid bits, security.* and trusted.* attributes and device nodes (held back by default). */
-  restorePrivileged?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (p: { files: number; bytes: number }) => void;
 }
 
+/** Entries the target put in place (a hard link counts as a file), and content bytes read. */
 export interface RestoreResult {
   files: number;
   dirs: number;
   other: number;
   bytes: number;
+  /** Files the target already held, identical. */
   skippedIdentical: number;
-  verified: number;
-  errors: string[];
-  warnings: string[];
+  /** Entries that could not be restored (each reported to events.problem). */
+  problems: number;
 }
 
 /**
@@ -62,8 +47,13 @@ const FILE_SLOTS = 256;
 const SMALL_FILE_BYTES_PER_SLOT = 256 * 1024;
 /** Directories whose listings are being read or whose files are being started, at once. */
 const OPEN_DIRS = 8;
-/** Small files and listings of a directory read ahead as soon as its own listing is in. */
+/**
+ * Small files and listings of a directory read ahead as soon as its own listing is in. An ordered
+ * target holds every folder from the top down to the current one open, each with what it read
+ * ahead: less each, so that memory grows slowly with depth.
+ */
 const PREFETCH_BYTES_PER_DIR = 8 * 1024 * 1024;
+const PREFETCH_BYTES_PER_ORDERED_DIR = 1024 * 1024;
 /**
  * Writing jobs (restore-writers.ts) on the thread pool at once: one more than the cores. Since each
  * job also checks every blob's MAC, three on two cores take 0.94x the time of two (eight pairs, six
@@ -75,53 +65,52 @@ const PREFETCH_BYTES_PER_DIR = 8 * 1024 * 1024;
  */
 const WRITER_JOBS = Math.max(3, Math.min(4, availableParallelism() + 1));
 
-export async function restoreSnapshot(repo: Repository, snapshot: SnapshotRecord, options: RestoreOptions): Promise<RestoreResult> {
-  const restorer = new Restorer(repo, options);
+export async function restoreSnapshot(repo: Repository, snapshot: SnapshotRecord, target: Target, options: RestoreOptions = {}): Promise<RestoreResult> {
+  const restorer = new Restorer(repo, target, options);
   await restorer.run(snapshot);
   return restorer.result;
 }
 
-/** An entry inside a folder of the target: the folder's path below the target, and its own name. */
-interface Place {
-  rel: string;
-  name: Buffer;
-}
-
 class Restorer {
-  readonly result: RestoreResult = { files: 0, dirs: 0, other: 0, bytes: 0, skippedIdentical: 0, verified: 0, errors: [], warnings: [] };
+  readonly result: RestoreResult = { files: 0, dirs: 0, other: 0, bytes: 0, skippedIdentical: 0, problems: 0 };
   readonly #repo: Repository;
+  readonly #target: Target;
   readonly #options: RestoreOptions;
+  readonly #events: OperationEvents;
   readonly #include: PathMatcher;
   readonly #exclude: PathMatcher;
-  readonly #files = new Limiter(FILE_SLOTS);
-  readonly #openDirs = new Limiter(OPEN_DIRS);
+  readonly #files: Limiter;
+  readonly #openDirs: Limiter | undefined;
   readonly #tasks = new Set<Promise<void>>();
   readonly #hardLinks = new Map<string, Promise<Place | undefined>>();
-  readonly #written: Array<Place & { node: TreeNode; shown: string }> = [];
-  #dirs: TargetDirs | undefined;
   #writers: RestoreWriters | undefined;
   #content: ContentWriter | undefined;
-  /** An error that stops the whole restore (--existing fail); per-entry errors go to result.errors. */
+  /** What stops the whole restore (the target cannot go on); per-entry problems go to events. */
   #fatal: unknown;
 
-  constructor(repo: Repository, options: RestoreOptions) {
+  constructor(repo: Repository, target: Target, options: RestoreOptions) {
     this.#repo = repo;
+    this.#target = target;
     this.#options = options;
     this.#include = new PathMatcher(options.include ?? []);
     this.#exclude = new PathMatcher(options.exclude ?? []);
+    // An ordered target takes one entry at a time; the walk then goes depth first, in order.
+    this.#files = new Limiter(target.ordered ? 1 : FILE_SLOTS);
+    this.#openDirs = target.ordered ? undefined : new Limiter(OPEN_DIRS);
+    this.#events = {
+      ...options.events,
+      problem: (p) => {
+        this.result.problems++;
+        options.events?.problem?.(p);
+      },
+    };
   }
 
   async run(snapshot: SnapshotRecord): Promise<void> {
-    try {
-      this.#dirs = TargetDirs.open(this.#options.target);
-    } catch (err) {
-      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.target}": ${describeError(err)}`, {
-        hint: 'Choose a target directory you can write to.',
-        cause: err,
-      });
-    }
+    await this.#target.open(this.#events);
     this.#writers = new RestoreWriters(WRITER_JOBS, FILE_SLOTS / 4, this.#repo.blobIdKey);
     this.#content = new ContentWriter(this.#repo, this.#writers);
+    let complete = false;
     try {
       try {
         await this.#restoreSelection(snapshot);
@@ -129,11 +118,10 @@ class Restorer {
       } finally {
         await Promise.allSettled(this.#tasks);
         await this.#writers.close();
-        this.result.warnings.push(...this.#content.warnings);
       }
-      if (this.#options.verify) await this.#verify();
+      complete = true;
     } finally {
-      this.#dirs.close();
+      await this.#target.close(complete);
     }
   }
 
@@ -153,9 +141,12 @@ class Restorer {
     if (this.#fatal) throw this.#fatal;
   }
 
-  #wanted(path: string, isDir: boolean): boolean {
-    if (!this.#exclude.empty && this.#exclude.matches(path, isDir)) return false;
-    return true;
+  #problem(path: string, err: unknown, what = ''): void {
+    if (err instanceof TargetStopped) {
+      this.#fatal ??= err.cause;
+      throw err.cause;
+    }
+    this.#events.problem!({ path: path || '/', code: entryErrorCode(err), message: what + describeError(err) });
   }
 
   /**
@@ -164,29 +155,34 @@ class Restorer {
    * A directory holds one of OPEN_DIRS slots from reading its listing until all its files have
    * started, never while waiting for its subdirectories: that bounds memory without deadlock.
    * `trees` holds this tree's read when it was planned together with its siblings'. Once
-   * everything below is done, the folder gets `node`'s metadata.
+   * everything below is done, the target finishes the folder at `place`.
    */
-  async #restoreTree(treeId: string, rel: string, snapshotPath: string, trees?: BlobBatch, node?: TreeNode): Promise<void> {
+  async #restoreTree(treeId: string, folder: string, snapshotPath: string, trees?: BlobBatch, begun?: { place: Place; node: TreeNode }): Promise<void> {
     const children: Array<Promise<void>> = [];
-    await this.#openDirs.acquire();
+    await this.#openDirs?.acquire();
     try {
-      await this.#restoreTreeEntries(treeId, rel, snapshotPath, trees, children);
+      await this.#restoreTreeEntries(treeId, folder, snapshotPath, trees, children);
     } finally {
-      this.#openDirs.release();
+      this.#openDirs?.release();
     }
     await Promise.all(children);
-    if (node) await this.#directoryMetadata(rel, node, snapshotPath);
+    if (!begun) return;
+    try {
+      await this.#target.finishFolder(begun.place, begun.node, snapshotPath);
+    } catch (err) {
+      this.#problem(snapshotPath, err, 'cannot set metadata: ');
+    }
   }
 
-  async #restoreTreeEntries(treeId: string, rel: string, snapshotPath: string, trees: BlobBatch | undefined, children: Array<Promise<void>>): Promise<void> {
+  async #restoreTreeEntries(treeId: string, folder: string, snapshotPath: string, trees: BlobBatch | undefined, children: Array<Promise<void>>): Promise<void> {
     let tree;
     try {
       tree = await this.#repo.loadTree(treeId, trees);
     } catch (err) {
-      this.result.errors.push(`${snapshotPath || '/'}: cannot read this directory's listing from the repository: ${describeError(err)}`);
+      this.#problem(snapshotPath, err, "cannot read this directory's listing from the repository: ");
       return;
     }
-    for (const d of tree.damaged) this.result.errors.push(`${snapshotPath}/${d.name}: refused: ${d.problem}`);
+    for (const d of tree.damaged) this.#events.problem!({ path: `${snapshotPath}/${d.name}`, code: 'REPO_CORRUPT', message: `refused: ${d.problem}` });
     // Subdirectory listings and the small files here are read a few requests at a time, not one
     // request each: what makes restoring from remote storage fast.
     const subtrees: Buffer[] = [];
@@ -198,39 +194,50 @@ class Restorer {
       else if (isSmall(node) && (this.#include.empty || this.#include.matches(path, false))) small.push(...contentIds(node));
     }
     const batches = { trees: new BlobBatch(this.#repo, subtrees), files: new BlobBatch(this.#repo, small) };
-    batches.files.prefetch(PREFETCH_BYTES_PER_DIR);
-    batches.trees.prefetch(PREFETCH_BYTES_PER_DIR);
-    for (const node of tree.nodes) await this.#restoreEntry(node, rel, snapshotPath, children, batches);
+    const ahead = this.#target.ordered ? PREFETCH_BYTES_PER_ORDERED_DIR : PREFETCH_BYTES_PER_DIR;
+    batches.files.prefetch(ahead);
+    batches.trees.prefetch(ahead);
+    for (const node of tree.nodes) await this.#restoreEntry(node, folder, snapshotPath, children, batches);
   }
 
-  /** Nothing is waited for: subdirectories' restores and files' tasks are added to `children`. */
-  async #restoreEntry(node: TreeNode, rel: string, parentPath: string, children: Array<Promise<void>>, batches?: Batches): Promise<void> {
+  #wanted(path: string, isDir: boolean): boolean {
+    return this.#exclude.empty || !this.#exclude.matches(path, isDir);
+  }
+
+  /**
+   * Nothing is waited for: subdirectories' restores and files' tasks are added to `children`,
+   * except for an ordered target, which gets each entry done before the next.
+   */
+  async #restoreEntry(node: TreeNode, folder: string, parentPath: string, children: Array<Promise<void>>, batches?: Batches): Promise<void> {
     this.#options.signal?.throwIfAborted();
     const snapshotPath = `${parentPath}/${node.name}`;
     const isDir = node.type === 'dir';
     if (!this.#wanted(snapshotPath, isDir)) return;
-    const place = { rel, name: nodeNameBytes(node) };
+    const place = { folder, name: nodeNameBytes(node) };
+    const ordered = this.#target.ordered;
     if (isDir) {
-      const below = childOf(rel, place.name);
-      if (!this.#include.empty && !this.#include.matches(snapshotPath, true)) {
-        // Not included itself: descend only to find included entries below (created when one is).
-        if (node.subtree) children.push(this.#descend(node.subtree, below, snapshotPath, batches?.trees));
-        return;
-      }
-      try {
-        if (!(await this.#prepare(place, node, snapshotPath))) return;
-      } catch (err) {
-        if (err instanceof LifeboatError && err.code === 'TARGET_EXISTS') throw err;
-        this.result.errors.push(`${snapshotPath}: ${describeError(err)}`);
-        return;
-      }
-      this.result.dirs++;
-      if (node.subtree) children.push(this.#descend(node.subtree, below, snapshotPath, batches?.trees, node));
+      const below = childOf(folder, place.name);
+      let begun;
+      if (this.#include.empty || this.#include.matches(snapshotPath, true)) {
+        try {
+          if (!(await this.#target.beginFolder(place, node, snapshotPath))) return;
+        } catch (err) {
+          this.#problem(snapshotPath, err);
+          return;
+        }
+        this.result.dirs++;
+        begun = { place, node };
+      } // else not included itself: descend only to find included entries below
+      if (!node.subtree) return;
+      const child = this.#restoreTree(node.subtree, below, snapshotPath, batches?.trees, begun);
+      if (ordered) return await child;
+      child.catch(() => {}); // awaited with its siblings; this only keeps an early failure from counting as unhandled
+      children.push(child);
       return;
     }
     const files = batches?.files ?? new BlobBatch(this.#repo, []);
     if (!this.#include.empty && !this.#include.matches(snapshotPath, false)) return;
-    const slots = isSmall(node) ? Math.max(1, Math.ceil(node.size / SMALL_FILE_BYTES_PER_SLOT)) : 1;
+    const slots = isSmall(node) && !ordered ? Math.max(1, Math.ceil(node.size / SMALL_FILE_BYTES_PER_SLOT)) : 1;
     await this.#files.acquire(slots);
     if (this.#fatal) throw this.#fatal;
     const task: Promise<void> = this.#restoreLeaf(place, node, snapshotPath, files)
@@ -242,135 +249,53 @@ class Restorer {
         this.#tasks.delete(task);
       });
     this.#tasks.add(task);
-    children.push(task);
-  }
-
-  #descend(treeId: string, rel: string, snapshotPath: string, trees?: BlobBatch, node?: TreeNode): Promise<void> {
-    const child = this.#restoreTree(treeId, rel, snapshotPath, trees, node);
-    child.catch(() => {}); // awaited with its siblings; this only keeps an early failure from counting as unhandled
-    return child;
+    if (ordered) {
+      await task;
+      if (this.#fatal) throw this.#fatal;
+    } else children.push(task);
   }
 
   async #restoreLeaf(place: Place, node: TreeNode, snapshotPath: string, files: BlobBatch): Promise<void> {
-    const content: SmallFileContent = { batch: files, taken: false };
-    const dirs = this.#dirs!;
-    let fd: number | undefined;
+    const small: SmallFileContent = { batch: files, taken: false };
     try {
-      fd = dirs.acquireCreating(place.rel);
-      const linkKey = node.type !== 'dir' && node.links > 1 ? `${node.device}:${node.inode}` : undefined;
+      const linkKey = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
       const first = linkKey ? this.#hardLinks.get(linkKey) : undefined;
-      if (first) {
-        const existing = await first;
-        if (existing) {
-          if (!(await this.#prepare(place, node, snapshotPath))) return;
-          await dirs.with(existing.rel, (existingFd) => createHardLinkAt(existingFd, existing.name, fd!, place.name));
-          this.result.files++;
-          return;
-        }
+      const firstPlace = await first;
+      if (firstPlace) {
+        this.#count(await this.#target.linkTo(place, node, firstPlace, snapshotPath), 'files');
+        return;
       }
       let settle!: (p: Place | undefined) => void;
       if (linkKey && !first) this.#hardLinks.set(linkKey, new Promise((resolve) => (settle = resolve)));
       try {
-        const done = await this.#createLeaf(fd, place, node, snapshotPath, content);
+        const done = await this.#putLeaf(place, node, snapshotPath, small);
         settle?.(done ? place : undefined);
       } catch (err) {
         settle?.(undefined);
         throw err;
       }
     } catch (err) {
-      if (err instanceof LifeboatError && err.code === 'TARGET_EXISTS') throw err;
-      this.result.errors.push(`${snapshotPath}: ${describeError(err)}`);
+      this.#problem(snapshotPath, err);
     } finally {
-      if (fd !== undefined) dirs.release(place.rel);
-      if (!content.taken && isSmall(node)) files.skip(contentIds(node)); // its runs need not wait for it
+      if (!small.taken && isSmall(node)) files.skip(contentIds(node)); // its runs need not wait for it
     }
   }
 
-  /** Creates a file, symlink or special file in the held folder `fd`; false when it was skipped. */
-  async #createLeaf(fd: number, place: Place, original: TreeNode, snapshotPath: string, content: SmallFileContent): Promise<boolean> {
-    const { node, heldBack } = ordinaryMetadata(original, this.#options.restorePrivileged === true);
-    if (heldBack.length) this.result.warnings.push(`${snapshotPath}: held back ${heldBack.join(', ')} (--restore-privileged restores them)`);
-    const dest = entryPath(fd, place.name);
-    if (node.type === 'file') {
-      const st = this.#dirs!.lstat(fd, place.rel, place.name);
-      if (st?.isFile() && (this.#options.existing ?? 'skip-identical') === 'skip-identical' && st.size === node.size && (await verifyFile(this.#repo, dest, node)) === undefined) {
-        this.result.skippedIdentical++;
-        await this.#metadata(snapshotPath, () => applyExistingFileMetadata(dest, node)); // an identical file left in place
-        return true;
-      }
-      if (!(await this.#prepare(place, node, snapshotPath, st))) return false;
-      await this.#content!.write(dest, node, content, snapshotPath);
-      this.result.bytes = this.#content!.bytes;
-      this.result.files++;
-      if (this.#options.verify) this.#written.push({ ...place, node, shown: snapshotPath });
-      this.#options.onProgress?.({ files: this.result.files, bytes: this.result.bytes });
-      return true;
-    }
-    if (heldBack.includes('device node')) return false;
-    if (!(await this.#prepare(place, node, snapshotPath))) return false;
-    if (node.type === 'symlink') createSymlinkAt(fd, place.name, node);
-    else if (createSpecialAt(fd, place.name, node) === 'skipped') {
-      this.result.warnings.push(`${snapshotPath}: ${node.type} not restored (only root can create device nodes and sockets)`);
-      return false;
-    }
-    await this.#metadata(snapshotPath, () => applyMetadataAt(fd, place.name, node));
-    this.result.other++;
-    return true;
+  /** Hands a file, link or special file to the target; true when it is in place. */
+  async #putLeaf(place: Place, node: TreeNode, snapshotPath: string, small: SmallFileContent): Promise<boolean> {
+    if (node.type !== 'file') return this.#count(await this.#target.makeSpecial(place, node, snapshotPath), 'other');
+    const content = this.#content!.contentOf(node, small);
+    const outcome = await this.#target.writeFile(place, node, content, snapshotPath);
+    this.result.bytes = this.#content!.bytes;
+    const done = this.#count(outcome, 'files');
+    if (outcome === 'written') this.#events.progress?.({ files: this.result.files, bytes: this.result.bytes });
+    return done;
   }
 
-  /**
-   * Makes room for `node` at `place` according to the existing-file policy; false to skip it.
-   * `st` is what is there now, when the caller already looked (throwIfNoEntry: an exception
-   * per new file would cost more than the rest of the restore).
-   */
-  async #prepare(place: Place, node: TreeNode, snapshotPath: string, st?: Stats): Promise<boolean> {
-    const dirs = this.#dirs!;
-    return await dirs.with(place.rel, async (fd) => {
-      const there = st ?? dirs.lstat(fd, place.rel, place.name);
-      const below = childOf(place.rel, place.name);
-      if (there && node.type === 'dir' && there.isDirectory()) return true;
-      if (there) {
-        if (this.#options.existing === 'fail') {
-          throw new LifeboatError('TARGET_EXISTS', `Cannot restore "${snapshotPath}": it already exists in the target`, {
-            hint: 'Restore into an empty directory, or use --existing skip-identical or --existing overwrite.',
-          });
-        }
-        removeEntryAt(fd, place.name); // never through a link: one in the way is removed itself
-      }
-      if (node.type === 'dir') {
-        await createDirectoryAt(fd, place.name);
-        dirs.markFresh(below);
-      }
-      return true;
-    });
-  }
-
-  async #directoryMetadata(rel: string, original: TreeNode, snapshotPath: string): Promise<void> {
-    const { node, heldBack } = ordinaryMetadata(original, this.#options.restorePrivileged === true);
-    if (heldBack.length) this.result.warnings.push(`${snapshotPath}: held back ${heldBack.join(', ')} (--restore-privileged restores them)`);
-    await this.#metadata(snapshotPath, () => this.#dirs!.with(rel, (fd) => applyDirectoryMetadata(fd, node)));
-  }
-
-  /** Problems that did not stop `apply` are warnings; its failure is the entry's error. */
-  async #metadata(snapshotPath: string, apply: () => string[] | Promise<string[]>): Promise<void> {
-    try {
-      for (const p of await apply()) this.result.warnings.push(`${snapshotPath}: ${p}`);
-    } catch (err) {
-      this.result.errors.push(`${snapshotPath}: cannot set metadata: ${describeError(err)}`);
-    }
-  }
-
-  async #verify(): Promise<void> {
-    const limiter = new Limiter(4);
-    await Promise.all(
-      this.#written.map(({ rel, name, node, shown }) =>
-        limiter.run(async () => {
-          const problem = await this.#dirs!.with(rel, (fd) => verifyFile(this.#repo, entryPath(fd, name), node)).catch((err) => describeError(err));
-          if (problem) this.result.errors.push(`${shown}: verification failed: ${problem}`);
-          else this.result.verified++;
-        }),
-      ),
-    );
+  #count(outcome: Outcome, kind: 'files' | 'other'): boolean {
+    if (outcome === 'written') this.result[kind]++;
+    else if (outcome === 'identical') this.result.skippedIdentical++;
+    return outcome !== 'skipped';
   }
 }
 

@@ -1,214 +1,181 @@
-// The files target: puts entries back on a filesystem with everything the snapshot recorded:
-// permission bits, owner (as root; by name when the name exists here, else by id), xattrs, and
-// nanosecond times, which are set last, after the content.
-//
-// A snapshot may come from a machine that was taken over, and other users may write into the
-// target while a restore runs: nothing here follows a symbolic link below the target. Every entry
-// is named relative to a folder opened without following links (TargetDirs), as
-// /proc/self/fd/N/NAME, which the kernel resolves as openat(N, NAME) does; the last component is
-// never followed (O_NOFOLLOW, lchown, lsetxattr, utimensat with AT_SYMLINK_NOFOLLOW), and modes are
-// set through a descriptor. Such paths are short whatever the depth, so paths longer than
-// PATH_MAX restore too.
-import { chmodSync, closeSync, fstatSync, lchownSync, linkSync, lstatSync, openSync, readdirSync, rmdirSync, symlinkSync, unlinkSync, constants } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import type { TreeNode, Xattr } from '../model/tree.ts';
-import { gidOf, uidOf } from './ids.ts';
-import { nativeFs } from './native.ts';
+// The files target: a restore into a folder on this machine. What is already there is kept when
+// identical, replaced, or a reason to stop (--existing); what grants privileges is held back
+// unless asked; a folder's metadata goes on once everything in it is restored, so writing into it
+// does not change its recorded time. Every entry is reached through folders held by descriptor,
+// never through a link (target-dirs.ts, files-at.ts): the snapshot may be hostile and the target
+// shared with other users.
+import type { Stats } from 'node:fs';
+import { describeError, entryErrorCode, LifeboatError } from '../errors.ts';
+import { Limiter } from '../lib/limiter.ts';
+import type { OperationEvents } from '../model/events.ts';
+import type { TreeNode } from '../model/tree.ts';
+import {
+  applyDirectoryMetadata, applyExistingFileMetadata, applyMetadataAt, createDirectoryAt, createHardLinkAt, createSpecialAt,
+  createSymlinkAt, entryPath, ordinaryMetadata, removeEntryAt,
+} from './files-at.ts';
+import { childOf, TargetStopped, type FileContent, type Outcome, type Place, type Target } from './target.ts';
+import { TargetDirs } from './target-dirs.ts';
 
-const IS_ROOT = process.getuid?.() === 0;
-/** Linux's O_PATH (the same on every architecture Node runs on); node:fs does not export it. */
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
-/**
- * How a folder below the target is held: never through a link, and as a path only (O_PATH), which
- * needs no read permission, so a folder whose recorded mode is already applied can be held again.
- */
-export const DIRECTORY_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW | O_CLOEXEC;
+export const EXISTING_POLICIES = ['skip-identical', 'overwrite', 'fail'] as const;
+export type ExistingPolicy = (typeof EXISTING_POLICIES)[number];
 
-const S_IFIFO = 0o010000;
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFSOCK = 0o140000;
-const SETUID_SETGID = 0o6000;
-/** Attribute namespaces that grant privileges (file capabilities, SELinux labels, trusted.*). */
-const PRIVILEGED_XATTR = /^(security|trusted)\./;
-
-/** The entry `name` inside the folder open as `dirFd`, as a path the kernel resolves from that folder. */
-export function entryPath(dirFd: number, name: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
+export interface FilesTargetOptions {
+  /** Created when missing. */
+  folder: string;
+  /** When an entry exists: skip-identical (the default; a differing one is replaced), overwrite, or fail. */
+  existing?: ExistingPolicy;
+  /** Read every written file back at the end and compare it with the repository. */
+  verify?: boolean;
+  /** Also setuid/setgid bits, security.* and trusted.* attributes and device nodes (held back by default). */
+  restorePrivileged?: boolean;
 }
 
-/** Opens the folder `name` inside `dirFd`; fails with ELOOP or ENOTDIR when it is a link or not a folder. */
-export function openDirectoryAt(dirFd: number, name: Buffer): number {
-  return openSync(entryPath(dirFd, name), DIRECTORY_FLAGS);
-}
+/** Files read back at once by --verify. */
+const VERIFYING_AT_ONCE = 4;
 
-export async function createDirectoryAt(dirFd: number, name: Buffer): Promise<void> {
-  // Owner-writable while restoring into it; the recorded mode is applied after its content. On
-  // the thread pool: a creation can cost half a millisecond of journal work.
-  await mkdir(entryPath(dirFd, name), { mode: 0o700 });
-}
+export class FilesTarget implements Target {
+  readonly ordered = false;
+  /** Files read back and found identical (--verify). */
+  verified = 0;
+  readonly #options: FilesTargetOptions;
+  #events: OperationEvents = {};
+  #dirs: TargetDirs | undefined;
+  readonly #written: Array<{ place: Place; path: string; differsFrom: FileContent['differsFrom'] }> = [];
 
-export function createSymlinkAt(dirFd: number, name: Buffer, node: TreeNode): void {
-  symlinkSync(Buffer.from(node.linkTarget ?? '', 'base64'), entryPath(dirFd, name));
-}
-
-/** link() never follows its first path's last component: a hard link to a link links the link. */
-export function createHardLinkAt(existingDirFd: number, existingName: Buffer, dirFd: number, name: Buffer): void {
-  linkSync(entryPath(existingDirFd, existingName), entryPath(dirFd, name));
-}
-
-/** FIFOs always; device nodes and sockets only as root (the kernel refuses others). */
-export function createSpecialAt(dirFd: number, name: Buffer, node: TreeNode): 'created' | 'skipped' {
-  const type = { fifo: S_IFIFO, chardev: S_IFCHR, blockdev: S_IFBLK, socket: S_IFSOCK }[node.type as 'fifo'];
-  if (type === undefined) throw new Error(`not a special file: ${node.type}`);
-  if (node.type !== 'fifo' && !IS_ROOT) return 'skipped';
-  const [major, minor] = node.rdev ?? [0, 0];
-  nativeFs.mknod(entryPath(dirFd, name), type | 0o600, major, minor);
-  return 'created';
-}
-
-/**
- * Removes the entry `name` in `dirFd`, a folder with everything in it: folders are entered by
- * descriptor without following links, so a link swapped in meanwhile is removed, never followed.
- */
-export function removeEntryAt(dirFd: number, name: Buffer): void {
-  const path = entryPath(dirFd, name);
-  if (!lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
-    unlinkSync(path);
-    return;
+  constructor(options: FilesTargetOptions) {
+    this.#options = options;
   }
-  const fd = openDirectoryAt(dirFd, name);
-  try {
-    // Listed through the held folder itself: the path cannot lead anywhere else meanwhile.
-    for (const child of readdirSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' })) removeEntryAt(fd, child);
-  } finally {
-    closeSync(fd);
-  }
-  rmdirSync(path);
-}
 
-/** What a restore applies of an entry's metadata, and what it held back. */
-export interface AppliedMetadata {
-  node: TreeNode;
-  heldBack: string[];
-}
-
-/**
- * The node with what grants privileges left out, unless `privileged`: setuid and setgid bits,
- * security.* and trusted.* attributes (file capabilities, SELinux labels), device nodes. A
- * snapshot from a machine that was taken over could otherwise hand out root through a restore.
- */
-export function ordinaryMetadata(node: TreeNode, privileged: boolean): AppliedMetadata {
-  if (privileged) return { node, heldBack: [] };
-  const heldBack: string[] = [];
-  let out = node;
-  if (node.mode & SETUID_SETGID && node.type !== 'dir') {
-    heldBack.push(`${node.mode & 0o4000 ? 'setuid' : 'setgid'} bit`);
-    out = { ...out, mode: node.mode & ~SETUID_SETGID };
-  }
-  const names = (node.xattrs ?? []).map((x) => Buffer.from(x.name, 'base64').toString('latin1'));
-  if (names.some((n) => PRIVILEGED_XATTR.test(n))) {
-    heldBack.push(...names.filter((n) => PRIVILEGED_XATTR.test(n)).map((n) => `attribute ${n}`));
-    out = { ...out, xattrs: (node.xattrs ?? []).filter((_, i) => !PRIVILEGED_XATTR.test(names[i])) };
-  }
-  if (node.type === 'chardev' || node.type === 'blockdev') heldBack.push('device node');
-  return { node: out, heldBack };
-}
-
-/** The same for a regular file still open after its content was written: through the descriptor. */
-export async function applyFileMetadata(fh: FileHandle, node: TreeNode): Promise<string[]> {
-  const problems: string[] = [];
-  if (IS_ROOT) {
-    const [uid, gid] = ownerOf(node);
-    await fh.chown(uid, gid).catch((err: Error) => problems.push(`cannot set owner: ${err.message}`));
-  }
-  await fh.chmod(node.mode);
-  problems.push(...setXattrs(node.xattrs, (name, value) => nativeFs.fsetxattr(fh.fd, name, value)));
-  const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
-  nativeFs.futimens(fh.fd, sec, nsec, sec, nsec);
-  return problems;
-}
-
-/** A file's metadata where it already is (restore found it identical), through its descriptor. */
-export function applyExistingFileMetadata(path: Buffer, node: TreeNode): Promise<string[]> {
-  return applyThrough(path, constants.O_RDONLY | constants.O_NOFOLLOW, node);
-}
-
-/**
- * A folder's metadata (applied once everything in it is restored), through a descriptor opened
- * from the one TargetDirs holds (fchmod and fchown refuse O_PATH descriptors).
- */
-export function applyDirectoryMetadata(pathFd: number, node: TreeNode): Promise<string[]> {
-  return applyThrough(`/proc/self/fd/${pathFd}`, constants.O_RDONLY | constants.O_DIRECTORY, node);
-}
-
-async function applyThrough(path: Buffer | string, flags: number, node: TreeNode): Promise<string[]> {
-  const fh = await open(path, flags);
-  try {
-    return await applyFileMetadata(fh, node);
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * A symbolic link's or special file's metadata; returns problems that did not stop it. Its mode is
- * set through an O_PATH descriptor of the entry itself, checked to be what was created.
- */
-export function applyMetadataAt(dirFd: number, name: Buffer, node: TreeNode): string[] {
-  const path = entryPath(dirFd, name);
-  const problems: string[] = [];
-  if (IS_ROOT) {
-    const [uid, gid] = ownerOf(node);
+  async open(events: OperationEvents): Promise<void> {
+    this.#events = events;
     try {
-      lchownSync(path, uid, gid);
+      this.#dirs = TargetDirs.open(this.#options.folder);
     } catch (err) {
-      problems.push(`cannot set owner: ${(err as Error).message}`);
+      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.folder}": ${describeError(err)}`, {
+        hint: 'Choose a target directory you can write to.',
+        cause: err,
+      });
     }
   }
-  // chown clears setuid/setgid, so the mode comes after it. Symlinks have no mode of their own.
-  if (node.type !== 'symlink') {
-    const fd = openSync(path, O_PATH | constants.O_NOFOLLOW | O_CLOEXEC);
+
+  async beginFolder(place: Place, node: TreeNode, path: string): Promise<boolean> {
+    await this.#in(place, (fd) => this.#makeRoom(fd, place, node, path));
+    return true;
+  }
+
+  async finishFolder(place: Place, original: TreeNode, path: string): Promise<void> {
+    const node = this.#ordinary(original, path);
+    await this.#metadata(path, () => this.#dirs!.with(childOf(place.folder, place.name), (fd) => applyDirectoryMetadata(fd, node)));
+  }
+
+  async writeFile(place: Place, original: TreeNode, content: FileContent, path: string): Promise<Outcome> {
+    const node = this.#ordinary(original, path);
+    return await this.#in(place, async (fd) => {
+      const dest = entryPath(fd, place.name);
+      const there = this.#dirs!.lstat(fd, place.folder, place.name);
+      const policy = this.#options.existing ?? 'skip-identical';
+      if (there?.isFile() && policy === 'skip-identical' && there.size === node.size && (await content.differsFrom(dest)) === undefined) {
+        await this.#metadata(path, () => applyExistingFileMetadata(dest, node)); // an identical file left in place
+        return 'identical' as const;
+      }
+      await this.#makeRoom(fd, place, node, path, there);
+      for (const message of await content.writeLocalFile(dest, node)) this.#events.warning?.({ path, code: 'METADATA', message });
+      if (this.#options.verify) this.#written.push({ place, path, differsFrom: content.differsFrom });
+      return 'written' as const;
+    });
+  }
+
+  async linkTo(place: Place, node: TreeNode, first: Place, path: string): Promise<Outcome> {
+    return await this.#in(place, async (fd) => {
+      await this.#makeRoom(fd, place, node, path);
+      await this.#dirs!.with(first.folder, (firstFd) => createHardLinkAt(firstFd, first.name, fd, place.name));
+      return 'written' as const;
+    });
+  }
+
+  async makeSpecial(place: Place, original: TreeNode, path: string): Promise<Outcome> {
+    const node = this.#ordinary(original, path);
+    if (!this.#options.restorePrivileged && (node.type === 'chardev' || node.type === 'blockdev')) return 'skipped';
+    return await this.#in(place, async (fd) => {
+      await this.#makeRoom(fd, place, node, path);
+      if (node.type === 'symlink') createSymlinkAt(fd, place.name, node);
+      else if (createSpecialAt(fd, place.name, node) === 'skipped') {
+        this.#events.warning?.({ path, code: 'NOT_RESTORED', message: `${node.type} not restored (only root can create device nodes and sockets)` });
+        return 'skipped';
+      }
+      await this.#metadata(path, () => applyMetadataAt(fd, place.name, node));
+      return 'written' as const;
+    });
+  }
+
+  async close(complete: boolean): Promise<void> {
     try {
-      if (fstatSync(fd).isSymbolicLink()) throw Object.assign(new Error('the entry was replaced by a symbolic link'), { code: 'ELOOP' });
-      chmodSync(`/proc/self/fd/${fd}`, node.mode); // fchmod refuses O_PATH descriptors; this is glibc's way round
+      if (complete && this.#options.verify) await this.#verify();
     } finally {
-      closeSync(fd);
+      this.#dirs?.close();
     }
   }
-  problems.push(...setXattrs(node.xattrs, (n, value) => nativeFs.setXattr(path, n, value)));
-  const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
-  nativeFs.utimens(path, sec, nsec, sec, nsec);
-  return problems;
-}
 
-function setXattrs(xattrs: Xattr[] | undefined, set: (name: Buffer, value: Buffer) => void): string[] {
-  const problems: string[] = [];
-  for (const x of xattrs ?? []) {
+  /** Runs `use` with the entry's folder held (created when the snapshot's folder was not restored itself). */
+  async #in<T>(place: Place, use: (fd: number) => Promise<T>): Promise<T> {
+    const dirs = this.#dirs!;
+    const fd = dirs.acquireCreating(place.folder);
     try {
-      set(Buffer.from(x.name, 'base64'), Buffer.from(x.value, 'base64'));
-    } catch (err) {
-      problems.push(`cannot set extended attribute ${Buffer.from(x.name, 'base64').toString()}: ${(err as Error).message}`);
+      return await use(fd);
+    } finally {
+      dirs.release(place.folder);
     }
   }
-  return problems;
-}
 
-/** The owner to restore: by name when that name exists here, else by the recorded id. */
-export function ownerOf(node: TreeNode): [number, number] {
-  const uid = (node.user !== undefined ? uidOf(node.user) : undefined) ?? node.uid;
-  const gid = (node.group !== undefined ? gidOf(node.group) : undefined) ?? node.gid;
-  return [uid, gid];
-}
-
-/** Seconds and non-negative nanoseconds, also for times before 1970. */
-export function splitNs(ns: bigint): [number, number] {
-  let sec = ns / 1_000_000_000n;
-  let nsec = ns % 1_000_000_000n;
-  if (nsec < 0n) {
-    sec -= 1n;
-    nsec += 1_000_000_000n;
+  /**
+   * Makes room for `node` at `place` in the held folder `fd` according to the existing-entry
+   * policy, and creates it when it is a folder. `there` is what is there now, when the caller
+   * already looked (no exception per new file: that would cost more than the rest of the restore).
+   */
+  async #makeRoom(fd: number, place: Place, node: TreeNode, path: string, there?: Stats): Promise<void> {
+    const dirs = this.#dirs!;
+    const found = there ?? dirs.lstat(fd, place.folder, place.name);
+    if (found && node.type === 'dir' && found.isDirectory()) return;
+    if (found) {
+      if (this.#options.existing === 'fail') {
+        throw new TargetStopped(new LifeboatError('TARGET_EXISTS', `Cannot restore "${path}": it already exists in the target`, {
+          hint: 'Restore into an empty directory, or use --existing skip-identical or --existing overwrite.',
+        }));
+      }
+      removeEntryAt(fd, place.name); // never through a link: one in the way is removed itself
+    }
+    if (node.type === 'dir') {
+      await createDirectoryAt(fd, place.name);
+      dirs.markFresh(childOf(place.folder, place.name));
+    }
   }
-  return [Number(sec), Number(nsec)];
+
+  /** The node as it is restored, having said what was held back. */
+  #ordinary(original: TreeNode, path: string): TreeNode {
+    const { node, heldBack } = ordinaryMetadata(original, this.#options.restorePrivileged === true);
+    if (heldBack.length) this.#events.warning?.({ path, code: 'HELD_BACK', message: `held back ${heldBack.join(', ')} (--restore-privileged restores them)` });
+    return node;
+  }
+
+  /** Problems that did not stop `apply` are warnings; its failure is the entry's problem. */
+  async #metadata(path: string, apply: () => string[] | Promise<string[]>): Promise<void> {
+    try {
+      for (const message of await apply()) this.#events.warning?.({ path, code: 'METADATA', message });
+    } catch (err) {
+      this.#events.problem?.({ path, code: entryErrorCode(err), message: `cannot set metadata: ${describeError(err)}` });
+    }
+  }
+
+  async #verify(): Promise<void> {
+    const limiter = new Limiter(VERIFYING_AT_ONCE);
+    await Promise.all(
+      this.#written.map(({ place, path, differsFrom }) =>
+        limiter.run(async () => {
+          const problem = await this.#dirs!.with(place.folder, (fd) => differsFrom(entryPath(fd, place.name))).catch((err) => describeError(err));
+          if (problem) this.#events.problem?.({ path, code: 'IO', message: `verification failed: ${problem}` });
+          else this.verified++;
+        }),
+      ),
+    );
+  }
 }

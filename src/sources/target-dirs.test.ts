@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createDirectoryAt, entryPath, removeEntryAt } from './files-target.ts';
+import { createDirectoryAt, entryPath, removeEntryAt } from './files-at.ts';
 import { TargetDirs } from './target-dirs.ts';
 
 function scratch(t: { after: (f: () => void) => void }): { target: string; outside: string } {

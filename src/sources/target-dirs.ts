@@ -1,11 +1,11 @@
 // Descriptors of the folders a restore writes into, each opened relative to its parent without
-// following links (files-target.ts's openDirectoryAt), starting from the target itself. A folder
+// following links (files-at.ts's openDirectoryAt), starting from the target itself. A folder
 // is named by its path below the target ("" is the target, "a/b" below it, raw bytes as latin1).
 // Open descriptors are bounded: those no one holds are kept for reuse up to IDLE_DESCRIPTORS and
 // then closed, and a folder asked for again is opened again, down from its nearest open ancestor.
 import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats } from 'node:fs';
 import { errnoCode } from '../errors.ts';
-import { entryPath, openDirectoryAt, DIRECTORY_FLAGS } from './files-target.ts';
+import { entryPath, openDirectoryAt, DIRECTORY_FLAGS } from './files-at.ts';
 
 /** Descriptors kept open while no one holds them (a restore of a million folders needs few at once). */
 const IDLE_DESCRIPTORS = 256;
@@ -122,10 +122,4 @@ export class TargetDirs {
     this.#open.clear();
     this.#idle.clear();
   }
-}
-
-/** The path below the target of `name` inside folder `rel`. */
-export function childOf(rel: string, name: Buffer): string {
-  const own = name.toString('latin1');
-  return rel === '' ? own : `${rel}/${own}`;
 }

@@ -1,7 +1,9 @@
 // lifeboat dump: one file to stdout, or a folder as a tar stream.
 import { LifeboatError } from '../../errors.ts';
-import { dumpFile, dumpTar } from '../../engine/dump.ts';
+import { dumpFile } from '../../engine/dump.ts';
+import { restoreSnapshot } from '../../engine/restore.ts';
 import { findNode } from '../../engine/tree-path.ts';
+import { TarTarget } from '../../sources/tar-target.ts';
 import type { Command } from '../command.ts';
 import { FILTER_OPTIONS, resolveSnapshot } from '../snapshot-ref.ts';
 
@@ -22,8 +24,10 @@ export const dump: Command = {
       const write = (data: Uint8Array): Promise<void> => ctx.raw(data);
       const events = ctx.entryEvents();
       if (node.type === 'file') await dumpFile(repo, node, write);
-      else if (node.type === 'dir') await dumpTar(repo, node, Buffer.from(path.split('/').filter(Boolean).at(-1) ?? 'root'), write, { events });
-      else throw new LifeboatError('USAGE', `"${path}" is a ${node.type}; dump writes files and folders`);
+      else if (node.type === 'dir') {
+        const target = new TarTarget(write, node, Buffer.from(path.split('/').filter(Boolean).at(-1) ?? 'root'));
+        await restoreSnapshot(repo, snapshot, target, { subfolder: path, signal: ctx.signal, events });
+      } else throw new LifeboatError('USAGE', `"${path}" is a ${node.type}; dump writes files and folders`);
       return events.problems ? 3 : 0;
     } finally {
       await repo.close();

@@ -2,7 +2,9 @@
 import { LifeboatError } from '../../errors.ts';
 import { formatBytes } from '../../lib/bytes.ts';
 import { monotonicMs } from '../../lib/clock.ts';
-import { EXISTING_POLICIES, restoreSnapshot, type ExistingPolicy } from '../../engine/restore.ts';
+import { restoreSnapshot } from '../../engine/restore.ts';
+import { recordingEvents } from '../../model/events.ts';
+import { EXISTING_POLICIES, FilesTarget, type ExistingPolicy } from '../../sources/files-target.ts';
 import { flag, listOption, stringOption, type Command } from '../command.ts';
 import { ProgressLine } from '../progress.ts';
 import { FILTER_OPTIONS, resolveSnapshot } from '../snapshot-ref.ts';
@@ -38,24 +40,25 @@ export const restore: Command = {
     try {
       const { snapshot, subpath } = await resolveSnapshot(repo, ref, args);
       if (snapshot.summary) progress.setTotal(snapshot.summary.totalFiles, snapshot.summary.totalBytes);
-      const result = await restoreSnapshot(repo, snapshot, {
-        target, subfolder: subpath, existing, verify: flag(args, 'verify'), restorePrivileged: flag(args, 'restore-privileged'), signal: ctx.signal,
-        include: listOption(args, 'include'), exclude: listOption(args, 'exclude'),
-        onProgress: (p) => progress.update(p.files, p.bytes),
+      const files = new FilesTarget({ folder: target, existing, verify: flag(args, 'verify'), restorePrivileged: flag(args, 'restore-privileged') });
+      const events = recordingEvents({ progress: (p) => progress.update(p.files, p.bytes) });
+      const result = await restoreSnapshot(repo, snapshot, files, {
+        subfolder: subpath, include: listOption(args, 'include'), exclude: listOption(args, 'exclude'), signal: ctx.signal, events,
       });
       progress.done();
       const seconds = (monotonicMs() - started) / 1000;
-      for (const w of result.warnings) ctx.warn(w);
-      for (const e of result.errors) ctx.error(e);
-      const partial = result.errors.length > 0;
-      if (ctx.json) ctx.emitJson({ snapshotId: snapshot.id, target, ...result, partial, durationMs: Math.round(seconds * 1000), transfer: ctx.transfer });
-      else if (!ctx.quiet) {
+      ctx.printEntryEvents(events);
+      const partial = result.problems > 0;
+      if (ctx.json) {
+        const { problems: errors, warnings } = events;
+        ctx.emitJson({ snapshotId: snapshot.id, target, ...result, verified: files.verified, errors, warnings, partial, durationMs: Math.round(seconds * 1000), transfer: ctx.transfer });
+      } else if (!ctx.quiet) {
         ctx.out(`Restored ${result.files} files, ${result.dirs} directories, ${result.other} other entries, ${formatBytes(result.bytes)} from ${snapshot.id.slice(0, 8)} in ${seconds.toFixed(1)} s`);
         if (result.skippedIdentical) ctx.out(`${result.skippedIdentical} identical files were already there and were left alone.`);
-        if (flag(args, 'verify')) ctx.out(`Verified ${result.verified} files against the repository.`);
+        if (flag(args, 'verify')) ctx.out(`Verified ${files.verified} files against the repository.`);
         const network = ctx.transferSummary();
         if (network) ctx.info(network);
-        if (partial) ctx.out(`PARTIAL restore: ${result.errors.length} entries failed (listed above).`);
+        if (partial) ctx.out(`PARTIAL restore: ${result.problems} entries failed (listed above).`);
       }
       return partial ? 3 : 0;
     } finally {
