@@ -1,5 +1,5 @@
 // Guards the layers of DESIGN.md: imports point downward only, a layer reaches another only
-// through its face, no import cycles, the wall clock only in src/lib/clock.ts, and printing only
+// through its face, the engine reaches no source or target plug-in, no import cycles, the wall clock only in src/lib/clock.ts, and printing only
 // in the CLI.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -52,6 +52,15 @@ test('outside src/repo nothing reaches past the repository\'s face to its storag
     .flatMap((f) => readFileSync(f, 'utf8').split('\n').map((line, i) => [f, i + 1, line] as const))
     .filter(([, , line]) => reach.test(line.replace(/\/\/.*$/, '')))
     .map(([f, n, line]) => `${relative(SRC, f)}:${n}: ${line.trim()}`);
+  assert.deepEqual(offenders, []);
+});
+
+test('the engine knows sources and targets only by their faces, never a plug-in', () => {
+  // A plug-in is one file implementing Source or Target; the CLI (and later the server) chooses one.
+  const plugIn = /^sources\/(.*-source|.*-target|target-dirs)\.ts$/;
+  const offenders = files
+    .filter((f) => layerOf(f) === 'engine')
+    .flatMap((f) => importsOf(f).map((t) => relative(SRC, t)).filter((t) => plugIn.test(t)).map((t) => `${relative(SRC, f)} imports ${t}`));
   assert.deepEqual(offenders, []);
 });
 

@@ -3,7 +3,7 @@
 // where data is lost, the snapshots and paths it touches; then the repairs bring back everything
 // still readable. Each case damages its own copy of one template repository.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -255,4 +255,14 @@ test('restore: a damaged blob of one small file among its neighbours loses that 
   assert.doesNotMatch(restore.stderr, /[abd]\.txt/);
   assert.equal(existsSync(join(target, source, 'c.txt')), false, 'the damaged file is not written');
   for (const n of ['a.txt', 'b.txt', 'd.txt']) assert.deepEqual(readFileSync(join(target, source, n)), readFileSync(join(source, n)));
+
+  // dump, the same pipeline into a tar stream: the stream stays readable, the file that cannot be
+  // read is zeros of its recorded size (as GNU tar pads a file that shrank), and it is named.
+  const dump = await cli(['dump', '--repo', repo, 'latest', source]);
+  assert.equal(dump.code, 3, dump.stderr);
+  assert.match(dump.stderr, /c\.txt: .*(authenticat|damaged|MAC)/i);
+  const extracted = tempDir(t);
+  execFileSync('tar', ['-x', '-C', extracted], { input: dump.stdoutBytes });
+  for (const n of ['a.txt', 'b.txt', 'd.txt']) assert.deepEqual(readFileSync(join(extracted, 'letters', n)), readFileSync(join(source, n)));
+  assert.deepEqual(readFileSync(join(extracted, 'letters', 'c.txt')), Buffer.alloc(readFileSync(join(source, 'c.txt')).length));
 });

@@ -1,9 +1,10 @@
-// The Source face is what databases and mailboxes will implement: a source that is neither files
-// nor one stream (here: a mailbox-like tree of folders whose messages are streams, held in memory)
-// goes through the same pipeline, restores byte for byte, and its unchanged entries are not read
-// again by the next backup.
+// The Source and Target faces are what databases and mailboxes will implement: a source that is
+// neither files nor one stream (here: a mailbox-like tree of folders whose messages are streams,
+// held in memory) goes through the same pipeline, restores byte for byte, and its unchanged
+// entries are not read again by the next backup; a target that is neither a folder nor a tar
+// stream (here: in memory) receives every entry through the same restore pipeline.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +15,7 @@ import { nameFields, type TreeNode } from '../src/model/tree.ts';
 import { Repository } from '../src/repo/repository.ts';
 import type { EntryStats, FolderListing } from '../src/sources/dir-scan.ts';
 import type { Source } from '../src/sources/source.ts';
+import type { FileContent, Place, Target } from '../src/sources/target.ts';
 import { LocalBackend } from '../src/storage/local.ts';
 import { newRepo, tempDir } from './helpers.ts';
 import { PASSWORD } from './hostile-repo.ts';
@@ -101,4 +103,47 @@ test('a source that is neither files nor one stream backs up through the one pip
   for (const [folder, name, n] of [['INBOX', '1.eml', 1], ['INBOX', '2.eml', 2], ['Sent', '3.eml', 3], ['Sent', '4.eml', 4]] as const) {
     assert.deepEqual(readFileSync(join(target, 'mail', folder, name)), message(n));
   }
+});
+
+/** Keeps what it is given: each message's bytes by path, and the order folders begin and finish in. */
+function memoryTarget(): Target & { messages: Map<string, Buffer>; log: string[] } {
+  const messages = new Map<string, Buffer>();
+  const log: string[] = [];
+  const at = (place: Place): string => `${place.folder}/${place.name}`;
+  return {
+    messages, log, ordered: false,
+    open: async () => {},
+    beginFolder: async (place) => (log.push(`begin ${at(place)}`), true),
+    finishFolder: async (place) => void log.push(`finish ${at(place)}`),
+    writeFile: async (place: Place, _node: TreeNode, content: FileContent) => {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of content.chunks()) parts.push(chunk);
+      messages.set(at(place), Buffer.concat(parts));
+      return 'written';
+    },
+    linkTo: async () => 'skipped',
+    makeSpecial: async () => 'skipped',
+    close: async (complete) => void log.push(`close ${complete}`),
+  };
+}
+
+test('a target that is neither a folder nor a tar stream receives every entry through the one restore pipeline', async (t) => {
+  const repoDir = await newRepo(t);
+  // A small message (read with its folder's batch) and a big one of several blobs.
+  const attachment = randomBytes(6 << 20).toString('base64');
+  const message = (n: number): Buffer => Buffer.from(`Subject: message ${n}\n\n${n === 1 ? 'short' : attachment}`);
+  const root: Folder = new Map<string, Folder | Buffer>([['INBOX', new Map([['1.eml', message(1)], ['2.eml', message(2)]])], ['Sent', new Map()]]);
+  const repo = await Repository.open(new LocalBackend(repoDir), PASSWORD, { lock: { exclusive: false, purpose: 'test' } });
+  t.after(() => repo.close());
+  const saved = await backupSource(repo, mailboxSource(root, 1n, []), {});
+  const target = memoryTarget();
+  const result = await restoreSnapshot(repo, await repo.snapshots.resolve(saved.snapshotId!), target, { subfolder: '/mail' });
+  assert.deepEqual({ files: result.files, dirs: result.dirs, problems: result.problems }, { files: 2, dirs: 2, problems: 0 });
+  assert.deepEqual([...target.messages.keys()].sort(), ['INBOX/1.eml', 'INBOX/2.eml']);
+  const node = (await repo.loadTree((await repo.loadTree((await repo.loadTree(saved.snapshot.tree)).nodes[0].subtree!)).nodes[0].subtree!)).nodes[1];
+  assert.ok(node.content!.length > 1, `${node.name} is several blobs`);
+  assert.deepEqual(target.messages.get('INBOX/2.eml'), message(2), 'a file of several blobs arrives whole and in order');
+  assert.deepEqual(target.messages.get('INBOX/1.eml'), message(1));
+  const finishInbox = target.log.indexOf('finish /INBOX');
+  assert.ok(finishInbox > target.log.indexOf('begin /INBOX') && target.log.at(-1) === 'close true', target.log.join(', '));
 });
