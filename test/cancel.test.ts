@@ -41,7 +41,7 @@ test('a backup, a restore and a prune stop in the middle when their signal is ab
   };
   let r = await open(repo);
   const backup = cancelAfter(10);
-  await assert.rejects(backupSource(r, await filesSource([src]), { signal: backup.signal, onProgress: backup.tick }), stopped);
+  await assert.rejects(backupSource(r, await filesSource([src]), { signal: backup.signal, events: { progress: backup.tick } }), stopped);
   await r.close();
   assert.equal(JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout).length, 1, 'no snapshot from the cancelled backup');
   await cliOk(['check', '--repo', repo, '--read-data']);

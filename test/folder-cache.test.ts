@@ -131,7 +131,7 @@ test('a folder with an unreadable file is not taken from the folder cache: the f
   chmodSync(join(source, 'a/b/secret.txt'), 0o000);
   // As root every file is readable: drop the capabilities that let root ignore permissions.
   const wrapper = IS_ROOT ? ['setpriv', '--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search', '--'] : [];
-  const run = async (): Promise<{ foldersFromCache: number; errors: string[]; incomplete: boolean }> => {
+  const run = async (): Promise<{ foldersFromCache: number; errors: unknown[]; incomplete: boolean }> => {
     const r = await cli(['backup', '--repo', repo, '--json', source], { wrapper });
     assert.equal(r.code, 3, r.stderr);
     return JSON.parse(r.stdout);
@@ -139,6 +139,6 @@ test('a folder with an unreadable file is not taken from the folder cache: the f
   await run();
   const second = await run();
   assert.equal(second.incomplete, true);
-  assert.deepEqual(second.errors, [`${source}/a/b/secret.txt: permission denied`]);
+  assert.deepEqual(second.errors, [{ path: `${source}/a/b/secret.txt`, code: 'IO', message: 'permission denied' }]);
   assert.equal(second.foldersFromCache, 6, 'all nine but the folder of the unreadable file and its two ancestors');
 });

@@ -23,8 +23,10 @@ test('a file that cannot be read is reported with its path and reason; the backu
   assert.equal(r.code, 3, r.stderr);
   const summary = JSON.parse(r.stdout);
   assert.equal(summary.incomplete, true);
-  assert.ok(summary.errors.some((e: string) => e === `${source}/secret.txt: permission denied`), summary.errors.join('\n'));
-  assert.ok(summary.errors.some((e: string) => e === `${source}/locked-dir: permission denied`), summary.errors.join('\n'));
+  // Each problem as data: where, a stable code, and the reason in words.
+  const errors = summary.errors as Array<{ path: string; code: string; message: string }>;
+  assert.deepEqual(errors.filter((e) => e.path === `${source}/secret.txt`), [{ path: `${source}/secret.txt`, code: 'IO', message: 'permission denied' }]);
+  assert.ok(errors.some((e) => e.path === `${source}/locked-dir` && e.message === 'permission denied'), JSON.stringify(errors));
   const snapshots = JSON.parse((await cliOk(['snapshots', '--repo', repo, '--json'])).stdout);
   assert.equal(snapshots.length, 1);
   assert.equal(snapshots[0].incomplete, true);
@@ -64,7 +66,8 @@ test('a file that changes while it is read is detected, reported and marked', as
   t.after(() => clearInterval(appender));
   const r = JSON.parse((await cliOk(['backup', '--repo', repo, '--json', source])).stdout);
   clearInterval(appender);
-  assert.ok(r.warnings.some((w: string) => w === `${growing}: changed while it was read; the stored copy may be inconsistent`), r.warnings.join('\n'));
+  const changed = { path: growing, code: 'CHANGED', message: 'changed while it was read; the stored copy may be inconsistent' };
+  assert.ok(r.warnings.some((w: unknown) => JSON.stringify(w) === JSON.stringify(changed)), JSON.stringify(r.warnings));
   const node = JSON.parse((await cliOk(['ls', '--repo', repo, 'latest', growing, '--json'])).stdout);
   assert.equal(node.path, growing);
 });

@@ -88,7 +88,7 @@ test('a source that is neither files nor one stream backs up through the one pip
   const first = await backupSource(repo, mailboxSource(root, 1n, reads), {});
   assert.deepEqual(reads.sort(), ['/mail/INBOX/1.eml', '/mail/INBOX/2.eml', '/mail/Sent/3.eml']);
   assert.equal(first.summary.filesNew, 3);
-  assert.deepEqual(first.errors, []);
+  assert.equal(first.summary.errors, 0);
 
   (root.get('Sent') as Folder).set('4.eml', message(4));
   reads.length = 0;

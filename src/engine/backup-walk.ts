@@ -1,9 +1,10 @@
 // The backup walk: depth-first over a Source's folders, submitting changed files to the chunk pool
 // (or a stream to stream-chunks.ts). It waits for a free file slot before submitting, so the files
 // (and bytes) in flight are bounded; a folder's tree is saved as soon as all of its entries are done.
-import { describeError, errnoCode } from '../errors.ts';
+import { describeError, entryErrorCode, errnoCode } from '../errors.ts';
 import { later, now, type Later } from '../lib/later.ts';
 import { Limiter } from '../lib/limiter.ts';
+import type { OperationEvents, WarningCode } from '../model/events.ts';
 import type { BackupSummary } from '../model/snapshot.ts';
 import { nameKey, nodeNameKey, sameNodes, type Tree, type TreeNode } from '../model/tree.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -27,15 +28,21 @@ export interface WalkOptions {
   dryRun?: boolean;
   /** Stops the backup: nothing more is read, no snapshot is saved, and it rejects with the signal's reason. */
   signal?: AbortSignal;
-  onProgress?: (p: { files: number; bytes: number; currentPath?: string }) => void;
+  /** Per-entry problems (unreadable: the snapshot is incomplete) and warnings, and progress. */
+  events?: OperationEvents;
 }
+
+/** Entries' problems kept in the snapshot itself, for `snapshots` to show later. */
+const PROBLEMS_KEPT_IN_SNAPSHOT = 1000;
 
 // Enough to keep every chunking lane's queue full of small files: four runs' worth (chunk-pool.ts).
 const FILES_IN_FLIGHT = 256;
 
 export class TreeWalker {
-  readonly errors: string[] = [];
-  readonly warnings: string[] = [];
+  /** Entries that could not be read, each reported to events.problem. */
+  problems = 0;
+  /** The first of them, "path: reason", for the snapshot record. */
+  readonly firstProblems: string[] = [];
   /** Folders that kept their parent-snapshot tree by the folder cache, unread. */
   foldersFromCache = 0;
   readonly #repo: Repository;
@@ -61,11 +68,13 @@ export class TreeWalker {
     this.#excludes = new PathMatcher(options.excludes ?? []);
   }
 
-  async loadTreeOrEmpty(id: string): Promise<Tree | undefined> {
+  /** The parent snapshot's tree of the folder at `path`; undefined (and a warning) when it is unreadable. */
+  async loadTreeOrEmpty(id: string, path: Buffer | string): Promise<Tree | undefined> {
     try {
       return await this.#repo.loadTree(id);
     } catch (err) {
-      this.warnings.push(`parent snapshot tree ${id.slice(0, 12)} is unreadable, files below it are read again: ${(err as Error).message}`);
+      const message = `the parent snapshot's listing (tree ${id.slice(0, 12)}) is unreadable, files below are read again: ${(err as Error).message}`;
+      this.#options.events?.warning?.({ path: path.toString() || '/', code: 'REREAD', message });
       return undefined;
     }
   }
@@ -125,7 +134,7 @@ export class TreeWalker {
     const seen = key && { key, digest: listing.digest(key), path: path.toString('latin1') };
     const record = seen && previous?.id ? this.#cachedUnchanged(seen.key, listing, previous.id, ahead.key ? ahead.record : undefined) : undefined;
     if (seen && record) return await this.#unchangedFolder(path, listing, record, seen);
-    const previousTree = previous && (previous.tree ?? (await (ahead.previousTree ?? this.loadTreeOrEmpty(previous.id!))));
+    const previousTree = previous && (previous.tree ?? (await (ahead.previousTree ?? this.loadTreeOrEmpty(previous.id!, path))));
     return await this.#changedFolder(path, listing.entries, previousTree && { id: previous!.id, tree: previousTree }, seen);
   }
 
@@ -175,7 +184,7 @@ export class TreeWalker {
     this.#summary.filesUnchanged += record.files;
     this.#tick(record.bytes, undefined, record.files);
     let parentTree: Promise<Tree | undefined> | undefined;
-    const previousTree = (): Promise<Tree | undefined> => (parentTree ??= this.loadTreeOrEmpty(record.treeId));
+    const previousTree = (): Promise<Tree | undefined> => (parentTree ??= this.loadTreeOrEmpty(record.treeId, path));
     const subfolders = listing.directories();
     // A subfolder's tree in the parent snapshot: from its own record in the folder cache.
     const folders = new FolderPrefetch(subfolders, (folder) => this.#startFolder(path, folder, (cached) => cached?.treeId));
@@ -226,9 +235,9 @@ export class TreeWalker {
     return !(this.#options.oneFileSystem && dev !== this.#rootDevice);
   }
 
-  #warn(path: Buffer, message: string): void {
+  #warn(path: Buffer, message: string, code: WarningCode = 'METADATA'): void {
     this.#folders?.problemAt(path);
-    this.warnings.push(`${path}: ${message}`);
+    this.#options.events?.warning?.({ path: path.toString(), code, message });
   }
 
   /**
@@ -264,7 +273,7 @@ export class TreeWalker {
     const record = key && this.#folders!.lookup(key);
     const previousId = previousIdOf(record);
     if (!previousId) return { scan, key, record };
-    const load = (): Promise<Tree | undefined> => this.loadTreeOrEmpty(previousId);
+    const load = (): Promise<Tree | undefined> => this.loadTreeOrEmpty(previousId, path);
     const previousTree = key ? scan.then((listing) => (this.#cachedUnchanged(key, listing, previousId, record) ? undefined : load())) : load();
     previousTree.catch(() => {}); // a failed scan: the walk of that folder reports it
     return { scan, previousTree, key, record, previousId };
@@ -334,7 +343,7 @@ export class TreeWalker {
       node.size = result.bytesRead;
       if (result.changed) {
         node.changedWhileRead = true;
-        this.#warn(path, 'changed while it was read; the stored copy may be inconsistent');
+        this.#warn(path, 'changed while it was read; the stored copy may be inconsistent', 'CHANGED');
       }
       this.#summary[previous?.type === 'file' ? 'filesChanged' : 'filesNew']++;
       this.#tick(node.size, path);
@@ -367,7 +376,7 @@ export class TreeWalker {
   #tick(bytes: number, path?: Buffer, files = 1): void {
     this.#progress.files += files;
     this.#progress.bytes += bytes;
-    this.#options.onProgress?.({ ...this.#progress, currentPath: path?.toString('utf8') });
+    this.#options.events?.progress?.({ ...this.#progress, current: path?.toString('utf8') });
   }
 
   /** A cancelled backup stops like a failed one: the reason is fatal, not one entry's problem. */
@@ -378,8 +387,10 @@ export class TreeWalker {
   #error(path: Buffer, err: unknown): void {
     if (this.#fatal) throw this.#fatal;
     this.#folders?.problemAt(path);
-    const reason = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
-    this.errors.push(`${path.toString('utf8')}: ${reason}`);
+    const message = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
+    this.problems++;
+    if (this.firstProblems.length < PROBLEMS_KEPT_IN_SNAPSHOT) this.firstProblems.push(`${path.toString('utf8')}: ${message}`);
+    this.#options.events?.problem?.({ path: path.toString('utf8'), code: entryErrorCode(err), message });
   }
 }
 

@@ -26,21 +26,13 @@ export interface BackupOptions extends WalkOptions {
    * next backup of the same paths skips unchanged folders' trees. None: every folder is compared.
    */
   folderCacheDir?: string;
-  onProgress?: (p: BackupProgress) => void;
-}
-
-export interface BackupProgress {
-  files: number;
-  bytes: number;
-  currentPath?: string;
 }
 
 export interface BackupResult {
   snapshotId?: string;
   snapshot: Snapshot;
+  /** summary.errors counts the entries that could not be read, each reported to events.problem. */
   summary: BackupSummary;
-  errors: string[];
-  warnings: string[];
   /** Folders whose listing the folder cache found unchanged, so their trees were not read. */
   foldersFromCache?: number;
 }
@@ -108,7 +100,7 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
   const walker = new TreeWalker(repo, source, pool, summary, options, folders);
   let rootTree: string;
   try {
-    const parentRoot = parent ? await walker.loadTreeOrEmpty(parent.tree) : undefined;
+    const parentRoot = parent ? await walker.loadTreeOrEmpty(parent.tree, '/') : undefined;
     rootTree = await saveSelection(walker, selectionOf(paths), '', parentRoot);
     options.signal?.throwIfAborted();
     await source.finished();
@@ -118,7 +110,7 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
     await pool.close();
   }
   summary.durationMs = Math.round(monotonicMs() - started);
-  summary.errors = walker.errors.length;
+  summary.errors = walker.problems;
   const snapshot: Snapshot = {
     version: 1,
     time: options.time ?? nowLocalIso(),
@@ -131,15 +123,15 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
     summary,
   };
   if (parent) snapshot.parent = parent.id;
-  if (walker.errors.length) {
+  if (walker.problems) {
     snapshot.incomplete = true;
-    snapshot.errors = walker.errors.slice(0, 1000);
+    snapshot.errors = walker.firstProblems;
   }
   options.signal?.throwIfAborted(); // the last moment at which a cancel leaves no snapshot
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
   const cacheProblem = snapshotId && (await folders?.save(snapshotId));
-  if (cacheProblem) walker.warnings.push(cacheProblem);
-  return { snapshotId, snapshot, summary, errors: walker.errors, warnings: walker.warnings, foldersFromCache: walker.foldersFromCache };
+  if (cacheProblem) options.events?.warning?.({ path: options.folderCacheDir!, code: 'CACHE', message: cacheProblem });
+  return { snapshotId, snapshot, summary, foldersFromCache: walker.foldersFromCache };
 }
 
 /** What decides which entries the trees of a backup hold, beside the folders' listings. */
@@ -165,7 +157,7 @@ async function saveSelection(walker: TreeWalker, sel: Selection, dirPath: string
     }
     const node = await walker.bareDirectory(Buffer.from(path), Buffer.from(name));
     if (!node) continue;
-    const previousTree = previous?.subtree ? await walker.loadTreeOrEmpty(previous.subtree) : undefined;
+    const previousTree = previous?.subtree ? await walker.loadTreeOrEmpty(previous.subtree, path) : undefined;
     node.subtree = await saveSelection(walker, child, path, previousTree);
     nodes.push(node);
   }

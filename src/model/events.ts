@@ -25,10 +25,11 @@ export interface EntryWarning {
   message: string;
 }
 
-/** Files and bytes done so far. */
+/** Files and bytes done so far, and the entry being worked on. */
 export interface Progress {
   files: number;
   bytes: number;
+  current?: string;
 }
 
 /** Receives an operation's events. Every member is optional. */
@@ -44,8 +45,10 @@ export interface OperationContext {
   events?: OperationEvents;
 }
 
+export type RecordingEvents = OperationEvents & { problems: EntryProblem[]; warnings: EntryWarning[] };
+
 /** Events that also keep every problem and warning, for a summary or a JSON report. */
-export function recordingEvents(forward: OperationEvents = {}): OperationEvents & { problems: EntryProblem[]; warnings: EntryWarning[] } {
+export function recordingEvents(forward: OperationEvents = {}): RecordingEvents {
   const problems: EntryProblem[] = [];
   const warnings: EntryWarning[] = [];
   return {

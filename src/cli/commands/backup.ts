@@ -6,6 +6,7 @@ import { parseLocalTime } from '../../lib/clock.ts';
 import type { BackupResult } from '../../engine/backup.ts';
 import { backupSource } from '../../engine/backup.ts';
 import { scanTotals } from '../../engine/scan.ts';
+import { recordingEvents, type RecordingEvents } from '../../model/events.ts';
 import type { Repository } from '../../repo/repository.ts';
 import { Repository as RepositoryClass } from '../../repo/repository.ts';
 import { filesSource } from '../../sources/files-source.ts';
@@ -73,13 +74,16 @@ async function openOrCreate(ctx: Context): Promise<Repository> {
   return await ctx.openRepository({ lock: { exclusive: false, purpose: 'backup' } });
 }
 
-async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Promise<BackupResult> {
+/** A backup's result, with the problems and warnings it reported. */
+type BackupOutcome = BackupResult & { events: RecordingEvents };
+
+async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Promise<BackupOutcome> {
   const progress = new ProgressLine(ctx, 'backup');
   const common = {
     host: stringOption(args, 'host'), tags: listOption(args, 'tag'), time: snapshotTime(args), dryRun: flag(args, 'dry-run'),
     compressionLevel: compressionLevel(stringOption(args, 'compression')),
   };
-  const onProgress = (p: { files: number; bytes: number; currentPath?: string }): void => progress.update(p.files, p.bytes, p.currentPath);
+  const events = recordingEvents({ progress: (p) => progress.update(p.files, p.bytes, p.current) });
   try {
     if (flag(args, 'stdin') || flag(args, 'stdin-from-command')) {
       const filename = stringOption(args, 'stdin-filename') ?? 'stdin';
@@ -88,7 +92,7 @@ async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Prom
         throw new LifeboatError('USAGE', '--stdin-from-command needs a command after "--"', { hint: 'lifeboat backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb' });
       }
       const source = flag(args, 'stdin-from-command') ? commandSource(filename, command, commandArgs) : stdinSource(filename);
-      return await backupSource(repo, source, { ...common, signal: ctx.signal, onProgress });
+      return { ...(await backupSource(repo, source, { ...common, signal: ctx.signal, events })), events };
     }
     const paths = args.positionals;
     if (paths.length === 0) throw new LifeboatError('USAGE', 'Nothing to back up: give one or more paths', { hint: 'lifeboat backup ~/Documents' });
@@ -108,22 +112,22 @@ async function runBackup(ctx: Context, args: ParsedArgs, repo: Repository): Prom
     if (ctx.showProgress) void scanTotals(paths, excludes).then((t) => progress.setTotal(t.files, t.bytes)).catch(() => {});
     const cache = flag(args, 'no-cache') ? undefined : folderCacheDir();
     if (cache?.refused) ctx.warn(`no folder cache (every folder is compared with the last snapshot): ${cache.refused}`);
-    return await backupSource(repo, await filesSource(paths), {
+    const result = await backupSource(repo, await filesSource(paths), {
       ...common, parent, excludes, excludeLargerThanBytes, signal: ctx.signal,
       excludeIfPresent: listOption(args, 'exclude-if-present'),
       excludeCaches: flag(args, 'exclude-caches'),
       oneFileSystem: flag(args, 'one-file-system'),
       folderCacheDir: cache?.refused ? undefined : cache?.dir,
-      onProgress,
+      events,
     });
+    return { ...result, events };
   } finally {
     progress.done();
   }
 }
 
-function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
-  for (const w of r.warnings) ctx.warn(w);
-  for (const e of r.errors) ctx.error(e);
+function report(ctx: Context, r: BackupOutcome, dryRun: boolean): void {
+  ctx.printEntryEvents(r.events);
   const s = r.summary;
   if (ctx.json) {
     ctx.emitJson({
@@ -131,7 +135,7 @@ function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
       filesNew: s.filesNew, filesChanged: s.filesChanged, filesUnchanged: s.filesUnchanged,
       dirsNew: s.dirsNew, dirsChanged: s.dirsChanged, dirsUnchanged: s.dirsUnchanged,
       bytesRead: s.bytesRead, bytesAdded: s.bytesAdded, bytesAddedStored: s.bytesAddedStored,
-      totalFiles: s.totalFiles, totalBytes: s.totalBytes, durationMs: s.durationMs, foldersFromCache: r.foldersFromCache ?? 0, errors: r.errors, warnings: r.warnings,
+      totalFiles: s.totalFiles, totalBytes: s.totalBytes, durationMs: s.durationMs, foldersFromCache: r.foldersFromCache ?? 0, errors: r.events.problems, warnings: r.events.warnings,
       transfer: ctx.transfer,
     });
     return;
@@ -144,7 +148,7 @@ function report(ctx: Context, r: BackupResult, dryRun: boolean): void {
   const network = ctx.transferSummary();
   if (network) ctx.out(network.replace(/^network:/, 'Network:'));
   if (dryRun) ctx.out('Dry run: nothing was written.');
-  else if (r.snapshot.incomplete) ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved, but INCOMPLETE: ${r.errors.length} entries could not be read (listed above).`);
+  else if (r.snapshot.incomplete) ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved, but INCOMPLETE: ${s.errors} entries could not be read (listed above).`);
   else ctx.out(`Snapshot ${r.snapshotId!.slice(0, 8)} saved.`);
 }
 
