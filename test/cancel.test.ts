@@ -1,5 +1,5 @@
-// Cancelling in the middle, in-process, as a server that runs many jobs will: a backup, a restore
-// and a prune each stop when their signal is aborted, reject with its reason, and leave a
+// Cancelling in the middle, in-process, as a server that runs many jobs will: a backup, a restore,
+// a prune, a check and a copy each stop when their signal is aborted, reject with its reason, and leave a
 // repository that checks clean; a Ctrl-C of the CLI does the same and releases the lock.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backupSource } from '../src/engine/backup.ts';
 import { filesSource } from '../src/sources/files-source.ts';
-import { prunePacks } from '../src/repo/maintenance.ts';
+import { checkRepository, prunePacks } from '../src/repo/maintenance.ts';
+import { copySnapshots } from '../src/engine/copy.ts';
 import { restoreSnapshot } from '../src/engine/restore.ts';
 import { FilesTarget } from '../src/sources/files-target.ts';
 import { Repository } from '../src/repo/repository.ts';
@@ -69,6 +70,39 @@ test('a backup, a restore and a prune stop in the middle when their signal is ab
   const after = JSON.parse((await cliOk(['prune', '--repo', repo, '--json', '--dry-run', '--max-unused', '0%'])).stdout);
   assert.deepEqual([after.packsUnindexed, after.packsDeleted, after.packsRepacked], [0, 0, 0]);
   await cliOk(['check', '--repo', repo, '--read-data']);
+});
+
+test('check and copy stop when their signal is aborted; the copy is finished by the next one, and both repositories check clean', async (t) => {
+  const repo = await newRepo(t);
+  const src = source(t, 24);
+  await cliOk(['backup', '--repo', repo, src]);
+  for (let i = 0; i < 5; i++) { // a few packs more, for check to be stopped among them
+    writeFileSync(join(src, 'd0', `new${i}.bin`), randomBytes(300_000));
+    await cliOk(['backup', '--repo', repo, src]);
+  }
+
+  let r = await open(repo);
+  const check = new AbortController();
+  let packsRead = 0;
+  const onProgress = () => ++packsRead === 1 && check.abort();
+  await assert.rejects(checkRepository(r, { readData: { kind: 'all' }, signal: check.signal, onProgress }), stopped);
+  const packs = readdirSync(join(repo, 'data'), { recursive: true }).filter((p) => /[0-9a-f]{64}$/.test(String(p))).length;
+  assert.ok(packsRead < packs, `it stopped before reading every pack (${packsRead} of ${packs})`);
+
+  const destination = await newRepo(t);
+  const to = await open(destination);
+  const copy = new AbortController();
+  const onSnapshot = () => copy.abort();
+  await assert.rejects(copySnapshots(r, to, { signal: copy.signal, onSnapshot }), stopped);
+  await to.close();
+  await r.close();
+  assert.equal(JSON.parse((await cliOk(['snapshots', '--repo', destination, '--json'])).stdout).length, 1, 'stopped after the first snapshot');
+  await cliOk(['check', '--repo', destination, '--read-data']);
+  const rest = JSON.parse((await cliOk(['copy', '--repo', destination, '--from-repo', repo, '--json'], { env: { LIFEBOAT_FROM_PASSWORD: PASSWORD } })).stdout);
+  assert.deepEqual([rest.copied.length, rest.skipped.length], [5, 1]);
+  r = await open(repo);
+  assert.deepEqual((await checkRepository(r, { readData: { kind: 'all' } })).problems, []);
+  await r.close();
 });
 
 test('Ctrl-C of a backup of files stops it cleanly: exit 130, its lock released, no snapshot', async (t) => {

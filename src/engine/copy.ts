@@ -22,6 +22,8 @@ export interface CopyResult {
 }
 
 export interface CopyOptions {
+  /** Stops the copy: the snapshot being copied is not saved; what was uploaded is taken in by the next copy. */
+  signal?: AbortSignal;
   filter?: SnapshotFilter;
   /** Only these snapshots (ids or prefixes, "latest"); all matching the filter when empty. */
   refs?: string[];
@@ -36,7 +38,7 @@ export async function copySnapshots(from: Repository, to: Repository, options: C
   const present = new Set((await to.snapshots.list()).snapshots.map((s) => s.original ?? s.id));
   // Packs an interrupted copy uploaded but did not get to index: their blobs are not sent again.
   result.packsResumed = await to.adoptUnindexedPacks();
-  const copier = new BlobCopier(from, to, result);
+  const copier = new BlobCopier(from, to, result, options.signal);
   for (const snap of sources) {
     const original = snap.original ?? snap.id;
     if (present.has(original)) {
@@ -45,7 +47,9 @@ export async function copySnapshots(from: Repository, to: Repository, options: C
       continue;
     }
     const tree = await copier.tree(snap.tree);
+    options.signal?.throwIfAborted();
     await to.flush(); // data and index before the snapshot that needs them
+    options.signal?.throwIfAborted();
     const { id: _id, parent: _parent, ...record } = snap;
     const id = await to.snapshots.save({ ...record, tree, original });
     present.add(original);
@@ -63,15 +67,18 @@ class BlobCopier {
   readonly #ids = new Map<string, string>();
   /** Trees being copied: one met again below itself is a cycle. */
   readonly #onPath = new Set<string>();
+  readonly #signal: AbortSignal | undefined;
 
-  constructor(from: Repository, to: Repository, result: CopyResult) {
+  constructor(from: Repository, to: Repository, result: CopyResult, signal: AbortSignal | undefined) {
     this.#from = from;
     this.#to = to;
     this.#result = result;
+    this.#signal = signal;
   }
 
   /** `trees` holds this tree's read when it was planned with its siblings'. */
   async tree(idHex: string, trees?: BlobBatch): Promise<string> {
+    this.#signal?.throwIfAborted();
     const known = this.#ids.get(idHex);
     if (known) return known;
     // Damage is not laundered: a copy that dropped what the source cannot vouch for would pass
@@ -107,6 +114,7 @@ class BlobCopier {
     const out: string[] = new Array(ids.length);
     const WINDOW = 8;
     for (let i = 0; i < ids.length; i += WINDOW) {
+      this.#signal?.throwIfAborted();
       await Promise.all(ids.slice(i, i + WINDOW).map(async (hex, j) => {
         out[i + j] = await this.#blob(hex, batch);
       }));

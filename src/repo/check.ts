@@ -17,6 +17,8 @@ export interface CheckOptions {
   /** Fraction of packs to read: undefined for none, or { n, of } for group n of `of`, or a percentage. */
   readData?: { kind: 'all' } | { kind: 'group'; n: number; of: number } | { kind: 'percent'; percent: number };
   onProgress?: (done: number, total: number) => void;
+  /** Stops the check where it is (it changes nothing), rejecting with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface CheckProblem {
@@ -61,7 +63,9 @@ async function checkEverything(
   // (backups and check both hold shared locks) would refer to blobs the index loaded before did
   // not list yet, a false alarm.
   const listed = await repo.snapshots.list();
+  options.signal?.throwIfAborted();
   const load = await repo.reloadIndex();
+  options.signal?.throwIfAborted();
   for (const d of load.damagedIndexFiles) problem('index', d.name, d.problem);
   for (const u of load.unreadablePacks) problem('pack', u.name, `header unreadable: ${u.problem}`);
 
@@ -111,11 +115,12 @@ async function checkEverything(
   // The snapshots' trees are walked while the thread pool reads the data, on a main thread that would
   // otherwise wait for them. Blobs found damaged there change what the walk reports, so when
   // there are any, the trees are walked again; the first walk's findings are then dropped.
-  const walk = checkSnapshots(repo, listed, damagedBlobs);
+  const walk = checkSnapshots(repo, listed, damagedBlobs, options.signal);
   walk.catch(() => {}); // awaited below
   const damagedBefore = damagedBlobs.size;
   if (toRead.length) await readPacks(repo, pool!, toRead, byPack, options, report, problem, markPack, damagedBlobs);
-  const walked = damagedBlobs.size > damagedBefore ? await checkSnapshots(repo, listed, damagedBlobs) : await walk;
+  options.signal?.throwIfAborted();
+  const walked = damagedBlobs.size > damagedBefore ? await checkSnapshots(repo, listed, damagedBlobs, options.signal) : await walk;
   report.problems.push(...walked.problems);
   report.affected.push(...walked.affected);
   report.stats.snapshots = walked.snapshots;
@@ -133,6 +138,7 @@ async function readPacks(
   await Promise.all(
     toRead.map(({ packIndex, name, truncated }) =>
       reads.run(async () => {
+        options.signal?.throwIfAborted();
         const blobs = [...byPack.of(packIndex)].map((i) => repo.index.at(i));
         const issues: PackProblem[] = localPath
           ? await pool.verify(name, { path: localPath('packs', name) }, blobs)
@@ -164,7 +170,7 @@ interface SnapshotsWalk {
 }
 
 /** Walks every snapshot's trees; reports unreadable trees and files whose blobs are missing or damaged. */
-async function checkSnapshots(repo: Repository, listed: SnapshotList, damaged: Map<string, string>): Promise<SnapshotsWalk> {
+async function checkSnapshots(repo: Repository, listed: SnapshotList, damaged: Map<string, string>, signal?: AbortSignal): Promise<SnapshotsWalk> {
   const { snapshots, damaged: badSnapshots } = listed;
   const walk: SnapshotsWalk = { problems: [], affected: [], snapshots: snapshots.length, trees: 0 };
   const problem = (kind: string, file: string, message: string): void => {
@@ -176,6 +182,7 @@ async function checkSnapshots(repo: Repository, listed: SnapshotList, damaged: M
   /** Trees being visited: one met again below itself is a cycle, reported and not followed. */
   const onPath = new Set<string>();
   const visitTree = async (id: string, path: string): Promise<Array<{ path: string; reason: string }>> => {
+    signal?.throwIfAborted();
     const known = treeVerdicts.get(id);
     if (typeof known === 'string') return [{ path, reason: known }];
     if (known) return known.map((a) => ({ path: path + a.path, reason: a.reason }));

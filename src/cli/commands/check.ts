@@ -16,7 +16,7 @@ export const check: Command = {
     const readData = parseSubset(stringOption(args, 'read-data-subset')) ?? (flag(args, 'read-data') ? { kind: 'all' as const } : undefined);
     const repo = await ctx.openRepository({ loadIndex: false, lock: { exclusive: false, purpose: 'check', tolerateDamaged: true } });
     try {
-      const report = await checkRepository(repo, { readData });
+      const report = await checkRepository(repo, { readData, signal: ctx.signal });
       if (ctx.json) {
         ctx.emitJson({ ok: report.problems.length === 0, ...report, transfer: ctx.transfer });
         return report.problems.length ? 21 : 0;

@@ -24,6 +24,7 @@ export const copy: Command = {
         const result = await copySnapshots(from, to, {
           filter: filterOf(args),
           refs: args.positionals,
+          signal: ctx.signal,
           onSnapshot: (snap, id) => ctx.info(id ? `copied ${snap.id.slice(0, 8)} (${snap.time.slice(0, 19)}, ${snap.host}) as ${id.slice(0, 8)}` : `skipped ${snap.id.slice(0, 8)}: already in the destination`),
         });
         if (ctx.json || flag(args, 'json')) ctx.emitJson({ ...result, transfer: ctx.transfer });
