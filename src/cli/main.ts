@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LifeboatError, asLifeboatError } from '../errors.ts';
+import { processBudget } from '../lib/budget.ts';
 import { maskUrlPassword } from '../lib/redact.ts';
 import { capYoungGeneration } from '../lib/young-generation.ts';
 import { GLOBAL_OPTIONS, type Command, type ParsedArgs } from './command.ts';
@@ -83,6 +84,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(command));
     return 0;
   }
+  processBudget(); // a bad LIFEBOAT_THREADS is a usage error before any work, not in the middle of it
   current = new Context(parsed, keyAhead);
   return await command.run(current, parsed);
 }

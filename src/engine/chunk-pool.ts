@@ -8,6 +8,7 @@
 // prefixes tells the lane which chunks it need not compress. Unchanged files are never read.
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { processBudget } from '../lib/budget.ts';
 import { errnoError } from '../lib/errno.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
@@ -208,7 +209,7 @@ export class ChunkPool {
         if (!arena) break;
         files = this.#take();
         const paths = Buffer.concat(files.flatMap((f) => [f.path, Buffer.of(0)]));
-        await this.#native.chunkLaneRun(lane.handle, paths, files.length, arena.out, arena.records, arena.ids);
+        await processBudget().onThread(() => this.#native.chunkLaneRun(lane.handle, paths, files.length, arena.out, arena.records, arena.ids));
         const started = arena.records[1];
         this.#waiting.unshift(...files.slice(started));
         const before = lane.carried;

@@ -4,6 +4,7 @@
 import { constants, ftruncateSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError } from '../errors.ts';
+import { processBudget } from '../lib/budget.ts';
 import { directWritesSuit } from '../lib/direct-io.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { TreeNode } from '../model/tree.ts';
@@ -86,7 +87,10 @@ export class ContentWriter {
       const window = new Limiter(RUNS_IN_FLIGHT_PER_FILE);
       await Promise.all(
         planRuns(this.#repo, blobs.map((b) => b.id)).map((run) =>
-          window.run(() => this.#runBytes.run(() => this.#writeRun(fh, direct, node, run, offsets), Math.min(runMemory(run), RUN_BYTES_IN_FLIGHT))),
+          window.run(() => {
+            const bytes = Math.min(runMemory(run), RUN_BYTES_IN_FLIGHT);
+            return this.#runBytes.run(() => processBudget().memory.run(() => this.#writeRun(fh, direct, node, run, offsets), bytes), bytes);
+          }),
         ),
       );
       if (node.sparse) ftruncateSync(fd, blobs.reduce((n, b) => n + b.size, 0));

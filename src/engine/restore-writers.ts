@@ -4,6 +4,7 @@
 // one job per file spent more time in thread wake-ups than in the file system. Until stop 19 two
 // worker threads did this in JavaScript (see docs/performance.md for what that cost).
 import { errnoError, errnoMessage, nodeWorded } from '../lib/errno.ts';
+import { processBudget } from '../lib/budget.ts';
 import { Limiter } from '../lib/limiter.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
@@ -138,10 +139,10 @@ export class RestoreWriters {
 
   /** Runs `job` once fewer than the limit are running; fails it instead once the writers are closed. */
   #queue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.#slots.run(async () => {
+    const run = this.#slots.run(() => processBudget().onThread(async () => {
       if (this.#closed) throw new Error('the restore stopped before this file was written');
       return await job();
-    });
+    }));
     this.#jobs.add(run);
     void run.then(
       () => this.#jobs.delete(run),

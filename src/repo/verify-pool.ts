@@ -4,6 +4,7 @@
 // this machine's disks is verified as it is read, through a window of its largest blob; others
 // are read whole, ahead, by the caller. Until stop 19, worker threads did this (docs/performance.md).
 import { availableParallelism } from 'node:os';
+import { processBudget } from '../lib/budget.ts';
 import { Limiter } from '../lib/limiter.ts';
 import { nativeAddon } from '../lib/native-addon.ts';
 import type { RepositoryKeys } from './crypto.ts';
@@ -33,7 +34,7 @@ export class VerifyPool {
 
   /** Verifies a pack: read whole (`bytes`), or a file on this machine (`path`), read as it is verified. */
   verify(name: string, pack: Buffer | { path: string }, blobs: Array<[Buffer, BlobPlace]>): Promise<PackProblem[]> {
-    return this.#slots.run(async () => {
+    return this.#slots.run(() => processBudget().onThread(async () => {
       if (!Buffer.isBuffer(pack)) {
         return await verifyPackFile(this.#keys, name, pack.path, blobs).catch((err: Error) => [{ message: `cannot be read: ${err.message}` }]);
       }
@@ -44,6 +45,6 @@ export class VerifyPool {
       } catch (err) {
         return [{ message: `cannot be verified: ${(err as Error).message}` }];
       }
-    });
+    }));
   }
 }
