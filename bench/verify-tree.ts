@@ -4,7 +4,7 @@
 // example paths; an identical tree gives {}.
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { nativeFs } from '../src/sources/native.ts';
+import { nativeAddon } from '../src/lib/native-addon.ts';
 
 export type Differences = Record<string, { count: number; examples: string[] }>;
 
@@ -70,10 +70,10 @@ function kind(s: BigIntStats): string {
 
 function xattrsOf(path: Buffer): string {
   try {
-    return nativeFs
+    return nativeAddon()
       .listXattrs(path)
       .filter((n) => n.toString().startsWith('user.'))
-      .map((n) => `${n.toString('hex')}=${nativeFs.getXattr(path, n).toString('hex')}`)
+      .map((n) => `${n.toString('hex')}=${nativeAddon().getXattr(path, n).toString('hex')}`)
       .sort()
       .join(',');
   } catch {

@@ -1,11 +1,11 @@
 /* The plumbing of the addon's asynchronous calls (async_job.h). */
 #define _GNU_SOURCE
+#include "addon.h"
 #include "async_job.h"
 #include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 
-int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 
 int job_keep(napi_env env, AsyncJob *job, napi_value value) {
   if (job->ref_count == (int)(sizeof job->refs / sizeof job->refs[0])) return 0;

@@ -6,6 +6,7 @@
  * handle to free and buffers to join: 10-15 µs each for a 4 KiB blob, 20-30 µs a blob in all,
  * where the work is a few. blobSeal returns the ciphertext with the 16-byte tag after it, as
  * src/repo/crypto.ts seals; blobOpen returns undefined when the data does not authenticate. */
+#include "addon.h"
 #include <node_api.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -60,7 +61,6 @@ static CryptoState *state(void) {
   return s;
 }
 
-int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 
 /* Keys `mac`, an HMAC context, for HMAC-SHA256 with `key`: 1, or 0. */
 static int hmac_sha256_key(EVP_MAC_CTX *mac, const unsigned char *key, size_t key_len) {

@@ -21,6 +21,7 @@
  *   FAILED: type, file, errno, the call that failed (SYSCALL_*)
  * `file` is the index of the path in this run, or -1 for the file left unfinished by the last. */
 #define _GNU_SOURCE
+#include "addon.h"
 #include "async_job.h"
 #include "file_write.h"
 #include <openssl/evp.h>
@@ -33,13 +34,8 @@
 #include <unistd.h>
 
 #define ID_BYTES 32
-#define RECORDS_START 4
-#define RECORD_FIELDS 10
-enum { RECORD_CHUNK = 1, RECORD_DONE = 2, RECORD_FAILED = 3 };
 enum { SYSCALL_OPEN = 1, SYSCALL_READ = 2, SYSCALL_FSTAT = 3 };
 
-int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
-void *external_arg(napi_env env, napi_value value); /* lifeboat_native.c */
 size_t gear_cut_between(const uint8_t *p, size_t from, size_t normal_end, size_t limit_end, uint32_t strict_mask, uint32_t loose_mask,
                         const uint32_t *gear); /* gear_cut.c */
 void *zstd_cctx_new(void); /* zstd_blob.c */
@@ -211,11 +207,11 @@ static void run_lane(AsyncJob *base) {
   Run *r = (Run *)base;
   Lane *l = r->lane;
   double *head = r->records;
-  head[1] = 0;
+  head[RUN_STARTED] = 0;
   int done = l->fd < 0 || continue_file(r, -1);
   const char *path = r->paths;
-  while (done && !r->err && (size_t)head[1] < r->count && r->record_count + 2 <= r->record_cap) {
-    double file = head[1]++;
+  while (done && !r->err && (size_t)head[RUN_STARTED] < r->count && r->record_count + 2 <= r->record_cap) {
+    double file = head[RUN_STARTED]++;
     size_t path_len = strnlen(path, (size_t)(r->paths + r->paths_len - path));
     l->eof = 0, l->len = 0, l->buffer_at = 0, l->bytes_read = 0, l->chunks = 0;
     l->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -224,8 +220,8 @@ static void run_lane(AsyncJob *base) {
     else done = continue_file(r, file);
     path += path_len + 1;
   }
-  head[0] = (double)r->record_count;
-  head[2] = l->fd >= 0;
+  head[RUN_RECORDS] = (double)r->record_count;
+  head[RUN_CARRIED] = l->fd >= 0;
 }
 
 static void release_lane(Lane *l) {
@@ -285,10 +281,15 @@ napi_value chunk_lane_create(napi_env env, napi_callback_info info) {
   l->mac = hmac_sha256_new(key, key_len);
   l->cctx = zstd_cctx_new(); /* none: chunks are stored raw, still correct */
   l->buf = buffer_alloc(l->cap); /* filled whole again and again: huge pages save its faults */
-  napi_value external;
-  if (!l->mac || !l->buf || napi_create_reference(env, argv[3], 1, &l->known_ref) != napi_ok || napi_create_external(env, l, finalize_lane, NULL, &external) != napi_ok) {
-    release_lane(l);
-    free(l);
+  napi_value external = NULL;
+  int adopted = 0;
+  if (l->mac && l->buf && napi_create_reference(env, argv[3], 1, &l->known_ref) == napi_ok) external = tagged_external(env, l, finalize_lane, &LANE_TAG, &adopted);
+  if (!external) {
+    if (!adopted) {
+      release_lane(l);
+      if (l->known_ref) napi_delete_reference(env, l->known_ref);
+      free(l);
+    }
     napi_throw_error(env, NULL, "cannot set up a chunking lane (HMAC-SHA256 or memory missing)");
     return NULL;
   }
@@ -304,7 +305,7 @@ napi_value chunk_lane_run(napi_env env, napi_callback_info info) {
   AsyncJob *b = &r->base;
   double count;
   size_t records_len, ids_len;
-  if (argc < 6 || !(r->lane = external_arg(env, argv[0])) || r->lane->running || r->lane->closed || !job_keep(env, b, argv[0]) ||
+  if (argc < 6 || !(r->lane = external_arg(env, argv[0], &LANE_TAG)) || r->lane->running || r->lane->closed || !job_keep(env, b, argv[0]) ||
       !job_hold(env, b, argv[1], napi_uint8_array, (void **)&r->paths, &r->paths_len) || napi_get_value_double(env, argv[2], &count) != napi_ok ||
       !job_hold(env, b, argv[3], napi_uint8_array, (void **)&r->out, &r->out_cap) ||
       !job_hold(env, b, argv[4], napi_float64_array, (void **)&r->records, &records_len) ||
@@ -325,7 +326,7 @@ napi_value chunk_lane_run(napi_env env, napi_callback_info info) {
 napi_value chunk_lane_close(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Lane *l = argc < 1 ? NULL : external_arg(env, argv[0]);
+  Lane *l = argc < 1 ? NULL : external_arg(env, argv[0], &LANE_TAG);
   if (!l || l->running) {
     napi_throw_type_error(env, NULL, "chunkLaneClose(lane), with no run going");
     return NULL;

@@ -14,6 +14,7 @@
  * on a DIRECT_ALIGN boundary, for data that writeAt writes past the page cache (a pack's segments),
  * in huge pages where it can (buffer_alloc). */
 #define _GNU_SOURCE
+#include "addon.h"
 #include "async_job.h"
 #include "file_write.h"
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
 /* On this VM a page fault is dear (the host backs each guest page on its first touch), and the
  * big buffers of the restore writers, the chunking lanes and the pack segments took 40% of the

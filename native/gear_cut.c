@@ -4,6 +4,7 @@
  * step here, h = (h << 2) + ((gear[b0] << 1) + gear[b1]), where the sum in brackets does not
  * depend on h, while the hash after b0 alone is still computed and tested. Every position is
  * tested exactly as in the one-byte loop, so the cut points are the same. */
+#include "addon.h"
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -18,15 +18,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include "addon.h"
 
-/* A typed array's bytes and element count, when it is of the type wanted; 0 otherwise (the
- * caller throws, with the signature it expects). */
+const napi_type_tag LANE_TAG = {0x6c1f0b6a9e3d4c21ULL, 0x8b5e7a2f1d0c9e43ULL};
+const napi_type_tag HASH_TAG = {0x3a7d2e91c4b05f68ULL, 0x9f14c8e2a76b3d05ULL};
+
 int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count) {
   napi_typedarray_type type;
   napi_value buffer;
@@ -34,13 +37,23 @@ int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, 
   return napi_get_typedarray_info(env, value, &type, count, data, &buffer, &offset) == napi_ok && type == want;
 }
 
-/* The pointer an external made by this addon wraps (a chunking lane, a SHA-256 context); NULL when
- * the value is no external (the caller throws). */
-void *external_arg(napi_env env, napi_value value) {
+void *external_arg(napi_env env, napi_value value, const napi_type_tag *tag) {
   void *data = NULL;
   napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external || napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  bool tagged = false;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external) return NULL;
+  if (napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged) return NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
   return data;
+}
+
+napi_value tagged_external(napi_env env, void *data, napi_finalize finalize, const napi_type_tag *tag, int *adopted) {
+  napi_value external;
+  *adopted = 0;
+  if (napi_create_external(env, data, finalize, NULL, &external) != napi_ok) return NULL;
+  *adopted = 1; /* from here on the finalizer frees data, when the external is collected */
+  if (napi_type_tag_object(env, external, tag) != napi_ok) return NULL;
+  return external;
 }
 
 napi_value errno_error(napi_env env, int err, const char *syscall) {
@@ -89,105 +102,179 @@ napi_value blob_mac(napi_env env, napi_callback_info info); /* blob_crypto.c */
 napi_value blob_seal(napi_env env, napi_callback_info info);
 napi_value blob_open(napi_env env, napi_callback_info info);
 
-/* Copies a Buffer argument into a NUL-terminated C string; caller frees. */
-static char *buffer_arg(napi_env env, napi_value v, size_t *len_out) {
-  void *data; size_t len;
-  if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "expected a Buffer");
+/* The call's first `want` arguments into argv; 0, with a TypeError saying `usage` thrown, when
+ * fewer were given. */
+static int args_of(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
+/* A Buffer argument's bytes, not copied; 0, with a TypeError thrown, when it is no Buffer. */
+static int bytes_arg(napi_env env, napi_value v, void **data, size_t *len, const char *usage) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, v, data, len) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
+/* A Buffer argument (a path or a name) as a NUL-terminated copy, which the caller frees; NULL, with
+ * an error thrown, when it is no Buffer, holds a NUL (C would read a shorter, other name), or
+ * memory runs out. */
+static char *cstring_arg(napi_env env, napi_value v, const char *usage) {
+  void *data;
+  size_t len;
+  if (!bytes_arg(env, v, &data, &len, usage)) return NULL;
+  if (memchr(data, 0, len)) {
+    napi_throw_type_error(env, NULL, "a path or name must not hold a NUL byte");
     return NULL;
   }
   char *s = malloc(len + 1);
-  memcpy(s, data, len); s[len] = 0;
-  if (len_out) *len_out = len;
+  if (!s) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  memcpy(s, data, len);
+  s[len] = 0;
   return s;
 }
 
-static napi_value list_xattrs(napi_env env, napi_callback_info info) {
-  size_t argc = 1; napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = buffer_arg(env, argv[0], NULL);
-  if (!path) return NULL;
-  ssize_t size = llistxattr(path, NULL, 0);
-  char *names = NULL;
-  while (size > 0) {
-    names = realloc(names, size);
-    ssize_t got = llistxattr(path, names, size);
-    if (got >= 0) { size = got; break; }
-    if (errno != ERANGE) { size = -1; break; }
-    size = llistxattr(path, NULL, 0);
+/* A whole-number argument within [min, max]; 0, with a TypeError thrown, otherwise. */
+static int int_arg(napi_env env, napi_value v, int64_t min, int64_t max, int64_t *out, const char *usage) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
   }
-  if (size < 0) {
-    int err = errno; free(path); free(names);
-    if (err == ENOTSUP) { napi_value empty; napi_create_array(env, &empty); return empty; }
-    return throw_errno(env, err, "llistxattr");
+  *out = (int64_t)d;
+  return 1;
+}
+
+/* A new Buffer holding a copy of `len` bytes; NULL, with an error thrown, when it cannot be made. */
+static napi_value buffer_copy(napi_env env, const void *data, size_t len) {
+  napi_value result;
+  void *copy;
+  if (napi_create_buffer_copy(env, len, data, &copy, &result) != napi_ok) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
   }
-  napi_value result; napi_create_array(env, &result);
-  uint32_t n = 0;
-  for (ssize_t i = 0; i < size;) {
-    size_t len = strlen(names + i);
-    napi_value name; void *copy;
-    napi_create_buffer_copy(env, len, names + i, &copy, &name);
-    napi_set_element(env, result, n++, name);
-    i += len + 1;
-  }
-  free(path); free(names);
   return result;
 }
 
-static napi_value get_xattr(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = buffer_arg(env, argv[0], NULL);
-  if (!path) return NULL;
-  char *name = buffer_arg(env, argv[1], NULL);
-  if (!name) { free(path); return NULL; }
-  ssize_t size = lgetxattr(path, name, NULL, 0);
-  char *value = NULL;
-  while (size >= 0) {
-    value = realloc(value, size ? size : 1);
-    ssize_t got = lgetxattr(path, name, value, size);
-    if (got >= 0) { size = got; break; }
-    if (errno != ERANGE) { size = -1; break; }
-    size = lgetxattr(path, name, NULL, 0);
+/* Times as utimensat takes them from (atime s, atime ns, mtime s, mtime ns) arguments. */
+static int times_arg(napi_env env, const napi_value *argv, struct timespec ts[2], const char *usage) {
+  int64_t v[4];
+  for (int i = 0; i < 4; i++) {
+    int64_t bound = i % 2 ? 999999999 : INT64_C(1) << 53;
+    if (!int_arg(env, argv[i], i % 2 ? 0 : -bound, bound, &v[i], usage)) return 0;
   }
+  ts[0].tv_sec = (time_t)v[0], ts[0].tv_nsec = (long)v[1];
+  ts[1].tv_sec = (time_t)v[2], ts[1].tv_nsec = (long)v[3];
+  return 1;
+}
+
+/* Growing reads of a list or value whose size can change between asking and reading (ERANGE). */
+static ssize_t read_growing(char **out, ssize_t (*fetch)(const char *, const char *, char *, size_t), const char *path, const char *name) {
+  ssize_t size = fetch(path, name, NULL, 0);
+  for (int tries = 0; size >= 0 && tries < 16; tries++) {
+    char *grown = realloc(*out, size ? (size_t)size : 1);
+    if (!grown) { errno = ENOMEM; return -1; }
+    *out = grown;
+    ssize_t got = fetch(path, name, *out, (size_t)size);
+    if (got >= 0) return got;
+    if (errno != ERANGE) return -1;
+    size = fetch(path, name, NULL, 0);
+  }
+  if (size >= 0) errno = ERANGE;
+  return -1;
+}
+
+static ssize_t list_names(const char *path, const char *name, char *into, size_t size) {
+  (void)name;
+  return llistxattr(path, into, size);
+}
+
+static ssize_t get_value(const char *path, const char *name, char *into, size_t size) {
+  return lgetxattr(path, name, into, size);
+}
+
+/* listXattrs(path) -> the names of the entry's extended attributes (never through a link). */
+static napi_value list_xattrs(napi_env env, napi_callback_info info) {
+  static const char usage[] = "listXattrs(path: Buffer)";
+  napi_value argv[1];
+  if (!args_of(env, info, 1, argv, usage)) return NULL;
+  char *path = cstring_arg(env, argv[0], usage);
+  if (!path) return NULL;
+  char *names = NULL;
+  ssize_t size = read_growing(&names, list_names, path, NULL);
   int err = errno;
-  free(path); free(name);
+  free(path);
+  napi_value result;
+  if (size < 0 && err != ENOTSUP) { free(names); return throw_errno(env, err, "llistxattr"); }
+  if (napi_create_array(env, &result) != napi_ok) { free(names); napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  uint32_t n = 0;
+  for (ssize_t i = 0; i < size;) {
+    size_t len = strnlen(names + i, (size_t)(size - i));
+    napi_value name = buffer_copy(env, names + i, len);
+    if (!name || napi_set_element(env, result, n++, name) != napi_ok) { free(names); return NULL; }
+    i += (ssize_t)len + 1;
+  }
+  free(names);
+  return result;
+}
+
+/* getXattr(path, name) -> the attribute's value. */
+static napi_value get_xattr(napi_env env, napi_callback_info info) {
+  static const char usage[] = "getXattr(path: Buffer, name: Buffer)";
+  napi_value argv[2];
+  if (!args_of(env, info, 2, argv, usage)) return NULL;
+  char *path = cstring_arg(env, argv[0], usage);
+  if (!path) return NULL;
+  char *name = cstring_arg(env, argv[1], usage);
+  if (!name) { free(path); return NULL; }
+  char *value = NULL;
+  ssize_t size = read_growing(&value, get_value, path, name);
+  int err = errno;
+  free(path);
+  free(name);
   if (size < 0) { free(value); return throw_errno(env, err, "lgetxattr"); }
-  napi_value result; void *copy;
-  napi_create_buffer_copy(env, size, value, &copy, &result);
+  napi_value result = buffer_copy(env, value, (size_t)size);
   free(value);
   return result;
 }
 
+/* setXattr(path, name, value) */
 static napi_value set_xattr(napi_env env, napi_callback_info info) {
-  size_t argc = 3; napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = buffer_arg(env, argv[0], NULL);
+  static const char usage[] = "setXattr(path: Buffer, name: Buffer, value: Buffer)";
+  napi_value argv[3];
+  void *value;
+  size_t len;
+  if (!args_of(env, info, 3, argv, usage) || !bytes_arg(env, argv[2], &value, &len, usage)) return NULL;
+  char *path = cstring_arg(env, argv[0], usage);
   if (!path) return NULL;
-  char *name = buffer_arg(env, argv[1], NULL);
+  char *name = cstring_arg(env, argv[1], usage);
   if (!name) { free(path); return NULL; }
-  void *value; size_t len;
-  napi_get_buffer_info(env, argv[2], &value, &len);
   int rc = lsetxattr(path, name, value, len, 0);
   int err = errno;
-  free(path); free(name);
+  free(path);
+  free(name);
   if (rc != 0) return throw_errno(env, err, "lsetxattr");
   return NULL;
 }
 
-static int64_t int_arg(napi_env env, napi_value v) {
-  int64_t out = 0; napi_get_value_int64(env, v, &out); return out;
-}
-
 /* utimens(path, atimeSec, atimeNsec, mtimeSec, mtimeNsec): sets times on the entry itself (no follow). */
 static napi_value utimens(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = buffer_arg(env, argv[0], NULL);
-  if (!path) return NULL;
+  static const char usage[] = "utimens(path: Buffer, atimeSec, atimeNsec (0-999999999), mtimeSec, mtimeNsec)";
+  napi_value argv[5];
   struct timespec ts[2];
-  ts[0].tv_sec = int_arg(env, argv[1]); ts[0].tv_nsec = int_arg(env, argv[2]);
-  ts[1].tv_sec = int_arg(env, argv[3]); ts[1].tv_nsec = int_arg(env, argv[4]);
+  if (!args_of(env, info, 5, argv, usage) || !times_arg(env, argv + 1, ts, usage)) return NULL;
+  char *path = cstring_arg(env, argv[0], usage);
+  if (!path) return NULL;
   int rc = utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
   int err = errno;
   free(path);
@@ -197,24 +284,26 @@ static napi_value utimens(napi_env env, napi_callback_info info) {
 
 /* futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec): times of an open file, no path lookup. */
 static napi_value do_futimens(napi_env env, napi_callback_info info) {
-  size_t argc = 5; napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  static const char usage[] = "futimens(fd, atimeSec, atimeNsec (0-999999999), mtimeSec, mtimeNsec)";
+  napi_value argv[5];
   struct timespec ts[2];
-  ts[0].tv_sec = int_arg(env, argv[1]); ts[0].tv_nsec = int_arg(env, argv[2]);
-  ts[1].tv_sec = int_arg(env, argv[3]); ts[1].tv_nsec = int_arg(env, argv[4]);
-  if (futimens((int)int_arg(env, argv[0]), ts) != 0) return throw_errno(env, errno, "futimens");
+  int64_t fd;
+  if (!args_of(env, info, 5, argv, usage) || !int_arg(env, argv[0], 0, INT32_MAX, &fd, usage) || !times_arg(env, argv + 1, ts, usage)) return NULL;
+  if (futimens((int)fd, ts) != 0) return throw_errno(env, errno, "futimens");
   return NULL;
 }
 
 /* fsetxattr(fd, name, value) */
 static napi_value do_fsetxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 3; napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *name = buffer_arg(env, argv[1], NULL);
+  static const char usage[] = "fsetxattr(fd, name: Buffer, value: Buffer)";
+  napi_value argv[3];
+  int64_t fd;
+  void *value;
+  size_t len;
+  if (!args_of(env, info, 3, argv, usage) || !int_arg(env, argv[0], 0, INT32_MAX, &fd, usage) || !bytes_arg(env, argv[2], &value, &len, usage)) return NULL;
+  char *name = cstring_arg(env, argv[1], usage);
   if (!name) return NULL;
-  void *value; size_t len;
-  napi_get_buffer_info(env, argv[2], &value, &len);
-  int rc = fsetxattr((int)int_arg(env, argv[0]), name, value, len, 0);
+  int rc = fsetxattr((int)fd, name, value, len, 0);
   int err = errno;
   free(name);
   if (rc != 0) return throw_errno(env, err, "fsetxattr");
@@ -223,12 +312,19 @@ static napi_value do_fsetxattr(napi_env env, napi_callback_info info) {
 
 /* mknod(path, mode, major, minor): mode includes the file type bits (S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK). */
 static napi_value do_mknod(napi_env env, napi_callback_info info) {
-  size_t argc = 4; napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = buffer_arg(env, argv[0], NULL);
+  static const char usage[] = "mknod(path: Buffer, mode, major, minor), a FIFO, device node or socket";
+  napi_value argv[4];
+  int64_t mode, major_number, minor_number;
+  if (!args_of(env, info, 4, argv, usage) || !int_arg(env, argv[1], 0, 0177777, &mode, usage) ||
+      !int_arg(env, argv[2], 0, UINT32_MAX, &major_number, usage) || !int_arg(env, argv[3], 0, UINT32_MAX, &minor_number, usage)) return NULL;
+  mode_t type = (mode_t)mode & S_IFMT;
+  if (type != S_IFIFO && type != S_IFCHR && type != S_IFBLK && type != S_IFSOCK) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  char *path = cstring_arg(env, argv[0], usage);
   if (!path) return NULL;
-  int rc = mknod(path, (mode_t)int_arg(env, argv[1]),
-                 makedev((unsigned)int_arg(env, argv[2]), (unsigned)int_arg(env, argv[3])));
+  int rc = mknod(path, (mode_t)mode, makedev((unsigned)major_number, (unsigned)minor_number));
   int err = errno;
   free(path);
   if (rc != 0) return throw_errno(env, err, "mknod");
@@ -237,15 +333,16 @@ static napi_value do_mknod(napi_env env, napi_callback_info info) {
 
 /* devParts(rdev) -> [major, minor] with glibc's encoding. */
 static napi_value dev_parts(napi_env env, napi_callback_info info) {
-  size_t argc = 1; napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  dev_t dev = (dev_t)int_arg(env, argv[0]);
-  napi_value result, a, b;
-  napi_create_array_with_length(env, 2, &result);
-  napi_create_uint32(env, major(dev), &a);
-  napi_create_uint32(env, minor(dev), &b);
-  napi_set_element(env, result, 0, a);
-  napi_set_element(env, result, 1, b);
+  static const char usage[] = "devParts(rdev)";
+  napi_value argv[1], result, a, b;
+  int64_t rdev;
+  if (!args_of(env, info, 1, argv, usage) || !int_arg(env, argv[0], 0, INT64_C(1) << 53, &rdev, usage)) return NULL;
+  dev_t dev = (dev_t)rdev;
+  if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_uint32(env, major(dev), &a) != napi_ok ||
+      napi_create_uint32(env, minor(dev), &b) != napi_ok || napi_set_element(env, result, 0, a) != napi_ok || napi_set_element(env, result, 1, b) != napi_ok) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
   return result;
 }
 
@@ -272,8 +369,46 @@ static void stay_loaded(void) {
   if (dladdr((void *)stay_loaded, &self) && self.dli_fname) dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
+/* One layout's numbers as an object: {name: value, ...}; NULL when it cannot be made. */
+static napi_value layout_object(napi_env env, const char *const *names, const int *values, size_t count) {
+  napi_value object, number;
+  if (napi_create_object(env, &object) != napi_ok) return NULL;
+  for (size_t i = 0; i < count; i++) {
+    if (napi_create_int32(env, values[i], &number) != napi_ok || napi_set_named_property(env, object, names[i], number) != napi_ok) return NULL;
+  }
+  return object;
+}
+
+#define LAYOUT(env, into, key, ...) do { \
+    static const char *const names[] = {__VA_ARGS__}; \
+    static const int values[] = {key##_VALUES}; \
+    napi_value made = layout_object(env, names, values, sizeof names / sizeof names[0]); \
+    if (!made || napi_set_named_property(env, into, #key, made) != napi_ok) return 0; \
+  } while (0)
+
+#define scan_VALUES STAT_FIELDS, STAT_DEV, STAT_INO, STAT_MODE, STAT_NLINK, STAT_UID, STAT_GID, STAT_RDEV, STAT_SIZE, \
+  STAT_BLOCKS, STAT_MTIME_NS, STAT_CTIME_NS, STAT_XATTR_BYTES, STAT_ERRNO
+#define chunk_VALUES RUN_RECORDS, RUN_STARTED, RUN_CARRIED, RECORDS_START, RECORD_FIELDS, RECORD_CHUNK, RECORD_DONE, RECORD_FAILED
+#define restore_VALUES FILE_FIELDS, PART_FIELDS, XATTR_FIELDS, RESULT_FIELDS, STATUS_FAILED, STATUS_DAMAGED, BLOB_FIELDS
+#define verify_VALUES PLACE_FIELDS
+
+/* The record layouts of addon.h, for TypeScript (src/lib/native-addon.ts NativeLayout). */
+static int export_layouts(napi_env env, napi_value exports) {
+  napi_value layout;
+  if (napi_create_object(env, &layout) != napi_ok) return 0;
+  LAYOUT(env, layout, scan, "fields", "dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blocks", "mtimeNs", "ctimeNs", "xattrBytes", "errno");
+  LAYOUT(env, layout, chunk, "count", "started", "carried", "start", "fields", "chunk", "done", "failed");
+  LAYOUT(env, layout, restore, "file", "part", "xattr", "result", "failed", "damaged", "blob");
+  LAYOUT(env, layout, verify, "fields");
+  return napi_set_named_property(env, exports, "layout", layout) == napi_ok;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   stay_loaded();
+  if (!export_layouts(env, exports)) {
+    napi_throw_error(env, NULL, "lifeboat_native: cannot export the record layouts");
+    return NULL;
+  }
   napi_property_descriptor props[] = {
     {"listXattrs", 0, list_xattrs, 0, 0, 0, napi_default, 0},
     {"getXattr", 0, get_xattr, 0, 0, 0, napi_default, 0},

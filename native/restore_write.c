@@ -34,6 +34,7 @@
  * A small file's path is opened with O_NOFOLLOW: restore.ts names it as /proc/self/fd/N/NAME,
  * relative to a folder it opened without following links, so no link leads the write elsewhere. */
 #define _GNU_SOURCE
+#include "addon.h"
 #include "async_job.h"
 #include "file_write.h"
 #include <openssl/evp.h>
@@ -52,22 +53,16 @@
 #define TAG_BYTES 16
 #define ID_BYTES 32
 #define KEY_BYTES 32
-#define FILE_FIELDS 9
-#define PART_FIELDS 5
-#define XATTR_FIELDS 2
-#define BLOB_FIELDS 6
 /* Decoded blobs of a run are gathered up to this much, then written with one call (see flush_pending). */
 #define GATHER_BYTES (8u << 20)
 #define HOLE_BLOCK 4096
 
-enum { STATUS_WRITTEN = 0, STATUS_FAILED = 1, STATUS_DAMAGED = 2 };
 enum { STEP_OPEN = 1, STEP_WRITE = 2, STEP_CHMOD = 3, STEP_UTIMES = 4, STEP_CLOSE = 5, STEP_READ = 6 };
 
 int64_t zstd_decompress_to(void *dst, size_t cap, const void *src, size_t len); /* zstd_blob.c */
 EVP_MAC_CTX *hmac_sha256_new(const unsigned char *key, size_t key_len); /* blob_crypto.c */
 int hmac_sha256_of(EVP_MAC_CTX *mac, const void *data, size_t len, unsigned char *out); /* blob_crypto.c */
 int64_t blob_decrypt(EVP_CIPHER_CTX *cipher, const unsigned char *id, uint64_t offset, const unsigned char *sealed, size_t stored, unsigned char *plain); /* blob_crypto.c */
-napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
 /* Buffers and a cipher context lent to one job at a time. As many exist as jobs ever ran at once
  * (the caller keeps that to a few); kept per thread instead, libuv's eight threads would each
@@ -313,7 +308,7 @@ static void write_files(AsyncJob *base) {
   int32_t *xattr_errors = job->xattr_errors;
   for (size_t i = 0; i < job->file_count && file_extent(job->meta + at.meta, job->meta_len - at.meta, &bound, &e); i++) {
     const double *f = job->meta + at.meta;
-    int32_t *result = job->results + 4 * i;
+    int32_t *result = job->results + RESULT_FIELDS * i;
     if (!s) result[0] = STATUS_FAILED, result[1] = ENOMEM, result[2] = STEP_WRITE;
     else write_one_file(s, job, f, job->names + at.names, job->content + at.content, job->keys + at.keys, result, xattr_errors);
     /* past this file, whatever happened to it */
@@ -457,7 +452,7 @@ napi_value restore_write_files(napi_env env, napi_callback_info info) {
   const Extent bound = {job->meta_len, job->content_len, job->names_len, job->keys_len};
   Extent total = {0}, e;
   size_t xattrs = 0;
-  job->file_count = results_len / 4;
+  job->file_count = results_len / RESULT_FIELDS;
   for (size_t i = 0; i < job->file_count; i++) {
     if (!file_extent(job->meta + total.meta, job->meta_len - total.meta, &bound, &e)) return job_refuse(env, b, usage);
     xattrs += (size_t)job->meta[total.meta + 2];

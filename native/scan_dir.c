@@ -8,6 +8,7 @@
  * name list (0 when it has none or the filesystem has none, -1 when llistxattr failed), and the
  * errno of a failed lstat (0). */
 #define _GNU_SOURCE
+#include "addon.h"
 #include "async_job.h"
 #include <node_api.h>
 #include <dirent.h>
@@ -21,9 +22,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define STAT_FIELDS 13
 
-napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
 typedef struct {
   napi_async_work work;
@@ -68,17 +67,18 @@ static int add_name(Scan *s, const char *name) {
 static void stat_entry(Scan *s, int dirfd, const char *name, char *full, int64_t *out) {
   struct stat st;
   memset(out, 0, STAT_FIELDS * sizeof *out);
-  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) { out[12] = errno; return; }
-  out[0] = (int64_t)st.st_dev; out[1] = (int64_t)st.st_ino; out[2] = st.st_mode; out[3] = (int64_t)st.st_nlink;
-  out[4] = st.st_uid; out[5] = st.st_gid; out[6] = (int64_t)st.st_rdev; out[7] = st.st_size; out[8] = st.st_blocks;
-  out[9] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-  out[10] = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) { out[STAT_ERRNO] = errno; return; }
+  out[STAT_DEV] = (int64_t)st.st_dev; out[STAT_INO] = (int64_t)st.st_ino; out[STAT_MODE] = st.st_mode;
+  out[STAT_NLINK] = (int64_t)st.st_nlink; out[STAT_UID] = st.st_uid; out[STAT_GID] = st.st_gid;
+  out[STAT_RDEV] = (int64_t)st.st_rdev; out[STAT_SIZE] = st.st_size; out[STAT_BLOCKS] = st.st_blocks;
+  out[STAT_MTIME_NS] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+  out[STAT_CTIME_NS] = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
   /* There is no llistxattrat: the path is the folder's plus the name. */
   size_t len = strlen(name);
   memcpy(full + s->path_len + 1, name, len + 1);
   ssize_t xattrs = llistxattr(full, NULL, 0);
   /* -1 when it cannot be told: the walk then asks itself, and reports why it failed. */
-  out[11] = xattrs >= 0 ? xattrs : errno == ENOTSUP ? 0 : -1;
+  out[STAT_XATTR_BYTES] = xattrs >= 0 ? xattrs : errno == ENOTSUP ? 0 : -1;
 }
 
 static void execute(napi_env env, void *data) {

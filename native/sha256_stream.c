@@ -4,6 +4,7 @@
  * hash of a full backup's packs took 0.21 s of its 2 s, and the main thread sets the lanes' pace.
  * The caller gives one piece at a time (each update after the last one settled): the pieces of one
  * hash must go in order, and two threads must not update one context at once. */
+#include "addon.h"
 #include "async_job.h"
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -21,16 +22,19 @@ static void finalize_hash(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-void *external_arg(napi_env env, napi_value value); /* lifeboat_native.c */
 
 napi_value sha256_create(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value external;
+  napi_value external = NULL;
+  int adopted = 0;
   Hash *h = calloc(1, sizeof *h);
   if (h) h->ctx = EVP_MD_CTX_new();
-  if (!h || !h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1 || napi_create_external(env, h, finalize_hash, NULL, &external) != napi_ok) {
-    if (h) EVP_MD_CTX_free(h->ctx);
-    free(h);
+  if (h && h->ctx && EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1) external = tagged_external(env, h, finalize_hash, &HASH_TAG, &adopted);
+  if (!external) {
+    if (h && !adopted) {
+      EVP_MD_CTX_free(h->ctx);
+      free(h);
+    }
     napi_throw_error(env, NULL, "cannot set up SHA-256 (OpenSSL or memory missing)");
     return NULL;
   }
@@ -73,7 +77,7 @@ napi_value sha256_update(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Job *job = job_new(env, sizeof *job, run, settle, NULL);
   if (!job) return NULL;
-  job->hash = argc == 2 ? external_arg(env, argv[0]) : NULL;
+  job->hash = argc == 2 ? external_arg(env, argv[0], &HASH_TAG) : NULL;
   if (!job->hash || job->hash->busy || job->hash->finished || !job_keep(env, &job->base, argv[0]) ||
       !job_hold(env, &job->base, argv[1], napi_uint8_array, (void **)&job->data, &job->len))
     return job_refuse(env, &job->base, usage);
@@ -86,7 +90,7 @@ napi_value sha256_digest(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Hash *h = argc == 1 ? external_arg(env, argv[0]) : NULL;
+  Hash *h = argc == 1 ? external_arg(env, argv[0], &HASH_TAG) : NULL;
   void *out;
   unsigned int len = 0;
   if (!h || h->busy || h->finished) {

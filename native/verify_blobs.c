@@ -18,6 +18,7 @@
  * length; ids 32 bytes per blob. Status 0 is a whole blob; any other only says that it is not,
  * and the caller decodes it again with node:crypto to say why. The OpenSSL is Node's own. */
 #define _GNU_SOURCE
+#include "addon.h"
 #include "async_job.h"
 #include <errno.h>
 #include <sys/stat.h>
@@ -39,7 +40,6 @@ EVP_MAC_CTX *hmac_sha256_new(const unsigned char *key, size_t key_len);
 int hmac_sha256_of(EVP_MAC_CTX *mac, const void *data, size_t len, unsigned char *out);
 int64_t blob_decrypt(EVP_CIPHER_CTX *cipher, const unsigned char *id, uint64_t offset, const unsigned char *sealed, size_t stored, unsigned char *plain);
 
-napi_value errno_error(napi_env env, int err, const char *syscall); /* lifeboat_native.c */
 
 typedef struct {
   AsyncJob base;
@@ -132,12 +132,12 @@ static void verify_all(AsyncJob *base) {
   size_t max_stored = 0, max_raw = 0;
   const double *p = job->places;
   for (size_t i = 0; i < job->count; i++) {
-    if (p[4 * i + 1] > 0 && p[4 * i + 1] <= (double)job->pack_len && (size_t)p[4 * i + 1] > max_stored) max_stored = (size_t)p[4 * i + 1];
-    if (p[4 * i + 3] > 0 && p[4 * i + 3] < (double)(1u << 30) && (size_t)p[4 * i + 3] > max_raw) max_raw = (size_t)p[4 * i + 3];
+    if (p[PLACE_FIELDS * i + 1] > 0 && p[PLACE_FIELDS * i + 1] <= (double)job->pack_len && (size_t)p[PLACE_FIELDS * i + 1] > max_stored) max_stored = (size_t)p[PLACE_FIELDS * i + 1];
+    if (p[PLACE_FIELDS * i + 3] > 0 && p[PLACE_FIELDS * i + 3] < (double)(1u << 30) && (size_t)p[PLACE_FIELDS * i + 3] > max_raw) max_raw = (size_t)p[PLACE_FIELDS * i + 3];
   }
   Verifier v = verifier_open(job, max_stored, max_raw);
   for (size_t i = 0; i < job->count; i++) {
-    const double *place = p + 4 * i;
+    const double *place = p + PLACE_FIELDS * i;
     job->status[i] = in_pack(place, job->pack_len) ? verify_sealed(&v, job->pack + (size_t)place[0], job->ids + i * ID_BYTES, place) : BLOB_OUT_OF_RANGE;
   }
   verifier_close(&v);
@@ -155,9 +155,9 @@ napi_value verify_blobs(napi_env env, napi_callback_info info) {
       !job_hold(env, b, argv[1], napi_uint8_array, (void **)&job->pack_key, &pack_key_len) ||
       !job_hold(env, b, argv[2], napi_uint8_array, (void **)&job->mac_key, &job->mac_key_len) || !job_hold(env, b, argv[3], napi_uint8_array, (void **)&job->ids, &ids_len) ||
       !job_hold(env, b, argv[4], napi_float64_array, (void **)&job->places, &places_len) || pack_key_len != 32 || places_len % 4 != 0 ||
-      ids_len != places_len / 4 * ID_BYTES)
+      ids_len != places_len / PLACE_FIELDS * ID_BYTES)
     return job_refuse(env, b, usage);
-  job->count = places_len / 4;
+  job->count = places_len / PLACE_FIELDS;
   napi_value status;
   if (napi_create_buffer(env, job->count, (void **)&job->status, &status) != napi_ok || !job_keep(env, b, status)) return job_refuse(env, b, usage);
   job->resolves_status = 1;
@@ -168,7 +168,7 @@ napi_value verify_blobs(napi_env env, napi_callback_info info) {
 #define READ_STEP ((size_t)1 << 20)
 
 static int by_offset(const void *a, const void *b, void *places) {
-  double x = ((const double *)places)[4 * *(const size_t *)a], y = ((const double *)places)[4 * *(const size_t *)b];
+  double x = ((const double *)places)[PLACE_FIELDS * *(const size_t *)a], y = ((const double *)places)[PLACE_FIELDS * *(const size_t *)b];
   return (x > y) - (x < y);
 }
 
@@ -185,10 +185,10 @@ static void verify_file(AsyncJob *base) {
   size_t *order = malloc((count ? count : 1) * sizeof *order);
   for (size_t i = 0; order && i < count; i++) {
     job->status[i] = BLOB_OUT_OF_RANGE;
-    if (!in_pack(p + 4 * i, size)) continue;
+    if (!in_pack(p + PLACE_FIELDS * i, size)) continue;
     order[pending++] = i;
-    if ((size_t)p[4 * i + 1] > max_stored) max_stored = (size_t)p[4 * i + 1];
-    if (p[4 * i + 3] > 0 && p[4 * i + 3] < (double)(1u << 30) && (size_t)p[4 * i + 3] > max_raw) max_raw = (size_t)p[4 * i + 3];
+    if ((size_t)p[PLACE_FIELDS * i + 1] > max_stored) max_stored = (size_t)p[PLACE_FIELDS * i + 1];
+    if (p[PLACE_FIELDS * i + 3] > 0 && p[PLACE_FIELDS * i + 3] < (double)(1u << 30) && (size_t)p[PLACE_FIELDS * i + 3] > max_raw) max_raw = (size_t)p[PLACE_FIELDS * i + 3];
   }
   if (order) qsort_r(order, pending, sizeof *order, by_offset, (void *)p);
   size_t cap = max_stored + READ_STEP;
@@ -204,7 +204,7 @@ static void verify_file(AsyncJob *base) {
   while (at < size) {
     if (len + READ_STEP > cap) {
       /* Keep from the next blob to verify on: it is not all in yet, so less than max_stored is kept. */
-      size_t keep = next < pending ? (size_t)p[4 * order[next]] : start + len;
+      size_t keep = next < pending ? (size_t)p[PLACE_FIELDS * order[next]] : start + len;
       if (keep > start + len) keep = start + len;
       memmove(window, window + (keep - start), start + len - keep);
       len = start + len - keep;
@@ -225,9 +225,9 @@ static void verify_file(AsyncJob *base) {
     }
     len += (size_t)got, at += (size_t)got;
     for (; next < pending; next++) {
-      size_t i = order[next], offset = (size_t)p[4 * i];
-      if (offset + (size_t)p[4 * i + 1] > start + len) break;
-      job->status[i] = verify_sealed(&v, window + (offset - start), job->ids + i * ID_BYTES, p + 4 * i);
+      size_t i = order[next], offset = (size_t)p[PLACE_FIELDS * i];
+      if (offset + (size_t)p[PLACE_FIELDS * i + 1] > start + len) break;
+      job->status[i] = verify_sealed(&v, window + (offset - start), job->ids + i * ID_BYTES, p + PLACE_FIELDS * i);
     }
   }
   unsigned int digest_len = 0;
@@ -255,9 +255,9 @@ napi_value pack_verify_file(napi_env env, napi_callback_info info) {
       !job_hold(env, b, argv[5], napi_uint8_array, (void **)&job->status, &status_len) ||
       !job_hold(env, b, argv[6], napi_uint8_array, (void **)&job->digest, &digest_len) ||
       !job_hold(env, b, argv[7], napi_uint8_array, (void **)&job->tail, &job->tail_len) || pack_key_len != 32 || places_len % 4 != 0 ||
-      ids_len != places_len / 4 * ID_BYTES || status_len != places_len / 4 || digest_len != 32)
+      ids_len != places_len / PLACE_FIELDS * ID_BYTES || status_len != places_len / PLACE_FIELDS || digest_len != 32)
     return job_refuse(env, b, usage);
-  job->count = places_len / 4;
+  job->count = places_len / PLACE_FIELDS;
   return job_start(env, b, "lifeboat.packVerifyFile");
 }
 

@@ -6,6 +6,7 @@
  * header ships with it, so the few functions used are declared here and looked up when first
  * needed: a Node.js without them makes zstdAvailable() false and the caller uses node:zlib. */
 #define _GNU_SOURCE
+#include "addon.h"
 #include <node_api.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -62,7 +63,6 @@ static ThreadState *thread_state(void) {
   return s;
 }
 
-int typed_array_data(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *count); /* lifeboat_native.c */
 
 static int bytes_arg(napi_env env, napi_value value, void **data, size_t *len) {
   if (typed_array_data(env, value, napi_uint8_array, data, len)) return 1;

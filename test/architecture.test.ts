@@ -1,5 +1,6 @@
 // Guards the layers of DESIGN.md: imports point downward only, a layer reaches another only
-// through its face, the engine reaches no source or target plug-in, no import cycles, the wall clock only in src/lib/clock.ts, and printing only
+// through its face, the engine reaches no source or target plug-in, the native addon is loaded
+// in one place, no import cycles, the wall clock only in src/lib/clock.ts, and printing only
 // in the CLI.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -61,6 +62,14 @@ test('the engine knows sources and targets only by their faces, never a plug-in'
   const offenders = files
     .filter((f) => layerOf(f) === 'engine')
     .flatMap((f) => importsOf(f).map((t) => relative(SRC, t)).filter((t) => plugIn.test(t)).map((t) => `${relative(SRC, f)} imports ${t}`));
+  assert.deepEqual(offenders, []);
+});
+
+test('the native addon is loaded in one place, src/lib/native-addon.ts, behind its one typed face', () => {
+  const offenders = files
+    .filter((f) => !f.endsWith('lib/native-addon.ts'))
+    .filter((f) => /lifeboat_native|nativeAddon(IfBuilt)?<|process\.dlopen/.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(SRC, f));
   assert.deepEqual(offenders, []);
 });
 

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, linkSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { nativeFs } from '../src/sources/native.ts';
+import { nativeAddon } from '../src/lib/native-addon.ts';
 import { IS_ROOT } from './helpers.ts';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -40,11 +40,11 @@ export function buildFixture(root: string): void {
   writeFileSync(join(root, 'spaces and \u00e9moji \ud83d\ude80.txt'), 'unicode name');
   writeFileSync(join(root, '-leading-dash'), 'dash');
   execFileSync('mkfifo', [join(root, 'a-fifo')]);
-  nativeFs.setXattr(b(join(root, 'docs/report.txt')), b('user.lifeboat.test'), b('xattr value'));
-  nativeFs.setXattr(b(join(root, 'docs')), b('user.on-a-dir'), Buffer.from([0, 1, 2, 255]));
+  nativeAddon().setXattr(b(join(root, 'docs/report.txt')), b('user.lifeboat.test'), b('xattr value'));
+  nativeAddon().setXattr(b(join(root, 'docs')), b('user.on-a-dir'), Buffer.from([0, 1, 2, 255]));
   if (IS_ROOT) {
-    nativeFs.mknod(b(join(root, 'a-chardev')), 0o020000 | 0o600, 1, 3);
-    nativeFs.mknod(b(join(root, 'a-blockdev')), 0o060000 | 0o600, 7, 200);
+    nativeAddon().mknod(b(join(root, 'a-chardev')), 0o020000 | 0o600, 1, 3);
+    nativeAddon().mknod(b(join(root, 'a-blockdev')), 0o060000 | 0o600, 7, 200);
     lchownSync(join(root, 'private'), 1234, 5678);
     lchownSync(join(root, 'link-relative'), 4321, 8765);
     execFileSync('setfacl', ['-m', 'u:1234:r', join(root, 'docs/report.txt')]);
@@ -54,8 +54,8 @@ export function buildFixture(root: string): void {
     ['docs/report.txt', 123456789], ['sparse.img', 1], ['link-relative', 999999999], ['docs/deep/er/still', 42],
     ['docs/deep/er', 43], ['docs/deep', 44], ['docs', 555555555], ['empty-dir', 7], ['sticky', 8],
   ];
-  for (const [p, ns] of times) nativeFs.utimens(b(join(root, p)), 1_600_000_000, ns, 1_600_000_000, ns);
-  nativeFs.utimens(b(root), 1_500_000_000, 1, 1_500_000_000, 1);
+  for (const [p, ns] of times) nativeAddon().utimens(b(join(root, p)), 1_600_000_000, ns, 1_600_000_000, ns);
+  nativeAddon().utimens(b(root), 1_500_000_000, 1, 1_500_000_000, 1);
 }
 
 export interface EntryFacts {
@@ -80,11 +80,11 @@ export function describeTree(root: string): Map<string, EntryFacts> {
   const visit = (rel: Buffer): void => {
     const full = Buffer.concat([b(root), rel]);
     const st = lstatSync(full, { bigint: true });
-    const names = nativeFs.listXattrs(full).sort(Buffer.compare);
+    const names = nativeAddon().listXattrs(full).sort(Buffer.compare);
     const facts: EntryFacts = {
       type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'chardev' : st.isBlockDevice() ? 'blockdev' : 'other',
       mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs, size: st.isFile() ? st.size : 0n,
-      xattrs: names.map((n) => `${n}=${nativeFs.getXattr(full, n).toString('hex')}`).join(','),
+      xattrs: names.map((n) => `${n}=${nativeAddon().getXattr(full, n).toString('hex')}`).join(','),
       sparse: st.isFile() && st.blocks * 512n < st.size / 2n, rdev: st.rdev,
     };
     if (st.isFile()) {

@@ -1,7 +1,6 @@
 // The backup walk: depth-first over a Source's folders, submitting changed files to the chunk pool
 // (or a stream to stream-chunks.ts). It waits for a free file slot before submitting, so the files
 // (and bytes) in flight are bounded; a folder's tree is saved as soon as all of its entries are done.
-import { describeError, entryErrorCode, errnoCode } from '../errors.ts';
 import { later, now, type Later } from '../lib/later.ts';
 import { Limiter } from '../lib/limiter.ts';
 import type { OperationEvents, WarningCode } from '../model/events.ts';
@@ -13,7 +12,8 @@ import { joinPath } from '../sources/files.ts';
 import type { Source } from '../sources/source.ts';
 import type { ChunkPool, PreparedChunk } from './chunk-pool.ts';
 import type { FolderCache, FolderRecord, SeenFolder } from './folder-cache.ts';
-import { FolderPrefetch } from './folder-prefetch.ts';
+import { BackupReports } from './backup-reports.ts';
+import { FolderPrefetch, type FolderAhead } from './folder-prefetch.ts';
 import { PathMatcher } from './excludes.ts';
 import { chunkStream } from './stream-chunks.ts';
 
@@ -32,17 +32,11 @@ export interface WalkOptions {
   events?: OperationEvents;
 }
 
-/** Entries' problems kept in the snapshot itself, for `snapshots` to show later. */
-const PROBLEMS_KEPT_IN_SNAPSHOT = 1000;
-
 // Enough to keep every chunking lane's queue full of small files: four runs' worth (chunk-pool.ts).
 const FILES_IN_FLIGHT = 256;
 
 export class TreeWalker {
-  /** Entries that could not be read, each reported to events.problem. */
-  problems = 0;
-  /** The first of them, "path: reason", for the snapshot record. */
-  readonly firstProblems: string[] = [];
+  readonly reports: BackupReports;
   /** Folders that kept their parent-snapshot tree by the folder cache, unread. */
   foldersFromCache = 0;
   readonly #repo: Repository;
@@ -66,6 +60,7 @@ export class TreeWalker {
     this.#summary = summary;
     this.#options = options;
     this.#excludes = new PathMatcher(options.excludes ?? []);
+    this.reports = new BackupReports(options.events);
   }
 
   /** The parent snapshot's tree of the folder at `path`; undefined (and a warning) when it is unreadable. */
@@ -74,7 +69,7 @@ export class TreeWalker {
       return await this.#repo.loadTree(id);
     } catch (err) {
       const message = `the parent snapshot's listing (tree ${id.slice(0, 12)}) is unreadable, files below are read again: ${(err as Error).message}`;
-      this.#options.events?.warning?.({ path: path.toString() || '/', code: 'REREAD', message });
+      this.reports.warning(path, message, 'REREAD');
       return undefined;
     }
   }
@@ -235,9 +230,9 @@ export class TreeWalker {
     return !(this.#options.oneFileSystem && dev !== this.#rootDevice);
   }
 
-  #warn(path: Buffer, message: string, code: WarningCode = 'METADATA'): void {
+  #warn(path: Buffer, message: string, code?: WarningCode): void {
     this.#folders?.problemAt(path);
-    this.#options.events?.warning?.({ path: path.toString(), code, message });
+    this.reports.warning(path, message, code);
   }
 
   /**
@@ -387,24 +382,9 @@ export class TreeWalker {
   #error(path: Buffer, err: unknown): void {
     if (this.#fatal) throw this.#fatal;
     this.#folders?.problemAt(path);
-    const message = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
-    this.problems++;
-    if (this.firstProblems.length < PROBLEMS_KEPT_IN_SNAPSHOT) this.firstProblems.push(`${path.toString('utf8')}: ${message}`);
-    this.#options.events?.problem?.({ path: path.toString('utf8'), code: entryErrorCode(err), message });
+    this.reports.problem(path, err);
   }
 }
 
 /** A folder's tree in the parent snapshot: its id, or the tree itself when it has none (the root). */
 type PreviousTree = { id: string; tree?: Tree } | { id?: undefined; tree: Tree };
-
-/** A subfolder's scan and parent-snapshot tree, started before the walk reaches it. */
-interface FolderAhead {
-  scan?: Promise<FolderListing>;
-  previousTree?: Promise<Tree | undefined>;
-  /** The folder's key in the folder cache, and its record there. */
-  key?: Buffer;
-  record?: FolderRecord;
-  /** The folder's tree in the parent snapshot, as the walk of the parent folder found it. */
-  previousId?: string;
-}
-

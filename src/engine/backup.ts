@@ -110,7 +110,7 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
     await pool.close();
   }
   summary.durationMs = Math.round(monotonicMs() - started);
-  summary.errors = walker.problems;
+  summary.errors = walker.reports.problems;
   const snapshot: Snapshot = {
     version: 1,
     time: options.time ?? nowLocalIso(),
@@ -123,14 +123,14 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
     summary,
   };
   if (parent) snapshot.parent = parent.id;
-  if (walker.problems) {
+  if (walker.reports.problems) {
     snapshot.incomplete = true;
-    snapshot.errors = walker.firstProblems;
+    snapshot.errors = walker.reports.firstProblems;
   }
   options.signal?.throwIfAborted(); // the last moment at which a cancel leaves no snapshot
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
   const cacheProblem = snapshotId && (await folders?.save(snapshotId));
-  if (cacheProblem) options.events?.warning?.({ path: options.folderCacheDir!, code: 'CACHE', message: cacheProblem });
+  if (cacheProblem) walker.reports.warning(options.folderCacheDir!, cacheProblem, 'CACHE');
   return { snapshotId, snapshot, summary, foldersFromCache: walker.foldersFromCache };
 }
 

@@ -10,7 +10,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { processBudget } from '../lib/budget.ts';
 import { errnoError } from '../lib/errno.ts';
-import { nativeAddon } from '../lib/native-addon.ts';
+import { layoutOf, nativeAddon, type LaneHandle } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import { BLOB_LEVEL, compressBound, COMPRESS_FROM_BYTES, MUST_SAVE_BYTES } from '../lib/zstd.ts';
 import type { Repository } from '../repo/repository.ts';
@@ -51,13 +51,6 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
-interface NativeLanes {
-  chunkLaneCreate(gear: Uint32Array, params: Float64Array, blobIdKey: Uint8Array, known: BigUint64Array): object;
-  chunkLaneRun(lane: object, paths: Uint8Array, count: number, out: Uint8Array, records: Float64Array, ids: Uint8Array): Promise<void>;
-  chunkLaneClose(lane: object): void;
-  alignedBuffer(bytes: number): Buffer;
-}
-
 /** Where a run's chunks go, and how many of them the main thread has not finished with. */
 interface Arena {
   out: Buffer;
@@ -68,7 +61,7 @@ interface Arena {
 }
 
 interface Lane {
-  handle: object;
+  handle: LaneHandle;
   arenas: Arena[];
   /** The file the lane has begun and not finished. */
   carried?: Job;
@@ -77,11 +70,7 @@ interface Lane {
   loop?: Promise<void>;
 }
 
-/** native/chunk_files.c's record layout. */
-const RECORDS_START = 4;
-const RECORD_FIELDS = 10;
-const CHUNK = 1;
-const DONE = 2;
+/** The calls a FAILED record names (native/chunk_files.c's SYSCALL_*). */
 const SYSCALLS = ['', 'open', 'read', 'fstat'];
 /** Records one run can return: enough for a run of small files, few enough that they come back soon. */
 const RECORDS_PER_RUN = 256;
@@ -104,7 +93,9 @@ const GROW_AFTER_BYTES = 128 * 1024 * 1024;
 const GROW_AFTER_FILES = 2048;
 
 export class ChunkPool {
-  readonly #native = nativeAddon<NativeLanes>();
+  readonly #native = nativeAddon();
+  /** Where the lanes' records keep what (native/addon.h); #takeIn and settle read a record's numbers in its order. */
+  readonly #layout = layoutOf('chunk', { fields: 10 });
   readonly #lanes: Lane[] = [];
   /** Files not started yet, in order: each run takes from the front, and gives back what it did not start. */
   readonly #waiting: Job[] = [];
@@ -191,7 +182,7 @@ export class ChunkPool {
     // default chunker): one is filled while the main thread takes in the other's chunks.
     const arena = (): Arena => ({
       out: this.#native.alignedBuffer(compressBound(maxBytes)), // in huge pages: fewer faults
-      records: new Float64Array(RECORDS_START + RECORDS_PER_RUN * RECORD_FIELDS),
+      records: new Float64Array(this.#layout.start + RECORDS_PER_RUN * this.#layout.fields),
       ids: Buffer.allocUnsafeSlow(RECORDS_PER_RUN * 32),
       inUse: 0,
     });
@@ -210,10 +201,10 @@ export class ChunkPool {
         files = this.#take();
         const paths = Buffer.concat(files.flatMap((f) => [f.path, Buffer.of(0)]));
         await processBudget().onThread(() => this.#native.chunkLaneRun(lane.handle, paths, files.length, arena.out, arena.records, arena.ids));
-        const started = arena.records[1];
+        const started = arena.records[this.#layout.started];
         this.#waiting.unshift(...files.slice(started));
         const before = lane.carried;
-        lane.carried = arena.records[2] ? (started > 0 ? files[started - 1] : before) : undefined;
+        lane.carried = arena.records[this.#layout.carried] ? (started > 0 ? files[started - 1] : before) : undefined;
         this.#takeIn(arena, (file) => (file < 0 ? before! : files[file]));
         files = [];
         if (this.#waiting.length) this.#scheduleDispatch(); // another lane may be idle
@@ -238,10 +229,11 @@ export class ChunkPool {
   /** Hands a run's chunks to their files' onChunk, and settles the files it finished. */
   #takeIn(arena: Arena, jobOf: (file: number) => Job): void {
     const { records, ids, out } = arena;
-    for (let r = 0; r < records[0]; r++) {
-      const at = RECORDS_START + r * RECORD_FIELDS;
+    const layout = this.#layout;
+    for (let r = 0; r < records[layout.count]; r++) {
+      const at = layout.start + r * layout.fields;
       const job = jobOf(records[at + 1]);
-      if (records[at] === CHUNK) {
+      if (records[at] === layout.chunk) {
         const [index, start, length, compression, rawLength, offset] = records.subarray(at + 2, at + 8);
         const id = Buffer.from(ids.subarray(r * 32, r * 32 + 32));
         if (start >= 0) arena.inUse++;
@@ -257,7 +249,7 @@ export class ChunkPool {
           });
         job.pending.add(p);
       } else {
-        settle(job, Array.from(records.subarray(at + 2, at + RECORD_FIELDS)), records[at] === DONE); // the arena is used again meanwhile
+        settle(job, Array.from(records.subarray(at + 2, at + layout.fields)), records[at] === layout.done); // the arena is used again meanwhile
       }
     }
   }

@@ -1,4 +1,19 @@
 // Reading subfolders ahead of the backup walk (backup-walk.ts).
+import type { Tree } from '../model/tree.ts';
+import type { FolderListing } from '../sources/dir-scan.ts';
+import type { FolderRecord } from './folder-cache.ts';
+
+/** A subfolder's scan and parent-snapshot tree, started before the walk reaches it. */
+export interface FolderAhead {
+  scan?: Promise<FolderListing>;
+  previousTree?: Promise<Tree | undefined>;
+  /** The folder's key in the folder cache, and its record there. */
+  key?: Buffer;
+  record?: FolderRecord;
+  /** The folder's tree in the parent snapshot, as the walk of the parent folder found it. */
+  previousId?: string;
+}
+
 
 /**
  * Starts the reads of a folder's subfolders a few ahead of the walk. Read one by one, each

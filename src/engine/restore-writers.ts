@@ -6,7 +6,7 @@
 import { errnoError, errnoMessage, nodeWorded } from '../lib/errno.ts';
 import { processBudget } from '../lib/budget.ts';
 import { Limiter } from '../lib/limiter.ts';
-import { nativeAddon } from '../lib/native-addon.ts';
+import { layoutOf, nativeAddon, type NativeLayout } from '../lib/native-addon.ts';
 import { oncePerTurn } from '../lib/per-turn.ts';
 import type { TreeNode } from '../model/tree.ts';
 import { ownerOf, splitNs } from '../sources/files-at.ts';
@@ -36,17 +36,10 @@ export interface PackRange {
   length: number;
 }
 
-interface NativeWrites {
-  restoreWriteFiles(content: Uint8Array, meta: Float64Array, names: Uint8Array, keys: Uint8Array, results: Int32Array, xattrErrors: Int32Array, macKey: Uint8Array): Promise<void>;
-  restoreWriteRun(fd: number, sealed: Uint8Array | [string, number, number], packKey: Uint8Array, ids: Uint8Array, places: Float64Array, sparse: boolean, directFd: number, macKey: Uint8Array): Promise<number>;
-}
-
 const IS_ROOT = process.getuid?.() === 0;
 /** A batch is sent at once when its contents reach this size, without waiting for the turn to end. */
 const BATCH_BYTES = 4 * 1024 * 1024;
-/** What native/restore_write.c reports per file (its STATUS_* and STEP_*). */
-const FAILED = 1;
-const DAMAGED = 2;
+/** The calls a failed file's result names (native/restore_write.c's STEP_*). */
 const STEP_SYSCALLS = ['', 'open', 'write', 'fchmod', 'futimens', 'close'];
 
 interface FileInBatch {
@@ -67,7 +60,9 @@ class Batch {
 }
 
 export class RestoreWriters {
-  readonly #native = nativeAddon<NativeWrites>();
+  readonly #native = nativeAddon();
+  /** write() and writeRun() put each file's, part's, attribute's and blob's numbers in this order. */
+  readonly #layout = layoutOf('restore', { file: 9, part: 5, xattr: 2, blob: 6 });
   /** Jobs at most on the thread pool at once: it also serves the restore's reads. */
   readonly #slots: Limiter;
   /** Files at most in one batch. */
@@ -155,13 +150,13 @@ export class RestoreWriters {
     const batch = this.#batch;
     if (batch.files.length === 0) return;
     this.#batch = new Batch();
-    const results = new Int32Array(4 * batch.files.length);
+    const results = new Int32Array(this.#layout.result * batch.files.length);
     const xattrErrors = new Int32Array(batch.xattrs);
     const job = this.#queue(() =>
       this.#native.restoreWriteFiles(Buffer.concat(batch.content), new Float64Array(batch.meta), Buffer.concat(batch.names), Buffer.concat(batch.blobKeys), results, xattrErrors, this.#macKey),
     );
     job.then(
-      () => settleFiles(batch.files, results, xattrErrors),
+      () => settleFiles(batch.files, results, xattrErrors, this.#layout),
       (err: Error) => batch.files.forEach((f) => f.reject(err)),
     );
   }
@@ -176,18 +171,18 @@ export class RestoreWriters {
   }
 }
 
-function settleFiles(files: FileInBatch[], results: Int32Array, xattrErrors: Int32Array): void {
+function settleFiles(files: FileInBatch[], results: Int32Array, xattrErrors: Int32Array, layout: NativeLayout['restore']): void {
   let x = 0;
   files.forEach((file, i) => {
-    const [status, errno, step, chownErrno] = results.subarray(4 * i, 4 * i + 4);
+    const [status, errno, step, chownErrno] = results.subarray(layout.result * i, layout.result * (i + 1));
     const warnings: string[] = [];
     if (chownErrno) warnings.push(`cannot set owner: ${errnoMessage(chownErrno, 'fchown')}`);
     for (const name of file.xattrNames) {
       const err = xattrErrors[x++];
       if (err) warnings.push(`cannot set extended attribute ${name.toString()}: ${errnoMessage(err, 'fsetxattr')}`);
     }
-    if (status === DAMAGED) file.resolve(undefined);
-    else if (status === FAILED) file.reject(errnoError(errno, STEP_SYSCALLS[step], step === 1 ? file.path : undefined));
+    if (status === layout.damaged) file.resolve(undefined);
+    else if (status === layout.failed) file.reject(errnoError(errno, STEP_SYSCALLS[step], step === 1 ? file.path : undefined));
     else file.resolve(warnings);
   });
 }

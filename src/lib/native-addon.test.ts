@@ -5,18 +5,7 @@ import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, r
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { nativeAddon } from './native-addon.ts';
-
-interface DirectWrite {
-  writeAt(fd: number, directFd: number, data: Uint8Array, position: number): Promise<void>;
-  alignedBuffer(bytes: number): Buffer;
-}
-
-interface StreamHash {
-  sha256Create(): object;
-  sha256Update(hash: object, data: Uint8Array): Promise<void>;
-  sha256Digest(hash: object): Buffer;
-}
+import { layoutOf, nativeAddon, type HashHandle, type LaneHandle } from './native-addon.ts';
 
 test('a process whose only user of the addon was a worker thread exits cleanly after the worker ends', () => {
   // The addon keeps contexts per thread behind pthread keys. When only a worker had loaded it,
@@ -39,7 +28,7 @@ test('a process whose only user of the addon was a worker thread exits cleanly a
 });
 
 test('writeAt: ranges that meet inside a block, written at once past the page cache and through it, make the file they describe', async (t) => {
-  const native = nativeAddon<DirectWrite>();
+  const native = nativeAddon();
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-direct-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'f');
@@ -77,7 +66,7 @@ test('writeAt: ranges that meet inside a block, written at once past the page ca
 });
 
 test("the pool thread that ran an addon job yields to the main thread on waking (SCHED_BATCH), and the main thread keeps its policy", { skip: process.platform !== 'linux' }, async (t) => {
-  const native = nativeAddon<DirectWrite>();
+  const native = nativeAddon();
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-batch-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const fd = openSync(join(dir, 'f'), 'w');
@@ -95,7 +84,7 @@ test("the pool thread that ran an addon job yields to the main thread on waking 
 });
 
 test('sha256Update/sha256Digest: pieces hashed on the thread pool give node:crypto\'s SHA-256 of their concatenation; misuse is refused', async () => {
-  const addon = nativeAddon<StreamHash>();
+  const addon = nativeAddon();
   const pieces = [randomBytes(4 * 1024 * 1024 + 17), Buffer.alloc(0), randomBytes(1), randomBytes(65_536)];
   const hash = addon.sha256Create();
   for (const piece of pieces) await addon.sha256Update(hash, piece);
@@ -110,7 +99,7 @@ test('sha256Update/sha256Digest: pieces hashed on the thread pool give node:cryp
   addon.sha256Digest(busy);
   assert.throws(() => addon.sha256Update(busy, pieces[2]), /before sha256Digest/);
   assert.throws(() => addon.sha256Digest(busy), /once/);
-  assert.throws(() => addon.sha256Update({}, pieces[2]), TypeError);
+  assert.throws(() => addon.sha256Update({} as HashHandle, pieces[2]), TypeError);
 });
 
 test('alignedBuffer: a big buffer\'s whole 2 MiB stretches are huge pages once touched, where the kernel gives them on request', (t) => {
@@ -120,10 +109,41 @@ test('alignedBuffer: a big buffer\'s whole 2 MiB stretches are huge pages once t
   if (!/\[(madvise|always)\]/.test(thp)) return t.skip(`transparent huge pages: ${thp}`);
   const hugeKiB = () => Number(/^AnonHugePages:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1]);
   const before = hugeKiB();
-  const buffer = nativeAddon<DirectWrite>().alignedBuffer(4 * 1024 * 1024 + 64 * 1024);
+  const buffer = nativeAddon().alignedBuffer(4 * 1024 * 1024 + 64 * 1024);
   buffer.fill(1);
   // Two whole huge pages; the 64 KiB tail stays in small pages, so the buffer is not 6 MiB resident.
   const grown = hugeKiB() - before;
   assert.ok(grown >= 4096, `AnonHugePages grew by ${grown} kB`);
   assert.equal(buffer.byteLength, 4 * 1024 * 1024 + 64 * 1024);
+});
+
+test('handles are type-tagged: one kind passed for another, or a plain object, is refused', () => {
+  const addon = nativeAddon();
+  const hash = addon.sha256Create();
+  const lane = addon.chunkLaneCreate(new Uint32Array(256), new Float64Array([64, 128, 256, 512, 1, 128, 64, 0, 0]), new Uint8Array(32), new BigUint64Array(8));
+  assert.throws(() => addon.chunkLaneClose(hash as unknown as LaneHandle), TypeError, 'a hash is no lane');
+  assert.throws(() => addon.sha256Digest(lane as unknown as HashHandle), TypeError, 'a lane is no hash');
+  assert.throws(() => addon.chunkLaneClose({} as LaneHandle), TypeError);
+  addon.chunkLaneClose(lane);
+  assert.equal(addon.sha256Digest(hash).length, 32, 'each still works as itself');
+});
+
+test('the file calls check their arguments: a NUL inside a path, a wrong type or range is a TypeError, not another file', () => {
+  const addon = nativeAddon();
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-args-'));
+  try {
+    assert.throws(() => addon.utimens(Buffer.from(`${dir}\0/elsewhere`), 0, 0, 0, 0), /must not hold a NUL byte/);
+    assert.throws(() => addon.listXattrs('not a buffer' as unknown as Buffer), TypeError);
+    assert.throws(() => addon.utimens(Buffer.from(dir), 0, 1e9, 0, 0), TypeError, 'nanoseconds past a second');
+    assert.throws(() => addon.mknod(Buffer.from(join(dir, 'f')), 0o100644, 0, 0), TypeError, 'mknod makes no regular file');
+    assert.throws(() => (addon.futimens as (...a: unknown[]) => void)(3), TypeError, 'too few arguments');
+    assert.equal(existsSync(join(dir, 'f')), false);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('the record layouts come from the addon, and a build that differs from the code is refused clearly', () => {
+  assert.equal(nativeAddon().layout.scan.fields, Object.keys(nativeAddon().layout.scan).length - 1, 'one number per named field');
+  assert.throws(() => layoutOf('restore', { file: 10 }), /native helper does not match this version \(its restore records differ in file\)/);
 });

@@ -5,14 +5,7 @@
 // Node.js whose zstd the addon cannot find, a missing build, and input that is not one whole
 // frame of the expected size, whose error (or length) it reports as before.
 import { constants as zc, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-import { nativeAddonIfBuilt } from './native-addon.ts';
-
-interface NativeZstd {
-  zstdAvailable(): boolean;
-  zstdCompress(data: Uint8Array, level: number): Buffer;
-  /** undefined unless `data` is one frame of exactly rawLength bytes. */
-  zstdDecompress(data: Uint8Array, rawLength: number): Buffer | undefined;
-}
+import { nativeAddonIfBuilt, type NativeAddon } from './native-addon.ts';
 
 /**
  * Blobs are compressed at level 3: on a real tree of programs and libraries its repository is 9%
@@ -24,11 +17,11 @@ export const BLOB_LEVEL = 3;
 export const COMPRESS_FROM_BYTES = 128;
 /** A frame is stored instead of the raw bytes only when it saves at least this many. */
 export const MUST_SAVE_BYTES = 64;
-let native: NativeZstd | null | undefined;
+let native: NativeAddon | null | undefined;
 
-function addon(): NativeZstd | null {
+function addon(): NativeAddon | null {
   if (native === undefined) {
-    const loaded = nativeAddonIfBuilt<NativeZstd>();
+    const loaded = nativeAddonIfBuilt();
     native = loaded?.zstdAvailable() ? loaded : null;
   }
   return native;

@@ -9,11 +9,6 @@ import { nativeAddon } from '../lib/native-addon.ts';
 
 export { macBlob } from './crypto.ts';
 
-interface GearCut {
-  /** The cut (exclusive end of the chunk) of the gear hash started at `from`, or -1 before limitEnd. */
-  gearCut(bytes: Uint8Array, from: number, normalEnd: number, limitEnd: number, strictMask: number, looseMask: number, gear: Uint32Array): number;
-}
-
 export interface ChunkerParams {
   minBytes: number;
   avgBytes: number;
@@ -48,7 +43,7 @@ export class Chunker {
   readonly #gear: Uint32Array;
   readonly #maskStrict: number;
   readonly #maskLoose: number;
-  readonly #native = nativeAddon<GearCut>();
+  readonly #native = nativeAddon();
 
   constructor(gear: Uint32Array, params: ChunkerParams) {
     if (!(params.minBytes > 0 && params.minBytes <= params.avgBytes && params.avgBytes <= params.maxBytes)) {

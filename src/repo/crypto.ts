@@ -3,7 +3,7 @@
 // each file gets its own key, derived by HKDF from the master key and a fresh 256-bit salt, and
 // inside a file a nonce is (domain, byte offset of the sealed item), unique within that file.
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { nativeAddonIfBuilt } from '../lib/native-addon.ts';
+import { nativeAddonIfBuilt, type NativeAddon } from '../lib/native-addon.ts';
 
 export const KEY_BYTES = 32;
 export const SALT_BYTES = 32;
@@ -92,21 +92,15 @@ export function blobIdOf(keys: RepositoryKeys, data: Uint8Array): Buffer {
   return macBlob(keys.blobId, data);
 }
 
-interface NativeBlobCrypto {
-  blobMac(key: Uint8Array, data: Uint8Array): Buffer;
-  blobSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array, into: Uint8Array, at: number): number;
-  blobOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer | undefined;
-}
-
-let native: NativeBlobCrypto | null | undefined;
+let native: NativeAddon | null | undefined;
 
 /**
  * The addon's HMAC and AES-256-GCM (native/blob_crypto.c), which keep one context of each per
  * thread: node:crypto makes an object with its key schedule for every blob, 10-15 µs each for a
  * 4 KiB blob. Without the addon, node:crypto does the same work.
  */
-function nativeCrypto(): NativeBlobCrypto | null {
-  native ??= nativeAddonIfBuilt<NativeBlobCrypto>() ?? null;
+function nativeCrypto(): NativeAddon | null {
+  native ??= nativeAddonIfBuilt() ?? null;
   return native;
 }
 

@@ -34,7 +34,7 @@ test('the native blob loop finds exactly the blobs that are whole, and check nam
   const verify = async (pack: Buffer, entries: Array<[Buffer, BlobPlace]>): Promise<number[]> => {
     const idBytes = Buffer.concat(entries.map(([id]) => id));
     const places = new Float64Array(entries.flatMap(([, l]) => [l.offset, l.storedLength, l.compression, l.rawLength]));
-    return [...(await nativeAddon<{ verifyBlobs: Verify }>().verifyBlobs(pack, fileKeyBytes(repo.keys, pack.subarray(8, PACK_HEADER_BYTES)), repo.keys.blobId, idBytes, places))];
+    return [...(await nativeAddon().verifyBlobs(pack, fileKeyBytes(repo.keys, pack.subarray(8, PACK_HEADER_BYTES)), repo.keys.blobId, idBytes, places))];
   };
   assert.deepEqual(await verify(bytes, blobs), [0, 0, 0, 0, 0]);
 
@@ -119,7 +119,7 @@ test('a pack verified as its file is read says what the pack read whole says: bi
     try {
       const ids = Buffer.concat(entries.map(([id]) => id));
       const places = new Float64Array(entries.flatMap(([, l]) => [l.offset, l.storedLength, l.compression, l.rawLength]));
-      const read = await nativeAddon<{ packVerifyFile: VerifyFile }>().packVerifyFile(fd, fileKeyBytes(repo.keys, bytes.subarray(8, PACK_HEADER_BYTES)), repo.keys.blobId, ids, places, status, digest, tail);
+      const read = await nativeAddon().packVerifyFile(fd, fileKeyBytes(repo.keys, bytes.subarray(8, PACK_HEADER_BYTES)), repo.keys.blobId, ids, places, status, digest, tail);
       return { read, status: [...status], digest: digest.toString('hex'), tail };
     } finally {
       closeSync(fd);

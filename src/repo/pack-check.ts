@@ -3,7 +3,7 @@
 // blob must decrypt, decompress and MAC to its id.
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { nativeAddon, nativeAddonIfBuilt } from '../lib/native-addon.ts';
+import { layoutOf, nativeAddon, nativeAddonIfBuilt } from '../lib/native-addon.ts';
 import { decompressBlob } from '../lib/zstd.ts';
 import type { BlobIndex, BlobLocation } from './blob-index.ts';
 import { blobIdOf, fileKeyBytes, type RepositoryKeys } from './crypto.ts';
@@ -47,7 +47,7 @@ export async function verifyPackBytes(keys: RepositoryKeys, name: string, bytes:
   const hash = digest ?? createHash('sha256').update(bytes).digest();
   const problems = [...hashProblems(name, hash), ...headerProblems(keys, bytes.subarray(0, PACK_HEADER_BYTES), bytes, bytes.length, blobs)];
   const key = fileKeyBytes(keys, bytes.subarray(8, PACK_HEADER_BYTES));
-  const native = nativeAddonIfBuilt<NativeVerify>();
+  const native = nativeAddonIfBuilt();
   const whole = native && (await native.verifyBlobs(bytes, key, keys.blobId, ...blobTables(blobs)));
   for (let i = 0; i < blobs.length; i++) {
     if (whole?.[i] === 0) continue;
@@ -73,7 +73,7 @@ export async function verifyPackFile(keys: RepositoryKeys, name: string, path: s
     const digest = Buffer.alloc(32);
     // The header's entries as the index counts them, and room to spare for more.
     const tail = Buffer.alloc(packSizeFor(0, blobs.length) + 64 * 1024);
-    const size = await nativeAddon<NativeVerifyFile>().packVerifyFile(file.fd, key, keys.blobId, ...blobTables(blobs), status, digest, tail);
+    const size = await nativeAddon().packVerifyFile(file.fd, key, keys.blobId, ...blobTables(blobs), status, digest, tail);
     let end: Buffer = tail.subarray(Math.max(0, tail.length - size));
     const headerLength = end.length >= 4 ? end.readUInt32LE(end.length - 4) : 0;
     if (headerLength + 4 > end.length && headerLength + 4 <= size) end = await readAt(file, size - headerLength - 4, headerLength + 4);
@@ -116,28 +116,19 @@ async function readAt(file: FileHandle, position: number, length: number): Promi
   return bytes.subarray(0, bytesRead);
 }
 
-interface NativeVerify {
-  /** One status per blob: 0 when it decrypts, decompresses and MACs to its id (native/verify_blobs.c). */
-  verifyBlobs(pack: Uint8Array, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array): Promise<Uint8Array>;
-}
-
-interface NativeVerifyFile {
-  /** verifyBlobs over a file read as it goes: statuses in `status`, its SHA-256 in `digest`, its last bytes in `tail`; the bytes read. */
-  packVerifyFile(fd: number, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array, status: Uint8Array, digest: Uint8Array, tail: Uint8Array): Promise<number>;
-}
-
 /**
- * The blobs as the native loop takes them: ids 32 bytes each, places four numbers each. That loop
+ * The blobs as the native loop takes them: ids 32 bytes each, places in the addon's layout. That loop
  * does with one set of contexts and buffers what blobProblem does with node:crypto's objects for
  * each blob: 50-80 µs for a 4 KiB blob there, of which the work is 15. Blobs it does not find
  * whole go through blobProblem, which says what is wrong with them.
  */
 function blobTables(blobs: Array<[Buffer, BlobPlace]>): [Buffer, Float64Array] {
+  const { fields } = layoutOf('verify', { fields: 4 }); // the four numbers set below, in this order
   const ids = Buffer.alloc(blobs.length * 32);
-  const places = new Float64Array(blobs.length * 4);
+  const places = new Float64Array(blobs.length * fields);
   blobs.forEach(([id, loc], i) => {
     ids.set(id.subarray(0, 32), i * 32);
-    places.set([loc.offset, loc.storedLength, loc.compression, loc.rawLength], i * 4);
+    places.set([loc.offset, loc.storedLength, loc.compression, loc.rawLength], i * fields);
   });
   return [ids, places];
 }

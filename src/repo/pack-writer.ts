@@ -24,12 +24,7 @@ const NO_SEGMENT = Buffer.alloc(0);
  * (native/direct_write.c). Segments come from the addon, aligned, where it is built.
  */
 const BLOCK = 4096;
-const native = nativeAddonIfBuilt<{
-  alignedBuffer(bytes: number): Buffer;
-  sha256Create(): object;
-  sha256Update(hash: object, data: Uint8Array): Promise<void>;
-  sha256Digest(hash: object): Buffer;
-}>();
+const native = nativeAddonIfBuilt();
 
 function takeSegment(bytes: number): Buffer {
   if (bytes <= SEGMENT_BYTES) {

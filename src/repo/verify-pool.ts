@@ -10,13 +10,8 @@ import { nativeAddon } from '../lib/native-addon.ts';
 import type { RepositoryKeys } from './crypto.ts';
 import { verifyPackBytes, verifyPackFile, type BlobPlace, type PackProblem } from './pack-check.ts';
 
-interface NativeHash {
-  /** The SHA-256 of `bytes`, into digest. */
-  packHash(bytes: Uint8Array, digest: Uint8Array): Promise<void>;
-}
-
 export class VerifyPool {
-  readonly #native = nativeAddon<NativeHash>();
+  readonly #native = nativeAddon();
   readonly #keys: RepositoryKeys;
   readonly #size: number;
   readonly #slots: Limiter;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { scanDirectory } from './dir-scan.ts';
-import { nativeFs } from './native.ts';
+import { nativeAddon } from '../lib/native-addon.ts';
 
 test('a folder scan lists every entry sorted by name bytes, with the numbers lstat gives, and knows which have xattrs', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-scan-'));
@@ -17,7 +17,7 @@ test('a folder scan lists every entry sorted by name bytes, with the numbers lst
   execFileSync('mkfifo', [join(dir, 'fifo')]);
   const odd = Buffer.concat([Buffer.from(dir + '/'), Buffer.from([0x6e, 0xff, 0x6f])]); // not UTF-8
   writeFileSync(odd, '');
-  nativeFs.setXattr(Buffer.from(join(dir, 'b.txt')), Buffer.from('user.test'), Buffer.from('v'));
+  nativeAddon().setXattr(Buffer.from(join(dir, 'b.txt')), Buffer.from('user.test'), Buffer.from('v'));
 
   const entries = await scanDirectory(Buffer.from(dir));
   const names = entries.map((e) => e.name);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, type BigIntStats } from 'node:fs';
 import { constants } from 'node:os';
-import { nativeFs } from './native.ts';
+import { nativeAddon, type NativeLayout } from '../lib/native-addon.ts';
 
 /** What a backup reads of an entry's lstat: a BigIntStats has it, and so does a scanned entry. */
 export type EntryStats = Pick<
@@ -23,33 +23,34 @@ export interface ScannedEntry {
   error?: NodeJS.ErrnoException;
 }
 
-// Field positions in scan_dir.c's output, STAT_FIELDS per entry.
-const FIELDS = 13;
-const [DEV, INO, MODE, NLINK, UID, GID, RDEV, SIZE, BLOCKS, MTIME, CTIME, XATTR_BYTES, ERRNO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+/** Where each number is in scanDirectory's output: the addon says (native/addon.h). */
+type ScanLayout = NativeLayout['scan'];
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK } = fsConstants;
 const ERRNO_CODES = new Map(Object.entries(constants.errno).map(([code, n]) => [n, code]));
 
 class ScannedStats implements EntryStats {
   readonly #fields: BigInt64Array;
   readonly #at: number;
+  readonly #l: ScanLayout;
 
-  constructor(fields: BigInt64Array, entry: number) {
+  constructor(fields: BigInt64Array, entry: number, layout: ScanLayout) {
     this.#fields = fields;
-    this.#at = entry * FIELDS;
+    this.#at = entry * layout.fields;
+    this.#l = layout;
   }
 
-  get dev(): bigint { return this.#fields[this.#at + DEV]; }
-  get ino(): bigint { return this.#fields[this.#at + INO]; }
-  get mode(): bigint { return this.#fields[this.#at + MODE]; }
-  get nlink(): bigint { return this.#fields[this.#at + NLINK]; }
-  get uid(): bigint { return this.#fields[this.#at + UID]; }
-  get gid(): bigint { return this.#fields[this.#at + GID]; }
-  get rdev(): bigint { return this.#fields[this.#at + RDEV]; }
-  get size(): bigint { return this.#fields[this.#at + SIZE]; }
-  get blocks(): bigint { return this.#fields[this.#at + BLOCKS]; }
-  get mtimeNs(): bigint { return this.#fields[this.#at + MTIME]; }
-  get ctimeNs(): bigint { return this.#fields[this.#at + CTIME]; }
-  get xattrListBytes(): number { return Number(this.#fields[this.#at + XATTR_BYTES]); }
+  get dev(): bigint { return this.#fields[this.#at + this.#l.dev]; }
+  get ino(): bigint { return this.#fields[this.#at + this.#l.ino]; }
+  get mode(): bigint { return this.#fields[this.#at + this.#l.mode]; }
+  get nlink(): bigint { return this.#fields[this.#at + this.#l.nlink]; }
+  get uid(): bigint { return this.#fields[this.#at + this.#l.uid]; }
+  get gid(): bigint { return this.#fields[this.#at + this.#l.gid]; }
+  get rdev(): bigint { return this.#fields[this.#at + this.#l.rdev]; }
+  get size(): bigint { return this.#fields[this.#at + this.#l.size]; }
+  get blocks(): bigint { return this.#fields[this.#at + this.#l.blocks]; }
+  get mtimeNs(): bigint { return this.#fields[this.#at + this.#l.mtimeNs]; }
+  get ctimeNs(): bigint { return this.#fields[this.#at + this.#l.ctimeNs]; }
+  get xattrListBytes(): number { return Number(this.#fields[this.#at + this.#l.xattrBytes]); }
   isFile(): boolean { return this.#type() === S_IFREG; }
   isDirectory(): boolean { return this.#type() === S_IFDIR; }
   isSymbolicLink(): boolean { return this.#type() === S_IFLNK; }
@@ -58,7 +59,7 @@ class ScannedStats implements EntryStats {
   isBlockDevice(): boolean { return this.#type() === S_IFBLK; }
 
   #type(): number {
-    return Number(this.#fields[this.#at + MODE]) & S_IFMT;
+    return Number(this.#fields[this.#at + this.#l.mode]) & S_IFMT;
   }
 }
 
@@ -89,7 +90,9 @@ export async function scanDirectory(path: Buffer): Promise<ScannedEntry[]> {
 }
 
 export async function scanFolder(path: Buffer): Promise<FolderListing> {
-  const { names, ends, stats } = await nativeFs.scanDirectory(path);
+  const native = nativeAddon();
+  const layout = native.layout.scan;
+  const { names, ends, stats } = await native.scanDirectory(path);
   let entries: ScannedEntry[] | undefined;
   let digested: { key: Uint8Array; value: Buffer } | undefined; // the walk asks twice for the same key
   const nameAt = (i: number): Buffer => names.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
@@ -99,8 +102,8 @@ export async function scanFolder(path: Buffer): Promise<FolderListing> {
       entries = new Array(ends.length);
       for (let i = 0; i < ends.length; i++) {
         const name = nameAt(i);
-        const errno = Number(stats[i * FIELDS + ERRNO]);
-        entries[i] = errno ? { name, error: lstatError(errno, path, name) } : { name, stats: new ScannedStats(stats, i) };
+        const errno = Number(stats[i * layout.fields + layout.errno]);
+        entries[i] = errno ? { name, error: lstatError(errno, path, name) } : { name, stats: new ScannedStats(stats, i, layout) };
       }
       return entries;
     },
@@ -113,8 +116,8 @@ export async function scanFolder(path: Buffer): Promise<FolderListing> {
     directories() {
       const dirs: Array<{ name: Buffer; dev: bigint }> = [];
       for (let i = 0; i < ends.length; i++) {
-        const at = i * FIELDS;
-        if (stats[at + ERRNO] === 0n && (Number(stats[at + MODE]) & S_IFMT) === S_IFDIR) dirs.push({ name: nameAt(i), dev: stats[at + DEV] });
+        const at = i * layout.fields;
+        if (stats[at + layout.errno] === 0n && (Number(stats[at + layout.mode]) & S_IFMT) === S_IFDIR) dirs.push({ name: nameAt(i), dev: stats[at + layout.dev] });
       }
       return dirs;
     },

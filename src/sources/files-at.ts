@@ -13,7 +13,7 @@ import { chmodSync, closeSync, fstatSync, lchownSync, linkSync, lstatSync, openS
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import type { TreeNode, Xattr } from '../model/tree.ts';
 import { gidOf, uidOf } from './ids.ts';
-import { nativeFs } from './native.ts';
+import { nativeAddon } from '../lib/native-addon.ts';
 
 const IS_ROOT = process.getuid?.() === 0;
 /** Linux's O_PATH (the same on every architecture Node runs on); node:fs does not export it. */
@@ -64,7 +64,7 @@ export function createSpecialAt(dirFd: number, name: Buffer, node: TreeNode): 'c
   if (type === undefined) throw new Error(`not a special file: ${node.type}`);
   if (node.type !== 'fifo' && !IS_ROOT) return 'skipped';
   const [major, minor] = node.rdev ?? [0, 0];
-  nativeFs.mknod(entryPath(dirFd, name), type | 0o600, major, minor);
+  nativeAddon().mknod(entryPath(dirFd, name), type | 0o600, major, minor);
   return 'created';
 }
 
@@ -124,9 +124,9 @@ export async function applyFileMetadata(fh: FileHandle, node: TreeNode): Promise
     await fh.chown(uid, gid).catch((err: Error) => problems.push(`cannot set owner: ${err.message}`));
   }
   await fh.chmod(node.mode);
-  problems.push(...setXattrs(node.xattrs, (name, value) => nativeFs.fsetxattr(fh.fd, name, value)));
+  problems.push(...setXattrs(node.xattrs, (name, value) => nativeAddon().fsetxattr(fh.fd, name, value)));
   const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
-  nativeFs.futimens(fh.fd, sec, nsec, sec, nsec);
+  nativeAddon().futimens(fh.fd, sec, nsec, sec, nsec);
   return problems;
 }
 
@@ -177,9 +177,9 @@ export function applyMetadataAt(dirFd: number, name: Buffer, node: TreeNode): st
       closeSync(fd);
     }
   }
-  problems.push(...setXattrs(node.xattrs, (n, value) => nativeFs.setXattr(path, n, value)));
+  problems.push(...setXattrs(node.xattrs, (n, value) => nativeAddon().setXattr(path, n, value)));
   const [sec, nsec] = splitNs(BigInt(node.mtimeNs));
-  nativeFs.utimens(path, sec, nsec, sec, nsec);
+  nativeAddon().utimens(path, sec, nsec, sec, nsec);
   return problems;
 }
 

@@ -9,7 +9,7 @@ import type { BigIntStats } from 'node:fs';
 import type { EntryStats } from './dir-scan.ts';
 import { nameFields, type NodeType, type TreeNode, type Xattr } from '../model/tree.ts';
 import { groupName, userName } from './ids.ts';
-import { nativeFs } from './native.ts';
+import { nativeAddon } from '../lib/native-addon.ts';
 
 export const SLASH = Buffer.from('/');
 
@@ -42,9 +42,9 @@ export async function statEntry(path: Buffer): Promise<BigIntStats> {
 
 export function readXattrs(path: Buffer): { xattrs?: Xattr[]; problem?: string } {
   try {
-    const names = nativeFs.listXattrs(path);
+    const names = nativeAddon().listXattrs(path);
     if (names.length === 0) return {};
-    const xattrs = names.sort(Buffer.compare).map((name) => ({ name: name.toString('base64'), value: nativeFs.getXattr(path, name).toString('base64') }));
+    const xattrs = names.sort(Buffer.compare).map((name) => ({ name: name.toString('base64'), value: nativeAddon().getXattr(path, name).toString('base64') }));
     return { xattrs };
   } catch (err) {
     return { problem: `cannot read extended attributes: ${(err as Error).message}` };
@@ -83,7 +83,7 @@ export async function describeEntry(path: Buffer, name: Buffer, st: EntryStats, 
   const problems: string[] = [];
   const same = previous !== undefined && previous.type === type && previous.inode === node.inode && previous.device === node.device && previous.ctimeNs === node.ctimeNs;
   if (type === 'symlink') node.linkTarget = same && previous.linkTarget !== undefined ? previous.linkTarget : readlinkSync(path, { encoding: 'buffer' }).toString('base64');
-  if (type === 'chardev' || type === 'blockdev') node.rdev = nativeFs.devParts(Number(st.rdev));
+  if (type === 'chardev' || type === 'blockdev') node.rdev = nativeAddon().devParts(Number(st.rdev));
   if (type === 'file' && st.blocks * 512n < st.size) node.sparse = true;
   const { xattrs, problem } = same ? { xattrs: previous.xattrs } : st.xattrListBytes === 0 ? {} : readXattrs(path);
   if (xattrs) node.xattrs = xattrs;

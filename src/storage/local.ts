@@ -145,10 +145,6 @@ function removeUnplaced(): void {
   }
 }
 
-interface NativeWrite {
-  writeAt(fd: number, directFd: number, data: Uint8Array, position: number): Promise<void>;
-}
-
 /**
  * Writes of at least this much go past the page cache where that suits the filesystem
  * (lib/direct-io.ts, native/direct_write.c): a pack's segments, not the small files.
@@ -161,7 +157,7 @@ class LocalSpool implements SpoolFile {
   readonly #file: Promise<FileHandle>;
   /** The file opened again with O_DIRECT, at the first big write; undefined where that fails. */
   #direct: Promise<FileHandle | undefined> | undefined;
-  readonly #native = nativeAddonIfBuilt<NativeWrite>();
+  readonly #native = nativeAddonIfBuilt();
   #closed = false;
 
   constructor(tmp: string, finalPath: (name: string) => string) {
