@@ -2,7 +2,9 @@
 // (each phase runs for every tool before the next phase starts; the order of tools is reversed
 // on even repetitions). Phases: init, full backup, re-backup with no change, re-backup after a
 // small change (1% of files edited, an append to a large file, 100 new files), restore of the
-// latest snapshot (then verified against the source: content and metadata), check --read-data.
+// latest snapshot (then verified against the source: content and metadata), the same restore
+// right after deleting the tree the first one restored (as a server or a drill that cleans up
+// after itself restores every time), check --read-data.
 // Per phase and tool: wall time, throughput, CPU time, peak RSS (GNU time) and repository size;
 // then time ratios Lifeboat / peer. Every measurement is also appended as a JSON line.
 // Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB),
@@ -38,12 +40,13 @@ for (const name of (process.env.TOOLS ?? 'lifeboat restic borg').split(/\s+/).fi
 }
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
-// Nothing is deleted while the run measures. This VM's ext4 (no journal) does not hand out an inode
-// again for 60 s after it was freed, and creating a file then scans past every such inode (`perf`:
-// recently_deleted): a restore after a tree was deleted took twice as long, for every tool, and
-// the repetitions' restores varied by that much. So each repetition's copy of the corpus and each
-// tool's repository are made apart and kept to the end, the copies before the first phase; then
-// the run waits for what an earlier run (or this one's clean-up above) freed to be reusable.
+// Nothing is deleted while the run measures, but by restore_after_delete, whose point it is.
+// This VM's ext4 (no journal) does not hand out an inode again for 60 s after it was freed, and
+// creating a file then scans past every such inode (`perf`: recently_deleted): a restore after a
+// tree was deleted took twice as long, for every tool, and the repetitions' restores varied by
+// that much. So each repetition's copy of the corpus and each tool's repository are made apart
+// and kept to the end, the copies before the first phase; then the run waits for what an earlier
+// run (or this one's clean-up above) freed to be reusable.
 const sources: string[] = [];
 for (let rep = 1; rep <= reps; rep++) {
   // GNU cp keeps holes, hard links, xattrs and times: each copy has the corpus's metadata.
@@ -66,20 +69,22 @@ for (let rep = 1; rep <= reps; rep++) {
   for (const phase of PHASES) {
     if (phase === 'backup_incr') mutate(source, `rep-${rep}`);
     for (const tool of order) {
-      // Repositories and restored trees stay until the end of the run (see the copies above).
+      // Repositories and restored trees stay until the end of the run (see the copies above), but
+      // for the tree the restore_after_delete phase deletes, untimed, just before it restores.
       const repo = join(work, `repo-${tool.name}-${rep}`);
       const target = join(work, `restore-${tool.name}-${rep}`);
-      if (phase === 'restore') mkdirSync(target);
+      if (phase === 'restore_after_delete') rmSync(target, { recursive: true, force: true });
+      if (phase.startsWith('restore')) mkdirSync(target);
       const plan = phase === 'init' ? { commands: tool.init(repo) }
         : phase.startsWith('backup') ? { commands: tool.backup(repo, source, `${phase}-${rep}`) }
-        : phase === 'restore' ? tool.restore(repo, target)
+        : phase.startsWith('restore') ? tool.restore(repo, target)
         : { commands: tool.checkReadData(repo) };
       // The previous tool's writes and deletions are flushed first, not charged to this one.
       execFileSync('sync');
       const m = timed(plan.commands, { ...tool.env, BORG_BASE_DIR: join(work, 'borg-base') }, plan.cwd);
       execFileSync('sync');
       const record: Measurement = { run: runId, rep, tool: tool.name, phase, ...m, repoBytes: treeBytes(repo), bytes: phase === 'init' ? 0 : corpusBytes };
-      if (phase === 'restore') {
+      if (phase.startsWith('restore')) {
         record.verify = await compareTrees(source, tool.restoredRoot(target, source));
       }
       measurements.push(record);

@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const PHASES = ['init', 'backup_full', 'backup_nochange', 'backup_incr', 'restore', 'check_read_data'] as const;
+export const PHASES = [
+  'init', 'backup_full', 'backup_nochange', 'backup_incr', 'restore', 'restore_after_delete', 'check_read_data',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Measurement {
@@ -41,7 +43,7 @@ export function report(all: Measurement[], tools: string[], runId: string, reps:
       if (!ms.length) continue;
       const wall = median(ms.map((m) => m.wallSeconds));
       const mibs = phase === 'init' ? '-' : (ms[0].bytes / 1048576 / wall).toFixed(1);
-      const verify = phase === 'restore' ? (ms.every((m) => Object.keys(m.verify ?? {}).length === 0) ? 'identical' : Object.keys(ms.find((m) => Object.keys(m.verify ?? {}).length)!.verify!).join(', ')) : '';
+      const verify = phase.startsWith('restore') ? (ms.every((m) => Object.keys(m.verify ?? {}).length === 0) ? 'identical' : Object.keys(ms.find((m) => Object.keys(m.verify ?? {}).length)!.verify!).join(', ')) : '';
       const ratios = peers.map((p) => {
         if (tool !== 'lifeboat') return '';
         const rs = ms.map((m) => m.wallSeconds / (all.find((o) => o.phase === phase && o.rep === m.rep && o.tool === p)?.wallSeconds ?? NaN));
