@@ -7,7 +7,8 @@
 // after itself restores every time), check --read-data.
 // Per phase and tool: wall time, throughput, CPU time, peak RSS (GNU time) and repository size;
 // then time ratios Lifeboat / peer. Every measurement is also appended as a JSON line.
-// Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB),
+// Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB;
+// bench/real-corpus.sh makes one of this machine's programs and libraries),
 // TOOLS ("lifeboat restic borg"), REPS (1), BENCH_WORK (a real disk), RESULTS (JSON lines file),
 // BENCH_SETTLE_S (90: the wait before measuring, see below).
 import { execFileSync } from 'node:child_process';
