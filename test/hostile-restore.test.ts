@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { zstdCompressSync } from 'node:zlib';
@@ -117,6 +117,32 @@ test('a path longer than PATH_MAX restores exactly', async (t) => {
   const dirs = execFileSync('find', [target, '-mindepth', '1', '-type', 'd', '-printf', '%m\n']).toString().trim().split('\n');
   assert.deepEqual(new Set(dirs), new Set(['750']));
   assert.equal(dirs.length, 40);
+});
+
+test('a tree deeper than PATH_MAX backs up and restores exactly, by descriptor both ways', async (t) => {
+  const repo = await newRepo(t);
+  const source = join(tempDir(t), 'deep');
+  mkdirSync(source);
+  // 40 levels of 120-byte names: 4,840 bytes of path, past what any one system call takes. Made
+  // one step at a time, each folder from the one above it held open.
+  const names = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, '0')}-${'n'.repeat(117)}`);
+  let fd = openSync(source, constants.O_RDONLY | constants.O_DIRECTORY);
+  for (const name of names) {
+    mkdirSync(`/proc/self/fd/${fd}/${name}`, { mode: 0o750 });
+    const below = openSync(`/proc/self/fd/${fd}/${name}`, constants.O_RDONLY | constants.O_DIRECTORY);
+    closeSync(fd);
+    fd = below;
+  }
+  writeFileSync(`/proc/self/fd/${fd}/leaf.txt`, 'deep down', { mode: 0o600 });
+  symlinkSync('leaf.txt', `/proc/self/fd/${fd}/link`);
+  closeSync(fd);
+  const backup = await cli(['backup', '--repo', repo, source]);
+  assert.equal(backup.code, 0, backup.stderr);
+  const target = join(tempDir(t), 'target');
+  await cliOk(['restore', '--repo', repo, 'latest', '--target', target]);
+  const listing = (root: string): string => execFileSync('find', ['.', '-printf', '%y %m %s %l %P\n'], { cwd: root }).toString().split('\n').filter(Boolean).sort().join('\n');
+  assert.equal(listing(source).split('\n').length, 43, 'the folder, 40 below it, the file and the link');
+  assert.equal(listing(join(target, source)), listing(source), 'every entry, with its type, mode, size and link target');
 });
 
 test('one bad entry does not stop a restore: the rest is restored, with every folder\'s metadata', async (t) => {

@@ -348,6 +348,8 @@ export class TreeWalker {
       if (!('path' in from)) throw err; // a stream cannot be read again, and is the whole backup
       this.#error(path, err);
       return undefined;
+    } finally {
+      if ('path' in from) from.release?.();
     }
   }
 

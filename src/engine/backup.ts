@@ -106,8 +106,8 @@ export async function backupSource(repo: Repository, source: Source, options: Ba
     await source.finished();
     if (!options.dryRun) await repo.flush();
   } finally {
+    await pool.close(); // first: the lanes may still read by paths the source holds valid
     source.close();
-    await pool.close();
   }
   summary.durationMs = Math.round(monotonicMs() - started);
   summary.errors = walker.reports.problems;

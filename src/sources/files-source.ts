@@ -4,6 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import { LifeboatError, errnoCode } from '../errors.ts';
 import { scanFolder } from './dir-scan.ts';
 import { describeEntry, joinPath, statEntry, unchangedSince } from './files.ts';
+import { LongPaths } from './long-paths.ts';
 import type { Source } from './source.ts';
 
 const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
@@ -21,24 +22,29 @@ export async function filesSource(paths: string[]): Promise<Source> {
       });
     }
   }
+  // Every call reaches its entry by a path the kernel takes, however deep (long-paths.ts).
+  const long = new LongPaths();
   return {
     paths: absolute,
     localFolders: true,
-    stat: statEntry,
-    list: scanFolder,
-    describe: describeEntry,
+    stat: (path) => long.with(path, statEntry),
+    list: (path) => long.with(path, scanFolder),
+    describe: (path, name, stats, previous) => long.with(path, (short) => describeEntry(short, name, stats, previous)),
     unchanged: unchangedSince,
-    content: (path) => ({ path }),
-    isCacheDir,
+    content: (path) => {
+      const { short, release } = long.hold(path);
+      return { path: short, release };
+    },
+    isCacheDir: (path) => long.with(joinPath(path, Buffer.from('CACHEDIR.TAG')), isCacheTag),
     finished: async () => {},
-    close: () => {},
+    close: () => long.close(),
   };
 }
 
-/** Whether the folder holds a CACHEDIR.TAG with the standard signature (bford.info/cachedir). */
-async function isCacheDir(path: Buffer): Promise<boolean> {
+/** Whether the file is a CACHEDIR.TAG with the standard signature (bford.info/cachedir). */
+async function isCacheTag(path: Buffer): Promise<boolean> {
   try {
-    return (await readFile(joinPath(path, Buffer.from('CACHEDIR.TAG')))).toString('latin1').startsWith(CACHEDIR_SIGNATURE);
+    return (await readFile(path)).toString('latin1').startsWith(CACHEDIR_SIGNATURE);
   } catch {
     return false;
   }

@@ -6,8 +6,11 @@
 import type { TreeNode } from '../model/tree.ts';
 import type { EntryStats, FolderListing } from './dir-scan.ts';
 
-/** Where a file's bytes come from: a local file the chunking lanes read themselves, or a stream. */
-export type EntryContent = { path: Buffer } | { stream: AsyncIterable<Buffer> };
+/**
+ * Where a file's bytes come from: a local file the chunking lanes read themselves (by a path that
+ * stays valid until `release`, called once they are done), or a stream.
+ */
+export type EntryContent = { path: Buffer; release?: () => void } | { stream: AsyncIterable<Buffer> };
 
 export interface Source {
   /** The snapshot's paths: the entries at its top level, and how the parent snapshot is found. */
