@@ -1,5 +1,5 @@
 // Cancelling in the middle, in-process, as a server that runs many jobs will: a backup, a restore,
-// a prune, a check and a copy each stop when their signal is aborted, reject with its reason, and leave a
+// a prune, a check, a copy and a repair each stop when their signal is aborted, reject with its reason, and leave a
 // repository that checks clean; a Ctrl-C of the CLI does the same and releases the lock.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backupSource } from '../src/engine/backup.ts';
 import { filesSource } from '../src/sources/files-source.ts';
-import { checkRepository, prunePacks } from '../src/repo/maintenance.ts';
+import { checkRepository, prunePacks, repairIndex } from '../src/repo/maintenance.ts';
 import { copySnapshots } from '../src/engine/copy.ts';
 import { restoreSnapshot } from '../src/engine/restore.ts';
 import { FilesTarget } from '../src/sources/files-target.ts';
@@ -72,7 +72,7 @@ test('a backup, a restore and a prune stop in the middle when their signal is ab
   await cliOk(['check', '--repo', repo, '--read-data']);
 });
 
-test('check and copy stop when their signal is aborted; the copy is finished by the next one, and both repositories check clean', async (t) => {
+test('check, copy and repair index stop when their signal is aborted; the copy and the repair are finished by the next run, and the repositories check clean', async (t) => {
   const repo = await newRepo(t);
   const src = source(t, 24);
   await cliOk(['backup', '--repo', repo, src]);
@@ -103,6 +103,16 @@ test('check and copy stop when their signal is aborted; the copy is finished by 
   r = await open(repo);
   assert.deepEqual((await checkRepository(r, { readData: { kind: 'all' } })).problems, []);
   await r.close();
+
+  // repair index, stopped after its first pack: the old index files are still there, and the
+  // next repair finishes the job.
+  r = await Repository.open(new LocalBackend(repo), PASSWORD, { lock: { exclusive: true, purpose: 'repair' } });
+  const repair = new AbortController();
+  await assert.rejects(repairIndex(r, { readAllPacks: false, signal: repair.signal, onProgress: () => repair.abort() }), stopped);
+  await r.close();
+  await cliOk(['check', '--repo', repo, '--read-data']);
+  await cliOk(['repair', 'index', '--repo', repo]);
+  await cliOk(['check', '--repo', repo, '--read-data']);
 });
 
 test('Ctrl-C of a backup of files stops it cleanly: exit 130, its lock released, no snapshot', async (t) => {

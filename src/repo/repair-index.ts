@@ -19,6 +19,8 @@ import type { Repository } from './repository.ts';
 export interface RepairIndexOptions {
   readAllPacks: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Stops before the next pack is read, and before any old index file is deleted: like a kill then. */
+  signal?: AbortSignal;
 }
 
 export interface RepairIndexReport {
@@ -70,6 +72,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
   await Promise.all(
     [...onStorage].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, size]) =>
       reads.run(async () => {
+        options.signal?.throwIfAborted();
         try {
           await indexPack(name, size);
         } finally {
@@ -111,8 +114,10 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions)
     report.packsFromIndex++;
     await add({ ...pack, entries });
   }
+  options.signal?.throwIfAborted();
   await repo.flush(); // the salvaged blobs' new packs, with an index file of their own
   await replacement.finish();
+  options.signal?.throwIfAborted();
   await repo.assertLockHeld();
   const tolerated = (err: NodeJS.ErrnoException) => (err.code === 'ERETAINED' || err.code === 'ENOENT' ? undefined : Promise.reject(err));
   for (const name of oldFiles) await repo.backend.delete('index', name).catch(tolerated);

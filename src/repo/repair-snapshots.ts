@@ -16,6 +16,8 @@ export interface RepairSnapshotsOptions {
   dryRun: boolean;
   /** Remove each damaged original once its repaired snapshot is saved. */
   forget: boolean;
+  /** Stops between snapshots: those repaired so far stay repaired. */
+  signal?: AbortSignal;
 }
 
 export interface DroppedEntry {
@@ -99,6 +101,7 @@ export async function repairSnapshots(repo: Repository, options: RepairSnapshots
 
   const wanted = options.ids.length ? snapshots.filter((s) => options.ids.includes(s.id)) : snapshots;
   for (const s of wanted) {
+    options.signal?.throwIfAborted();
     report.checked++;
     const root = await repairTree(s.tree, options.dryRun);
     if ('unreadable' in root) {

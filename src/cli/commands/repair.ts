@@ -33,7 +33,7 @@ async function repairIndexCommand(ctx: Context, args: ParsedArgs): Promise<numbe
   const repo = await ctx.openRepository({ lock: { exclusive: true, purpose: 'repair index' } });
   const progress = new ProgressLine(ctx, 'packs');
   try {
-    const r = await repairIndex(repo, { readAllPacks: flag(args, 'read-all-packs'), onProgress: (done, total) => progress.count(done, total) });
+    const r = await repairIndex(repo, { readAllPacks: flag(args, 'read-all-packs'), onProgress: (done, total) => progress.count(done, total), signal: ctx.signal });
     progress.done();
     if (ctx.json) {
       ctx.emitJson({ ...r, transfer: ctx.transfer });
@@ -60,7 +60,7 @@ async function repairSnapshotsCommand(ctx: Context, args: ParsedArgs, refs: stri
   try {
     const ids: string[] = [];
     for (const ref of refs) ids.push((await repo.snapshots.resolve(ref)).id);
-    const r = await repairSnapshots(repo, { ids, dryRun, forget: flag(args, 'forget') });
+    const r = await repairSnapshots(repo, { ids, dryRun, forget: flag(args, 'forget'), signal: ctx.signal });
     if (ctx.json) {
       ctx.emitJson({ dryRun, ...r });
       return 0;
