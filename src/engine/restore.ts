@@ -258,15 +258,17 @@ class Restorer {
   async #restoreLeaf(place: Place, node: TreeNode, snapshotPath: string, files: BlobBatch): Promise<void> {
     const small: SmallFileContent = { batch: files, taken: false };
     try {
+      // Looked up and claimed in one turn: another name of the same file, started meanwhile,
+      // must find this one's claim and link to it, not write a second copy.
       const linkKey = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
       const first = linkKey ? this.#hardLinks.get(linkKey) : undefined;
-      const firstPlace = await first;
+      let settle: ((p: Place | undefined) => void) | undefined;
+      if (linkKey && !first) this.#hardLinks.set(linkKey, new Promise((resolve) => (settle = resolve)));
+      const firstPlace = first && (await first);
       if (firstPlace) {
         this.#count(await this.#target.linkTo(place, node, firstPlace, snapshotPath), 'files');
         return;
       }
-      let settle!: (p: Place | undefined) => void;
-      if (linkKey && !first) this.#hardLinks.set(linkKey, new Promise((resolve) => (settle = resolve)));
       try {
         const done = await this.#putLeaf(place, node, snapshotPath, small);
         settle?.(done ? place : undefined);
