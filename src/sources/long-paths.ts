@@ -3,7 +3,8 @@
 // openat(N, REST) would, with N itself opened the same way from a folder further up. No path the
 // kernel is given is then too long, so a tree of any depth backs up (restic, borg and rsync lose
 // such paths). Shorter paths are used as they are, at no cost.
-import { closeSync, openSync, constants } from 'node:fs';
+import { openSync, constants } from 'node:fs';
+import { HeldDescriptors } from '../lib/held-descriptors.ts';
 
 /** Paths from this length on go through a held folder. */
 const LONG_BYTES = 3072;
@@ -19,15 +20,8 @@ const IDLE_HELD = 16;
 const O_PATH = 0o10000000;
 const HOLD_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
-interface Held {
-  fd: number;
-  users: number;
-}
-
 export class LongPaths {
-  readonly #held = new Map<string, Held>();
-  /** Held by no one, oldest first. */
-  readonly #idle = new Set<string>();
+  readonly #held = new HeldDescriptors(IDLE_HELD);
 
   /** Runs `use` with a path the kernel takes for `path`; it stays valid until what `use` returns has settled. */
   with<T>(path: Buffer, use: (path: Buffer) => Promise<T>): Promise<T> {
@@ -60,7 +54,7 @@ export class LongPaths {
     return {
       short,
       release: () => {
-        if (!released) this.#release(path.subarray(0, anchor).toString('latin1'));
+        if (!released) this.#held.release(path.subarray(0, anchor).toString('latin1'));
         released = true;
       },
     };
@@ -68,34 +62,12 @@ export class LongPaths {
 
   /** Closes every held folder. */
   close(): void {
-    for (const held of this.#held.values()) closeSync(held.fd);
-    this.#held.clear();
-    this.#idle.clear();
+    this.#held.close();
   }
 
-  /** The folder `folder` opened (or still open), held until #release. */
+  /** The folder `folder` opened (or still open), held until released. */
   #acquire(folder: Buffer): number {
-    const key = folder.toString('latin1');
-    const known = this.#held.get(key);
-    if (known) {
-      if (known.users++ === 0) this.#idle.delete(key);
-      return known.fd;
-    }
-    const fd = this.withSync(folder, (short) => openSync(short, HOLD_FLAGS));
-    this.#held.set(key, { fd, users: 1 });
-    return fd;
-  }
-
-  #release(key: string): void {
-    const held = this.#held.get(key);
-    if (!held || --held.users > 0) return;
-    this.#idle.add(key);
-    for (const oldest of this.#idle) {
-      if (this.#idle.size <= IDLE_HELD) break;
-      this.#idle.delete(oldest);
-      closeSync(this.#held.get(oldest)!.fd);
-      this.#held.delete(oldest);
-    }
+    return this.#held.acquire(folder.toString('latin1'), () => this.withSync(folder, (short) => openSync(short, HOLD_FLAGS)));
   }
 }
 

@@ -3,28 +3,22 @@
 // is named by its path below the target ("" is the target, "a/b" below it, raw bytes as latin1).
 // Open descriptors are bounded: those no one holds are kept for reuse up to IDLE_DESCRIPTORS and
 // then closed, and a folder asked for again is opened again, down from its nearest open ancestor.
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, openSync, readdirSync, type Stats } from 'node:fs';
 import { errnoCode } from '../errors.ts';
+import { HeldDescriptors } from '../lib/held-descriptors.ts';
 import { entryPath, openDirectoryAt, DIRECTORY_FLAGS } from './files-at.ts';
 
 /** Descriptors kept open while no one holds them (a restore of a million folders needs few at once). */
 const IDLE_DESCRIPTORS = 256;
 
-interface OpenDirectory {
-  fd: number;
-  holders: number;
-}
-
 export class TargetDirs {
-  readonly #open = new Map<string, OpenDirectory>();
-  /** Held by no one, oldest first: the first to close. */
-  readonly #idle = new Set<string>();
+  readonly #open = new HeldDescriptors(IDLE_DESCRIPTORS);
   /** Folders created by this restore or found empty: nothing in them needs an lstat first. */
   readonly #fresh = new Set<string>();
 
   /** `rootFd` is the target, opened by the caller; it stays open until close(). */
   constructor(rootFd: number) {
-    this.#open.set('', { fd: rootFd, holders: 1 });
+    this.#open.acquire('', () => rootFd); // held once more than used: never closed as idle
   }
 
   /** The target folder, created if missing and checked writable, held by descriptor. */
@@ -44,21 +38,16 @@ export class TargetDirs {
 
   /** The folder's descriptor, held until release(rel); throws the open's error (ELOOP: a link). */
   acquire(rel: string): number {
-    const known = this.#open.get(rel);
-    if (known) {
-      if (known.holders++ === 0) this.#idle.delete(rel);
-      return known.fd;
-    }
-    const cut = rel.lastIndexOf('/');
-    const parent = cut < 0 ? '' : rel.slice(0, cut);
-    const parentFd = this.acquire(parent);
-    try {
-      const fd = openDirectoryAt(parentFd, Buffer.from(rel.slice(cut + 1), 'latin1'));
-      this.#open.set(rel, { fd, holders: 1 });
-      return fd;
-    } finally {
-      this.release(parent);
-    }
+    return this.#open.acquire(rel, () => {
+      const cut = rel.lastIndexOf('/');
+      const parent = cut < 0 ? '' : rel.slice(0, cut);
+      const parentFd = this.acquire(parent);
+      try {
+        return openDirectoryAt(parentFd, Buffer.from(rel.slice(cut + 1), 'latin1'));
+      } finally {
+        this.release(parent);
+      }
+    });
   }
 
   /**
@@ -95,15 +84,7 @@ export class TargetDirs {
   }
 
   release(rel: string): void {
-    const dir = this.#open.get(rel);
-    if (!dir || --dir.holders > 0) return;
-    this.#idle.add(rel);
-    for (const oldest of this.#idle) {
-      if (this.#idle.size <= IDLE_DESCRIPTORS) break;
-      this.#idle.delete(oldest);
-      closeSync(this.#open.get(oldest)!.fd);
-      this.#open.delete(oldest);
-    }
+    this.#open.release(rel);
   }
 
   /** Runs `use` with the folder's descriptor held until what it returns has settled. */
@@ -118,8 +99,6 @@ export class TargetDirs {
 
   /** Closes every descriptor, the target's too. */
   close(): void {
-    for (const dir of this.#open.values()) closeSync(dir.fd);
-    this.#open.clear();
-    this.#idle.clear();
+    this.#open.close();
   }
 }
