@@ -2,9 +2,9 @@
 // (each phase runs for every tool before the next phase starts; the order of tools is reversed
 // on even repetitions). Phases: init, full backup, re-backup with no change, re-backup after a
 // small change (1% of files edited, an append to a large file, 100 new files), restore of the
-// latest snapshot (then verified against the source: content and metadata), the same restore
-// right after deleting the tree the first one restored (as a server or a drill that cleans up
-// after itself restores every time), check --read-data.
+// latest snapshot (then verified against the source: content and metadata), check --read-data,
+// and, after all those of every repetition, the same restore right after deleting the tree the
+// first one restored (as a server or a drill that cleans up after itself restores every time).
 // Per phase and tool: wall time, throughput, CPU time, peak RSS (GNU time) and repository size;
 // then time ratios Lifeboat / peer. Every measurement is also appended as a JSON line.
 // Env: CORPUS (a directory; else bench/corpus-gen.sh builds one, CORPUS_SCALE=0.6 about 1 GiB;
@@ -17,7 +17,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { gnuTime } from './gnu-time.ts';
 import { mutate } from './mutate.ts';
-import { PHASES, report, type Measurement } from './report.ts';
+import { PHASES, report, type Measurement, type Phase } from './report.ts';
 import { TOOLS, type Tool } from './tools.ts';
 import { compareTrees } from './verify-tree.ts';
 
@@ -62,38 +62,14 @@ const versions = new Map(tools.map((t) => [t.name, t.version()]));
 console.error(`run ${runId}: ${[...versions.values()].join('; ')}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${hostname()}`);
 
 const measurements: Measurement[] = [];
+// Deleting comes last: a deleted tree slows every file creation on this VM's ext4 for minutes
+// (above), so every repetition's restore_after_delete runs once all other phases are measured.
+const deleting = 'restore_after_delete';
+const corpusBytesOf = new Map<number, number>();
 for (let rep = 1; rep <= reps; rep++) {
-  // Each repetition backs up a fresh copy, so the change is the same.
-  const source = sources[rep - 1];
-  const corpusBytes = treeBytes(source);
-  const order = rep % 2 === 0 ? [...tools].reverse() : tools;
-  for (const phase of PHASES) {
-    if (phase === 'backup_incr') mutate(source, `rep-${rep}`);
-    for (const tool of order) {
-      // Repositories and restored trees stay until the end of the run (see the copies above), but
-      // for the tree the restore_after_delete phase deletes, untimed, just before it restores.
-      const repo = join(work, `repo-${tool.name}-${rep}`);
-      const target = join(work, `restore-${tool.name}-${rep}`);
-      if (phase === 'restore_after_delete') rmSync(target, { recursive: true, force: true });
-      if (phase.startsWith('restore')) mkdirSync(target);
-      const plan = phase === 'init' ? { commands: tool.init(repo) }
-        : phase.startsWith('backup') ? { commands: tool.backup(repo, source, `${phase}-${rep}`) }
-        : phase.startsWith('restore') ? tool.restore(repo, target)
-        : { commands: tool.checkReadData(repo) };
-      // The previous tool's writes and deletions are flushed first, not charged to this one.
-      execFileSync('sync');
-      const m = timed(plan.commands, { ...tool.env, BORG_BASE_DIR: join(work, 'borg-base') }, plan.cwd);
-      execFileSync('sync');
-      const record: Measurement = { run: runId, rep, tool: tool.name, phase, ...m, repoBytes: treeBytes(repo), bytes: phase === 'init' ? 0 : corpusBytes };
-      if (phase.startsWith('restore')) {
-        record.verify = await compareTrees(source, tool.restoredRoot(target, source));
-      }
-      measurements.push(record);
-      appendFileSync(results, JSON.stringify({ ...record, machine: { cores: cpus().length, host: hostname() }, versions: versions.get(tool.name) }) + '\n');
-      console.error(`  rep ${rep} ${tool.name.padEnd(9)} ${phase.padEnd(16)} ${m.wallSeconds.toFixed(2)} s, ${(m.peakRssKiB / 1024).toFixed(0)} MiB${m.exitCode ? `, EXIT ${m.exitCode}` : ''}${record.verify ? `, restore ${Object.keys(record.verify).length ? `DIFFERS: ${JSON.stringify(record.verify)}` : 'identical'}` : ''}`);
-    }
-  }
+  for (const phase of PHASES) if (phase !== deleting) await measurePhase(rep, phase);
 }
+for (let rep = 1; rep <= reps; rep++) await measurePhase(rep, deleting);
 process.stdout.write(report(measurements, tools.map((t) => t.name), runId, reps) + `\nJSON lines appended to ${results}.\n`);
 rmSync(work, { recursive: true, force: true });
 
@@ -117,4 +93,37 @@ function timed(commands: string[][], env: Record<string, string>, cwd?: string):
 function treeBytes(path: string): number {
   if (!existsSync(path)) return 0;
   return Number(execFileSync('du', ['-sb', path]).toString().split('\t')[0]);
+}
+
+/** Runs one phase for every tool, in the repetition's order, and records it. */
+async function measurePhase(rep: number, phase: Phase): Promise<void> {
+  // Each repetition backs up a fresh copy, so the change is the same.
+  const source = sources[rep - 1];
+  if (!corpusBytesOf.has(rep)) corpusBytesOf.set(rep, treeBytes(source)); // before the change, as every phase reports it
+  const corpusBytes = corpusBytesOf.get(rep)!;
+  const order = rep % 2 === 0 ? [...tools].reverse() : tools;
+  if (phase === 'backup_incr') mutate(source, `rep-${rep}`);
+  for (const tool of order) {
+    // Repositories and restored trees stay until the end of the run (see the copies above), but
+    // for the tree the restore_after_delete phase deletes, untimed, just before it restores.
+    const repo = join(work, `repo-${tool.name}-${rep}`);
+    const target = join(work, `restore-${tool.name}-${rep}`);
+    if (phase === deleting) rmSync(target, { recursive: true, force: true });
+    if (phase.startsWith('restore')) mkdirSync(target);
+    const plan = phase === 'init' ? { commands: tool.init(repo) }
+      : phase.startsWith('backup') ? { commands: tool.backup(repo, source, `${phase}-${rep}`) }
+      : phase.startsWith('restore') ? tool.restore(repo, target)
+      : { commands: tool.checkReadData(repo) };
+    // The previous tool's writes and deletions are flushed first, not charged to this one.
+    execFileSync('sync');
+    const m = timed(plan.commands, { ...tool.env, BORG_BASE_DIR: join(work, 'borg-base') }, plan.cwd);
+    execFileSync('sync');
+    const record: Measurement = { run: runId, rep, tool: tool.name, phase, ...m, repoBytes: treeBytes(repo), bytes: phase === 'init' ? 0 : corpusBytes };
+    if (phase.startsWith('restore')) {
+      record.verify = await compareTrees(source, tool.restoredRoot(target, source));
+    }
+    measurements.push(record);
+    appendFileSync(results, JSON.stringify({ ...record, machine: { cores: cpus().length, host: hostname() }, versions: versions.get(tool.name) }) + '\n');
+    console.error(`  rep ${rep} ${tool.name.padEnd(9)} ${phase.padEnd(16)} ${m.wallSeconds.toFixed(2)} s, ${(m.peakRssKiB / 1024).toFixed(0)} MiB${m.exitCode ? `, EXIT ${m.exitCode}` : ''}${record.verify ? `, restore ${Object.keys(record.verify).length ? `DIFFERS: ${JSON.stringify(record.verify)}` : 'identical'}` : ''}`);
+  }
 }
