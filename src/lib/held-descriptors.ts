@@ -15,14 +15,16 @@ export class HeldDescriptors {
     this.#idleMax = idleMax;
   }
 
-  /** The descriptor held for `key`, opened by `open` when none is; held until release(key). */
-  acquire(key: string, open: () => number): number {
+  /** The descriptor held for `key`, held once more until release(key); undefined when none is. */
+  take(key: string): number | undefined {
     const known = this.#held.get(key);
-    if (known) {
-      if (known.users++ === 0) this.#idle.delete(key);
-      return known.fd;
-    }
-    const fd = open();
+    if (!known) return undefined;
+    if (known.users++ === 0) this.#idle.delete(key);
+    return known.fd;
+  }
+
+  /** Holds `fd`, just opened for `key` (which holds none), until release(key). */
+  put(key: string, fd: number): number {
     this.#held.set(key, { fd, users: 1 });
     return fd;
   }

@@ -67,7 +67,8 @@ export class LongPaths {
 
   /** The folder `folder` opened (or still open), held until released. */
   #acquire(folder: Buffer): number {
-    return this.#held.acquire(folder.toString('latin1'), () => this.withSync(folder, (short) => openSync(short, HOLD_FLAGS)));
+    const key = folder.toString('latin1');
+    return this.#held.take(key) ?? this.#held.put(key, this.withSync(folder, (short) => openSync(short, HOLD_FLAGS)));
   }
 }
 

@@ -18,7 +18,7 @@ export class TargetDirs {
 
   /** `rootFd` is the target, opened by the caller; it stays open until close(). */
   constructor(rootFd: number) {
-    this.#open.acquire('', () => rootFd); // held once more than used: never closed as idle
+    this.#open.put('', rootFd); // held once more than used: never closed as idle
   }
 
   /** The target folder, created if missing and checked writable, held by descriptor. */
@@ -38,16 +38,16 @@ export class TargetDirs {
 
   /** The folder's descriptor, held until release(rel); throws the open's error (ELOOP: a link). */
   acquire(rel: string): number {
-    return this.#open.acquire(rel, () => {
-      const cut = rel.lastIndexOf('/');
-      const parent = cut < 0 ? '' : rel.slice(0, cut);
-      const parentFd = this.acquire(parent);
-      try {
-        return openDirectoryAt(parentFd, Buffer.from(rel.slice(cut + 1), 'latin1'));
-      } finally {
-        this.release(parent);
-      }
-    });
+    const known = this.#open.take(rel);
+    if (known !== undefined) return known;
+    const cut = rel.lastIndexOf('/');
+    const parent = cut < 0 ? '' : rel.slice(0, cut);
+    const parentFd = this.acquire(parent);
+    try {
+      return this.#open.put(rel, openDirectoryAt(parentFd, Buffer.from(rel.slice(cut + 1), 'latin1')));
+    } finally {
+      this.release(parent);
+    }
   }
 
   /**
