@@ -28,14 +28,20 @@ test('a backup, a check and a restore at once share one budget of threads', asyn
   await cliOk(['backup', '--repo', repoDir, source]);
   for (let i = 0; i < 10; i++) writeFileSync(join(source, `new${i}.bin`), randomBytes(2 << 20));
 
-  const repo = await Repository.open(new LocalBackend(repoDir), PASSWORD, { lock: { exclusive: false, purpose: 'test' } });
-  t.after(() => repo.close());
-  const [first] = (await repo.snapshots.list()).snapshots;
+  // Each operation opens the repository itself, as a server's jobs will: check reloads the index
+  // it loaded, which must not be the one a backup is adding to.
+  const open = async () => {
+    const repo = await Repository.open(new LocalBackend(repoDir), PASSWORD, { lock: { exclusive: false, purpose: 'test' } });
+    t.after(() => repo.close());
+    return repo;
+  };
+  const [forBackup, forCheck, forRestore] = [await open(), await open(), await open()];
+  const [first] = (await forRestore.snapshots.list()).snapshots;
   const target = tempDir(t);
   const [backup, check, restore] = await Promise.all([
-    backupSource(repo, await filesSource([source]), {}),
-    checkRepository(repo, { readData: { kind: 'all' } }),
-    restoreSnapshot(repo, first, new FilesTarget({ folder: target })),
+    backupSource(forBackup, await filesSource([source]), {}),
+    checkRepository(forCheck, { readData: { kind: 'all' } }),
+    restoreSnapshot(forRestore, first, new FilesTarget({ folder: target })),
   ]);
   assert.equal(backup.summary.filesNew, 10);
   assert.deepEqual(check.problems, []);
