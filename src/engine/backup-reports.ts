@@ -21,7 +21,8 @@ export class BackupReports {
   problem(path: Buffer, err: unknown): void {
     const message = errnoCode(err) === 'ENOENT' ? 'vanished before it could be read' : describeError(err);
     this.problems++;
-    if (this.firstProblems.length < PROBLEMS_KEPT_IN_SNAPSHOT) this.firstProblems.push(`${path.toString('utf8')}: ${message}`);
+    const kept = this.firstProblems;
+    if (kept.length < PROBLEMS_KEPT_IN_SNAPSHOT) kept.push(`${path.toString('utf8')}: ${message}`);
     this.#events.problem?.({ path: path.toString('utf8'), code: entryErrorCode(err), message });
   }
 

@@ -65,7 +65,9 @@ const PREFETCH_BYTES_PER_ORDERED_DIR = 1024 * 1024;
  */
 const WRITER_JOBS = Math.max(3, Math.min(4, availableParallelism() + 1));
 
-export async function restoreSnapshot(repo: Repository, snapshot: SnapshotRecord, target: Target, options: RestoreOptions = {}): Promise<RestoreResult> {
+export async function restoreSnapshot(
+  repo: Repository, snapshot: SnapshotRecord, target: Target, options: RestoreOptions = {},
+): Promise<RestoreResult> {
   const restorer = new Restorer(repo, target, options);
   await restorer.run(snapshot);
   return restorer.result;
@@ -157,7 +159,9 @@ class Restorer {
    * `trees` holds this tree's read when it was planned together with its siblings'. Once
    * everything below is done, the target finishes the folder at `place`.
    */
-  async #restoreTree(treeId: string, folder: string, snapshotPath: string, trees?: BlobBatch, begun?: { place: Place; node: TreeNode }): Promise<void> {
+  async #restoreTree(
+    treeId: string, folder: string, snapshotPath: string, trees?: BlobBatch, begun?: { place: Place; node: TreeNode },
+  ): Promise<void> {
     const children: Array<Promise<void>> = [];
     await this.#openDirs?.acquire();
     try {
@@ -174,7 +178,9 @@ class Restorer {
     }
   }
 
-  async #restoreTreeEntries(treeId: string, folder: string, snapshotPath: string, trees: BlobBatch | undefined, children: Array<Promise<void>>): Promise<void> {
+  async #restoreTreeEntries(
+    treeId: string, folder: string, snapshotPath: string, trees: BlobBatch | undefined, children: Array<Promise<void>>,
+  ): Promise<void> {
     let tree;
     try {
       tree = await this.#repo.loadTree(treeId, trees);
@@ -182,7 +188,10 @@ class Restorer {
       this.#problem(snapshotPath, err, "cannot read this directory's listing from the repository: ");
       return;
     }
-    for (const d of tree.damaged) this.#events.problem!({ path: `${snapshotPath}/${d.name}`, code: 'REPO_CORRUPT', message: `refused: ${d.problem}` });
+    for (const d of tree.damaged) {
+      const path = `${snapshotPath}/${d.name}`;
+      this.#events.problem!({ path, code: 'REPO_CORRUPT', message: `refused: ${d.problem}` });
+    }
     // Subdirectory listings and the small files here are read a few requests at a time, not one
     // request each: what makes restoring from remote storage fast.
     const subtrees: Buffer[] = [];
@@ -191,7 +200,9 @@ class Restorer {
       const path = `${snapshotPath}/${node.name}`;
       if (!this.#wanted(path, node.type === 'dir')) continue;
       if (node.subtree) subtrees.push(Buffer.from(node.subtree, 'hex'));
-      else if (isSmall(node) && (this.#include.empty || this.#include.matches(path, false))) small.push(...contentIds(node));
+      else if (isSmall(node) && (this.#include.empty || this.#include.matches(path, false))) {
+        small.push(...contentIds(node));
+      }
     }
     const batches = { trees: new BlobBatch(this.#repo, subtrees), files: new BlobBatch(this.#repo, small) };
     const ahead = this.#target.ordered ? PREFETCH_BYTES_PER_ORDERED_DIR : PREFETCH_BYTES_PER_DIR;
@@ -208,7 +219,9 @@ class Restorer {
    * Nothing is waited for: subdirectories' restores and files' tasks are added to `children`,
    * except for an ordered target, which gets each entry done before the next.
    */
-  async #restoreEntry(node: TreeNode, folder: string, parentPath: string, children: Array<Promise<void>>, batches?: Batches): Promise<void> {
+  async #restoreEntry(
+    node: TreeNode, folder: string, parentPath: string, children: Array<Promise<void>>, batches?: Batches,
+  ): Promise<void> {
     this.#options.signal?.throwIfAborted();
     const snapshotPath = `${parentPath}/${node.name}`;
     const isDir = node.type === 'dir';

@@ -56,5 +56,7 @@ function threadsWanted(setting: string | undefined): number {
   if (setting === undefined || setting === '') return Math.max(3, Math.min(8, availableParallelism() + 1));
   const asked = Number(setting);
   if (Number.isInteger(asked) && asked >= 1 && asked <= 256) return asked;
-  throw new LifeboatError('USAGE', `LIFEBOAT_THREADS must be a whole number from 1 to 256, not "${setting}"`, { hint: 'Unset it to use one more than the cores.' });
+  throw new LifeboatError('USAGE', `LIFEBOAT_THREADS must be a whole number from 1 to 256, not "${setting}"`, {
+    hint: 'Unset it to use one more than the cores.',
+  });
 }

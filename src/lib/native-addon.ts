@@ -23,8 +23,15 @@ export interface NativeLayout {
    * chunkLaneRun's records: the header (`count` records, files `started`, whether the last file is
    * `carried` on), then `fields` per record from `start`, of kind `chunk`, `done` or `failed`.
    */
-  chunk: { count: number; started: number; carried: number; start: number; fields: number; chunk: number; done: number; failed: number };
-  /** restoreWriteFiles' meta: `file` numbers per file, `part` per content part, `xattr` per attribute; `result` per file back, with `failed` or `damaged`. restoreWriteRun's places: `blob` per blob and its positions. */
+  chunk: {
+    count: number; started: number; carried: number; start: number;
+    fields: number; chunk: number; done: number; failed: number;
+  };
+  /**
+   * restoreWriteFiles' meta: `file` numbers per file, `part` per content part, `xattr` per
+   * attribute; `result` per file back, with `failed` or `damaged`. restoreWriteRun's places:
+   * `blob` per blob, then its positions.
+   */
   restore: { file: number; part: number; xattr: number; result: number; failed: number; damaged: number; blob: number };
   /** verifyBlobs' and packVerifyFile's places: `fields` per blob (offset, stored length, compression, raw length). */
   verify: { fields: number };
@@ -44,9 +51,24 @@ export interface NativeAddon {
   scanDirectory(path: Buffer): Promise<{ names: Buffer; ends: Uint32Array; stats: BigInt64Array }>;
   releaseFreeMemory(): boolean;
   // Chunking (gear_cut.c, chunk_files.c).
-  gearCut(bytes: Uint8Array, from: number, normalEnd: number, limitEnd: number, strictMask: number, looseMask: number, gear: Uint32Array): number;
+  gearCut(
+    bytes: Uint8Array,
+    from: number,
+    normalEnd: number,
+    limitEnd: number,
+    strictMask: number,
+    looseMask: number,
+    gear: Uint32Array,
+  ): number;
   chunkLaneCreate(gear: Uint32Array, params: Float64Array, blobIdKey: Uint8Array, known: BigUint64Array): LaneHandle;
-  chunkLaneRun(lane: LaneHandle, paths: Uint8Array, count: number, out: Uint8Array, records: Float64Array, ids: Uint8Array): Promise<void>;
+  chunkLaneRun(
+    lane: LaneHandle,
+    paths: Uint8Array,
+    count: number,
+    out: Uint8Array,
+    records: Float64Array,
+    ids: Uint8Array,
+  ): Promise<void>;
   chunkLaneClose(lane: LaneHandle): void;
   // One blob (zstd_blob.c, blob_crypto.c).
   zstdAvailable(): boolean;
@@ -54,21 +76,63 @@ export interface NativeAddon {
   /** undefined unless `data` is one frame of exactly rawLength bytes. */
   zstdDecompress(data: Uint8Array, rawLength: number): Buffer | undefined;
   blobMac(key: Uint8Array, data: Uint8Array): Buffer;
-  blobSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array, into: Uint8Array, at: number): number;
+  blobSeal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plain: Uint8Array,
+    aad: Uint8Array,
+    into: Uint8Array,
+    at: number,
+  ): number;
   blobOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer | undefined;
   // Packs (verify_blobs.c, sha256_stream.c).
   /** One status per blob: 0 when it decrypts, decompresses and MACs to its id. */
-  verifyBlobs(pack: Uint8Array, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array): Promise<Uint8Array>;
-  /** verifyBlobs over a file read as it goes: statuses in `status`, its SHA-256 in `digest`, its last bytes in `tail`; the bytes read. */
-  packVerifyFile(fd: number, packKey: Uint8Array, macKey: Uint8Array, ids: Uint8Array, places: Float64Array, status: Uint8Array, digest: Uint8Array, tail: Uint8Array): Promise<number>;
+  verifyBlobs(
+    pack: Uint8Array,
+    packKey: Uint8Array,
+    macKey: Uint8Array,
+    ids: Uint8Array,
+    places: Float64Array,
+  ): Promise<Uint8Array>;
+  /**
+   * verifyBlobs over a file read as it goes: statuses in `status`, its SHA-256 in `digest`, its
+   * last bytes in `tail`; resolves with the bytes read.
+   */
+  packVerifyFile(
+    fd: number,
+    packKey: Uint8Array,
+    macKey: Uint8Array,
+    ids: Uint8Array,
+    places: Float64Array,
+    status: Uint8Array,
+    digest: Uint8Array,
+    tail: Uint8Array,
+  ): Promise<number>;
   /** The SHA-256 of `bytes`, into digest. */
   packHash(bytes: Uint8Array, digest: Uint8Array): Promise<void>;
   sha256Create(): HashHandle;
   sha256Update(hash: HashHandle, data: Uint8Array): Promise<void>;
   sha256Digest(hash: HashHandle): Buffer;
   // Writing (restore_write.c, direct_write.c).
-  restoreWriteFiles(content: Uint8Array, meta: Float64Array, names: Uint8Array, keys: Uint8Array, results: Int32Array, xattrErrors: Int32Array, macKey: Uint8Array): Promise<void>;
-  restoreWriteRun(fd: number, sealed: Uint8Array | [string, number, number], packKey: Uint8Array, ids: Uint8Array, places: Float64Array, sparse: boolean, directFd: number, macKey: Uint8Array): Promise<number>;
+  restoreWriteFiles(
+    content: Uint8Array,
+    meta: Float64Array,
+    names: Uint8Array,
+    keys: Uint8Array,
+    results: Int32Array,
+    xattrErrors: Int32Array,
+    macKey: Uint8Array,
+  ): Promise<void>;
+  restoreWriteRun(
+    fd: number,
+    sealed: Uint8Array | [string, number, number],
+    packKey: Uint8Array,
+    ids: Uint8Array,
+    places: Float64Array,
+    sparse: boolean,
+    directFd: number,
+    macKey: Uint8Array,
+  ): Promise<number>;
   writeAt(fd: number, directFd: number, data: Uint8Array, position: number): Promise<void>;
   /** A Buffer aligned for O_DIRECT (in huge pages where it is big enough). */
   alignedBuffer(bytes: number): Buffer;
@@ -96,9 +160,11 @@ export function nativeAddon(): NativeAddon {
  */
 export function layoutOf<K extends keyof NativeLayout>(kind: K, expected: Partial<NativeLayout[K]>): NativeLayout[K] {
   const layout = nativeAddon().layout?.[kind];
-  const differs = Object.entries(expected).filter(([key, value]) => (layout as Record<string, number> | undefined)?.[key] !== value);
+  const numbers = layout as Record<string, number> | undefined;
+  const differs = Object.entries(expected).filter(([key, value]) => numbers?.[key] !== value).map(([key]) => key);
   if (differs.length) {
-    throw new LifeboatError('FATAL', `Lifeboat's native helper does not match this version (its ${kind} records differ in ${differs.map(([k]) => k).join(', ')})`, {
+    const what = `its ${kind} records differ in ${differs.join(', ')}`;
+    throw new LifeboatError('FATAL', `Lifeboat's native helper does not match this version (${what})`, {
       hint: 'Run "npm rebuild" (or "npm ci") in the Lifeboat directory.',
     });
   }

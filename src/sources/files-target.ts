@@ -7,11 +7,11 @@
 import type { Stats } from 'node:fs';
 import { describeError, entryErrorCode, LifeboatError } from '../errors.ts';
 import { Limiter } from '../lib/limiter.ts';
-import type { OperationEvents } from '../model/events.ts';
+import type { OperationEvents, WarningCode } from '../model/events.ts';
 import type { TreeNode } from '../model/tree.ts';
 import {
-  applyDirectoryMetadata, applyExistingFileMetadata, applyMetadataAt, createDirectoryAt, createHardLinkAt, createSpecialAt,
-  createSymlinkAt, entryPath, ordinaryMetadata, removeEntryAt,
+  applyDirectoryMetadata, applyExistingFileMetadata, applyMetadataAt, createDirectoryAt, createHardLinkAt,
+  createSpecialAt, createSymlinkAt, entryPath, ordinaryMetadata, removeEntryAt,
 } from './files-at.ts';
 import { childOf, TargetStopped, type FileContent, type Outcome, type Place, type Target } from './target.ts';
 import { TargetDirs } from './target-dirs.ts';
@@ -51,7 +51,8 @@ export class FilesTarget implements Target {
     try {
       this.#dirs = TargetDirs.open(this.#options.folder);
     } catch (err) {
-      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.folder}": ${describeError(err)}`, {
+      const why = describeError(err);
+      throw new LifeboatError('TARGET_NOT_WRITABLE', `Cannot restore into "${this.#options.folder}": ${why}`, {
         hint: 'Choose a target directory you can write to.',
         cause: err,
       });
@@ -65,7 +66,8 @@ export class FilesTarget implements Target {
 
   async finishFolder(place: Place, original: TreeNode, path: string): Promise<void> {
     const node = this.#ordinary(original, path);
-    await this.#metadata(path, () => this.#dirs!.with(childOf(place.folder, place.name), (fd) => applyDirectoryMetadata(fd, node)));
+    const folder = childOf(place.folder, place.name);
+    await this.#metadata(path, () => this.#dirs!.with(folder, (fd) => applyDirectoryMetadata(fd, node)));
   }
 
   async writeFile(place: Place, original: TreeNode, content: FileContent, path: string): Promise<Outcome> {
@@ -74,12 +76,13 @@ export class FilesTarget implements Target {
       const dest = entryPath(fd, place.name);
       const there = this.#dirs!.lstat(fd, place.folder, place.name);
       const policy = this.#options.existing ?? 'skip-identical';
-      if (there?.isFile() && policy === 'skip-identical' && there.size === node.size && (await content.differsFrom(dest)) === undefined) {
+      const maybeSame = there?.isFile() && policy === 'skip-identical' && there.size === node.size;
+      if (maybeSame && (await content.differsFrom(dest)) === undefined) {
         await this.#metadata(path, () => applyExistingFileMetadata(dest, node)); // an identical file left in place
         return 'identical' as const;
       }
       await this.#makeRoom(fd, place, node, path, there);
-      for (const message of await content.writeLocalFile(dest, node)) this.#events.warning?.({ path, code: 'METADATA', message });
+      for (const message of await content.writeLocalFile(dest, node)) this.#warn(path, 'METADATA', message);
       if (this.#options.verify) this.#written.push({ place, path, differsFrom: content.differsFrom });
       return 'written' as const;
     });
@@ -100,7 +103,7 @@ export class FilesTarget implements Target {
       await this.#makeRoom(fd, place, node, path);
       if (node.type === 'symlink') createSymlinkAt(fd, place.name, node);
       else if (createSpecialAt(fd, place.name, node) === 'skipped') {
-        this.#events.warning?.({ path, code: 'NOT_RESTORED', message: `${node.type} not restored (only root can create device nodes and sockets)` });
+        this.#warn(path, 'NOT_RESTORED', `${node.type} not restored (only root can create device nodes and sockets)`);
         return 'skipped';
       }
       await this.#metadata(path, () => applyMetadataAt(fd, place.name, node));
@@ -138,9 +141,10 @@ export class FilesTarget implements Target {
     if (found && node.type === 'dir' && found.isDirectory()) return;
     if (found) {
       if (this.#options.existing === 'fail') {
-        throw new TargetStopped(new LifeboatError('TARGET_EXISTS', `Cannot restore "${path}": it already exists in the target`, {
-          hint: 'Restore into an empty directory, or use --existing skip-identical or --existing overwrite.',
-        }));
+        const hint = 'Restore into an empty directory, or use --existing skip-identical or --existing overwrite.';
+        const message = `Cannot restore "${path}": it already exists in the target`;
+        const exists = new LifeboatError('TARGET_EXISTS', message, { hint });
+        throw new TargetStopped(exists);
       }
       removeEntryAt(fd, place.name); // never through a link: one in the way is removed itself
     }
@@ -153,17 +157,24 @@ export class FilesTarget implements Target {
   /** The node as it is restored, having said what was held back. */
   #ordinary(original: TreeNode, path: string): TreeNode {
     const { node, heldBack } = ordinaryMetadata(original, this.#options.restorePrivileged === true);
-    if (heldBack.length) this.#events.warning?.({ path, code: 'HELD_BACK', message: `held back ${heldBack.join(', ')} (--restore-privileged restores them)` });
+    if (heldBack.length) {
+      this.#warn(path, 'HELD_BACK', `held back ${heldBack.join(', ')} (--restore-privileged restores them)`);
+    }
     return node;
   }
 
   /** Problems that did not stop `apply` are warnings; its failure is the entry's problem. */
   async #metadata(path: string, apply: () => string[] | Promise<string[]>): Promise<void> {
     try {
-      for (const message of await apply()) this.#events.warning?.({ path, code: 'METADATA', message });
+      for (const message of await apply()) this.#warn(path, 'METADATA', message);
     } catch (err) {
-      this.#events.problem?.({ path, code: entryErrorCode(err), message: `cannot set metadata: ${describeError(err)}` });
+      const message = `cannot set metadata: ${describeError(err)}`;
+      this.#events.problem?.({ path, code: entryErrorCode(err), message });
     }
+  }
+
+  #warn(path: string, code: WarningCode, message: string): void {
+    this.#events.warning?.({ path, code, message });
   }
 
   async #verify(): Promise<void> {
@@ -171,7 +182,8 @@ export class FilesTarget implements Target {
     await Promise.all(
       this.#written.map(({ place, path, differsFrom }) =>
         limiter.run(async () => {
-          const problem = await this.#dirs!.with(place.folder, (fd) => differsFrom(entryPath(fd, place.name))).catch((err) => describeError(err));
+          const problem = await this.#dirs!.with(place.folder, (fd) => differsFrom(entryPath(fd, place.name)))
+            .catch((err) => describeError(err));
           if (problem) this.#events.problem?.({ path, code: 'IO', message: `verification failed: ${problem}` });
           else this.verified++;
         }),

@@ -77,6 +77,9 @@ function anchorOf(path: Buffer): number {
   const folderEnd = path.lastIndexOf(0x2f);
   const limit = Math.floor(folderEnd / STRIDE_BYTES) * STRIDE_BYTES;
   const anchor = path.lastIndexOf(0x2f, limit);
-  if (anchor <= 0) throw Object.assign(new Error(`a path component is too long: ${path.subarray(0, 64)}...`), { code: 'ENAMETOOLONG' });
+  if (anchor <= 0) {
+    const err = new Error(`a path component is too long: ${path.subarray(0, 64)}...`);
+    throw Object.assign(err, { code: 'ENAMETOOLONG' });
+  }
   return anchor;
 }

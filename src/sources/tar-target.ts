@@ -47,9 +47,13 @@ export class TarTarget implements Target {
         const part = chunk.subarray(0, node.size - written);
         await this.#out(part);
         written += part.byteLength;
-        if (part.byteLength < chunk.byteLength) throw new LifeboatError('REPO_CORRUPT', `content is longer than the recorded ${node.size} bytes`);
+        if (part.byteLength < chunk.byteLength) {
+          throw new LifeboatError('REPO_CORRUPT', `content is longer than the recorded ${node.size} bytes`);
+        }
       }
-      if (written < node.size) throw new LifeboatError('REPO_CORRUPT', `content is ${written} bytes, expected ${node.size}`);
+      if (written < node.size) {
+        throw new LifeboatError('REPO_CORRUPT', `content is ${written} bytes, expected ${node.size}`);
+      }
     } catch (err) {
       if (err instanceof TargetStopped) throw err;
       failure = err;

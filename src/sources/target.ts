@@ -28,7 +28,10 @@ export interface FileContent {
    * attributes and times through its descriptor. Resolves with problems that did not stop it.
    */
   writeLocalFile(path: Buffer, metadata: TreeNode): Promise<string[]>;
-  /** Why the local file at `path` does not hold exactly this content; undefined when it does. Holds nothing else alive. */
+  /**
+   * Why the local file at `path` does not hold exactly this content; undefined when it does. It
+   * holds nothing else alive, so a target may keep it for later (--verify).
+   */
   readonly differsFrom: (path: Buffer) => Promise<string | undefined>;
 }
 
