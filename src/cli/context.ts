@@ -194,17 +194,25 @@ export class Context {
       problems: 0,
       problem: (p: EntryProblem): void => {
         events.problems++;
-        this.error(`${p.path}: ${p.message}`);
+        this.#printProblem(p);
       },
-      warning: (w: EntryWarning): void => this.warn(`${w.path}: ${w.message}`),
+      warning: (w: EntryWarning): void => this.#printWarning(w),
     };
     return events;
   }
 
   /** An operation's recorded warnings, then its problems, as lines on stderr. */
   printEntryEvents(events: { problems: EntryProblem[]; warnings: EntryWarning[] }): void {
-    for (const w of events.warnings) this.warn(`${w.path}: ${w.message}`);
-    for (const p of events.problems) this.error(`${p.path}: ${p.message}`);
+    for (const w of events.warnings) this.#printWarning(w);
+    for (const p of events.problems) this.#printProblem(p);
+  }
+
+  #printWarning(w: EntryWarning): void {
+    this.warn(`${w.path}: ${w.message}`);
+  }
+
+  #printProblem(p: EntryProblem): void {
+    this.error(`${p.path}: ${p.message}`);
   }
 
   stderr(text: string): void {
