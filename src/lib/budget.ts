@@ -14,14 +14,12 @@ export class Budget {
   /** Bytes of blobs read ahead and not yet written, across operations. */
   readonly memory: Limiter;
   readonly threadCount: number;
-  readonly memoryBytes: number;
   /** The most thread slots held at once so far. */
   peakThreads = 0;
   #busy = 0;
 
   constructor(threadCount: number, memoryBytes: number) {
     this.threadCount = threadCount;
-    this.memoryBytes = memoryBytes;
     this.threads = new Limiter(threadCount);
     this.memory = new Limiter(memoryBytes);
   }

@@ -3,8 +3,9 @@
 // openat(N, REST) would, with N itself opened the same way from a folder further up. No path the
 // kernel is given is then too long, so a tree of any depth backs up (restic, borg and rsync lose
 // such paths). Shorter paths are used as they are, at no cost.
-import { openSync, constants } from 'node:fs';
+import { openSync } from 'node:fs';
 import { HeldDescriptors } from '../lib/held-descriptors.ts';
+import { DIRECTORY_FLAGS } from './files-at.ts'; // held, not read (O_PATH), never through a link
 
 /** Paths from this length on go through a held folder. */
 const LONG_BYTES = 3072;
@@ -16,9 +17,6 @@ const LONG_BYTES = 3072;
 const STRIDE_BYTES = 2048;
 /** Held folders kept open while nothing uses them, for the next entries of the same folders. */
 const IDLE_HELD = 16;
-/** Linux's O_PATH (node:fs does not export it): the folder is held, not read. */
-const O_PATH = 0o10000000;
-const HOLD_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
 export class LongPaths {
   readonly #held = new HeldDescriptors(IDLE_HELD);
@@ -68,7 +66,7 @@ export class LongPaths {
   /** The folder `folder` opened (or still open), held until released. */
   #acquire(folder: Buffer): number {
     const key = folder.toString('latin1');
-    return this.#held.take(key) ?? this.#held.put(key, this.withSync(folder, (short) => openSync(short, HOLD_FLAGS)));
+    return this.#held.take(key) ?? this.#held.put(key, this.withSync(folder, (short) => openSync(short, DIRECTORY_FLAGS)));
   }
 }
 
